@@ -1,0 +1,26 @@
+# `make demo` runs the main job, `make test` the test suite; both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(PY) examples/quickstart.py
+
+test: $(VENV)/.installed
+	$(VENV)/bin/ruff check rnnlab tests examples benchmarks
+	$(VENV)/bin/ruff format --check rnnlab tests examples benchmarks
+	$(PY) -m pytest
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/rnnlab bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

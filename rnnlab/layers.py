@@ -1,0 +1,285 @@
+"""``Recurrent``: a stack of any registered cell, with directions, dropout, masks and packing.
+
+Standard cells (tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU) run on PyTorch's fused
+kernels whenever nothing needs the step loop; every cell can run on the generic step loop of
+:mod:`rnnlab.engine` (``use_fused=False``), which diagnostics use to see every step.
+
+Parameters are saved under ``torch.nn.RNN``'s names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
+...), so state dicts move between ``torch.nn.LSTM`` and ``rnnlab.LSTM`` unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from rnnlab import checks
+from rnnlab.cells import make_cell
+from rnnlab.cells.base import Cell, State
+from rnnlab.engine import check_lengths, lengths_from_mask, unroll
+from rnnlab.fused import flat_weights, run_fused
+
+_FLAT_NAME = re.compile(r"^(?P<path>.+)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
+
+
+class Recurrent(nn.Module):
+    """A multi-layer, optionally bidirectional recurrent layer made of any registered cell.
+
+    Args:
+        cell: a name from :data:`rnnlab.cells.CELLS` (``"lstm"``, ``"gru"``, ``"irnn"``, ...).
+        input_size: features of the input.
+        hidden_size: features of each cell's hidden state.
+        num_layers: stacked layers; layer ``l > 0`` reads layer ``l - 1``'s outputs.
+        bidirectional: add a second cell per layer that reads the sequence backwards; outputs are
+            the two directions concatenated.
+        dropout: dropout on the outputs of every layer but the last (Zaremba et al. 2014).
+        batch_first: input and output are ``(B, T, D)`` instead of ``(T, B, D)``.
+        use_fused: run standard cells on PyTorch's fused kernels (``False`` forces the step loop).
+        **cell_kwargs: options of the cell (``activation``, ``forget_bias``, ``bias``, ...).
+
+    Shapes:
+        input ``(T, B, D)``, ``(B, T, D)`` with ``batch_first``, ``(T, D)`` unbatched, or a
+        ``PackedSequence``. The state is a tuple with one tensor ``(num_layers * directions, B,
+        ...)`` per entry of the cell's state (``state[0]`` is ``h``; LSTM adds ``c``).
+    """
+
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        batch_first: bool = False,
+        use_fused: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        **cell_kwargs: Any,
+    ) -> None:
+        super().__init__()
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.dropout = checks.probability("dropout", dropout)
+        if self.dropout > 0 and num_layers == 1:
+            warnings.warn("dropout acts between layers; with num_layers=1 it has no effect", stacklevel=2)
+        self.cell_name = cell
+        self.bidirectional = bool(bidirectional)
+        self.batch_first = bool(batch_first)
+        self.use_fused = bool(use_fused)
+        self.num_directions = 2 if self.bidirectional else 1
+        factory = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
+        self.layers = nn.ModuleList()
+        layer_input = input_size
+        for _ in range(num_layers):
+            for _ in range(self.num_directions):
+                self.layers.append(make_cell(cell, layer_input, hidden_size, **factory, **cell_kwargs))
+            layer_input = self.layers[-1].output_size * self.num_directions
+        self.output_size = layer_input
+        self.register_state_dict_post_hook(_save_flat_names)
+        self.register_load_state_dict_pre_hook(_load_flat_names)
+
+    # ----------------------------------------------------------------- introspection
+    @property
+    def fused_mode(self) -> str | None:
+        """The fused kernel that computes this stack, or ``None`` if only the step loop can."""
+        modes = {c.fused_mode for c in self.layers}
+        mode = modes.pop() if len(modes) == 1 else None
+        if mode is None or len({c.bias_ih is None for c in self.layers}) != 1:
+            return None
+        return mode
+
+    def cell_at(self, layer: int, direction: int = 0) -> Cell:
+        """The cell of ``layer`` (0-based) and ``direction`` (1 = backward)."""
+        return self.layers[layer * self.num_directions + direction]
+
+    @property
+    def all_weights(self) -> list[list[nn.Parameter]]:
+        """Parameters per layer and direction, as ``torch.nn.RNNBase.all_weights``."""
+        return [list(c.parameters()) for c in self.layers]
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            match = _FLAT_NAME.match(name)
+            layers = self.__dict__.get("_modules", {}).get("layers")
+            if match is None or layers is None:
+                raise
+            index = int(match["layer"]) * self.num_directions + (1 if match["rev"] else 0)
+            if index >= len(layers) or (match["rev"] and not self.bidirectional):
+                raise
+            return getattr(layers[index], match["path"])
+
+    def init_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """Zero state, one tensor ``(num_layers * directions, batch_size, ...)`` per state entry."""
+        per_cell = [c.init_state(batch_size, device, dtype) for c in self.layers]
+        return tuple(torch.stack(parts) for parts in zip(*per_cell))
+
+    # ----------------------------------------------------------------- forward
+    def forward(
+        self,
+        input: Tensor | PackedSequence,
+        hx: State | Tensor | None = None,
+        lengths: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> tuple[Tensor | PackedSequence, State]:
+        """Run the stack over a batch of sequences.
+
+        Args:
+            input: see the class docstring.
+            hx: initial state (a tuple, or a bare tensor for one-tensor states), or ``None``.
+            lengths: valid steps per sequence ``(B,)`` for padded input.
+            mask: alternatively, a ``(T, B)`` (``(B, T)`` with ``batch_first``) mask of valid steps.
+
+        Returns:
+            ``(output, state)``: output like the input with ``output_size`` features (zero past
+            each sequence's end), and the state after each sequence's last valid step.
+        """
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
+        if not isinstance(input, Tensor) or input.dim() not in (2, 3):
+            got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__
+            checks.fail("input", "a 3-D (T, B, D) or 2-D unbatched (T, D) tensor or a PackedSequence", got)
+        unbatched = input.dim() == 2
+        if unbatched:
+            input = input.unsqueeze(0 if self.batch_first else 1)
+            if hx is not None:
+                hx = tuple(s.unsqueeze(1) for s in _as_tuple(hx))
+        self._check_input(input, input.shape[-1])
+        x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
+        T, B = x.shape[0], x.shape[1]
+        if mask is not None:
+            lengths = lengths_from_mask(mask.transpose(0, 1) if self.batch_first else mask)
+        if lengths is not None:
+            lengths = check_lengths(lengths, T, B)
+        state = self._check_state(hx, B, x)
+        mode = self.fused_mode if self.use_fused else None
+        if mode is not None and lengths is None:
+            out, state = run_fused(mode, input, state, *self._fused_args(), self.batch_first)
+        elif mode is not None:
+            packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
+            out, state = self._forward_packed(packed, state)
+            out = pad_packed_sequence(out, total_length=T)[0]
+            out = out.transpose(0, 1) if self.batch_first else out
+        else:
+            out, state = self._forward_steps(x, state, lengths)
+            out = out.transpose(0, 1) if self.batch_first else out
+        if unbatched:
+            out = out.squeeze(0 if self.batch_first else 1)
+            state = tuple(s.squeeze(1) for s in state)
+        return out, state
+
+    def _forward_packed(self, packed: PackedSequence, hx: State | Tensor | None) -> tuple[PackedSequence, State]:
+        data, batch_sizes, sorted_idx, unsorted_idx = packed
+        self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
+        B = int(batch_sizes[0])
+        state = self._check_state(hx, B, data)
+        mode = self.fused_mode if self.use_fused else None
+        if mode is None:
+            padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
+            out, state = self._forward_steps(padded, state, lengths)
+            if sorted_idx is not None:
+                out = out.index_select(1, sorted_idx.to(out.device))
+                lengths = lengths.index_select(0, sorted_idx.cpu())
+            out_data = pack_padded_sequence(out, lengths).data
+            return PackedSequence(out_data, batch_sizes, sorted_idx, unsorted_idx), state
+        if sorted_idx is not None:
+            state = tuple(s.index_select(1, sorted_idx) for s in state)
+        out, state = run_fused(mode, data, state, *self._fused_args(), False, batch_sizes)
+        if unsorted_idx is not None:
+            state = tuple(s.index_select(1, unsorted_idx) for s in state)
+        return PackedSequence(out, batch_sizes, sorted_idx, unsorted_idx), state
+
+    def _fused_args(self) -> tuple:
+        has_bias = self.layers[0].bias_ih is not None
+        return (
+            flat_weights(self.layers),
+            has_bias,
+            self.num_layers,
+            self.dropout,
+            self.training,
+            self.bidirectional,
+        )
+
+    def _forward_steps(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """The reference path: every layer and direction through :func:`rnnlab.engine.unroll`."""
+        finals = []
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                i = layer * self.num_directions + d
+                y, s = unroll(self.layers[i], x, tuple(t[i] for t in state), lengths, reverse=d == 1)
+                outs.append(y)
+                finals.append(s)
+            x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]  # (T, B, dirs * O)
+            if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
+                x = nn.functional.dropout(x, self.dropout, training=True)
+        return x, tuple(torch.stack(parts) for parts in zip(*finals))
+
+    # ----------------------------------------------------------------- checks
+    def _check_input(self, x: Tensor, features: int | None) -> None:
+        if features != self.input_size:
+            checks.fail("input", f"{self.input_size} features in the last dimension", tuple(x.shape))
+        if not x.is_floating_point():
+            checks.fail("input", "a floating-point tensor", x.dtype)
+        weight = next(self.parameters())
+        if x.dtype != weight.dtype or x.device != weight.device:
+            checks.fail("input", f"dtype {weight.dtype} on {weight.device} like the weights",
+                        f"{x.dtype} on {x.device}")
+
+    def _check_state(self, hx: State | Tensor | None, batch: int, x: Tensor) -> State:
+        """Validate a user-given state, or make the zero state."""
+        if hx is None:
+            return self.init_state(batch, x.device, x.dtype)
+        hx = _as_tuple(hx)
+        spec = self.layers[0].state_spec
+        if len(hx) != len(spec):
+            checks.fail("hx", f"a tuple of {len(spec)} tensor(s) for cell {self.cell_name!r}", f"{len(hx)}")
+        rows = self.num_layers * self.num_directions
+        for k, (s, (shape, dtype)) in enumerate(zip(hx, spec)):
+            want = (rows, batch, *shape)
+            if not isinstance(s, Tensor) or tuple(s.shape) != want:
+                checks.fail(f"hx[{k}]", f"shape {want}", tuple(s.shape) if isinstance(s, Tensor) else s)
+            if s.dtype != (dtype or x.dtype) or s.device != x.device:
+                checks.fail(f"hx[{k}]", f"dtype {dtype or x.dtype} on {x.device}", f"{s.dtype} on {s.device}")
+        return hx
+
+    def extra_repr(self) -> str:
+        extra = f"{self.cell_name!r}, {self.input_size}, {self.hidden_size}, num_layers={self.num_layers}"
+        if self.bidirectional:
+            extra += ", bidirectional=True"
+        if self.dropout:
+            extra += f", dropout={self.dropout}"
+        if self.batch_first:
+            extra += ", batch_first=True"
+        return extra
+
+
+def _as_tuple(hx: State | Tensor) -> State:
+    return (hx,) if isinstance(hx, Tensor) else tuple(hx)
+
+
+def _save_flat_names(module: Recurrent, state_dict: dict, prefix: str, local_metadata: Any) -> None:
+    """Rename ``layers.{i}.{path}`` to ``torch.nn.RNN``'s ``{path}_l{layer}[_reverse]``."""
+    head = prefix + "layers."
+    for key in [k for k in state_dict if k.startswith(head)]:
+        index, path = key[len(head) :].split(".", 1)
+        layer, direction = divmod(int(index), module.num_directions)
+        state_dict[f"{prefix}{path}_l{layer}{'_reverse' if direction else ''}"] = state_dict.pop(key)
+
+
+def _load_flat_names(module: Recurrent, state_dict: dict, prefix: str, *args: Any) -> None:
+    """Inverse of :func:`_save_flat_names`, applied before loading."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        match = _FLAT_NAME.match(key[len(prefix) :])
+        if match is None or match["path"].startswith("layers."):
+            continue
+        index = int(match["layer"]) * module.num_directions + (1 if match["rev"] else 0)
+        state_dict[f"{prefix}layers.{index}.{match['path']}"] = state_dict.pop(key)

@@ -1,0 +1,110 @@
+"""rnnlab.LSTM / GRU / RNN against torch.nn with copied weights: outputs and all gradients."""
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import rnnlab
+
+KINDS = {
+    "lstm": (rnnlab.LSTM, nn.LSTM, {}),
+    "gru": (rnnlab.GRU, nn.GRU, {}),
+    "rnn-tanh": (rnnlab.RNN, nn.RNN, {"nonlinearity": "tanh"}),
+    "rnn-relu": (rnnlab.RNN, nn.RNN, {"nonlinearity": "relu"}),
+}
+CASES = list(itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [False, True], [False, True]))
+
+
+def _states(kind, rows, batch, hidden):
+    h = torch.randn(rows, batch, hidden, requires_grad=True)
+    if kind == "lstm":
+        return (h, torch.randn(rows, batch, hidden, requires_grad=True))
+    return h
+
+
+def _flat(out, state):
+    data = out.data if isinstance(out, torch.nn.utils.rnn.PackedSequence) else out
+    return [data, *(state if isinstance(state, tuple) else (state,))]
+
+
+@pytest.mark.parametrize("kind, layers, bidirectional, batch_first, packed, with_state", CASES)
+@pytest.mark.parametrize("fused", [True, False])
+def test_matches_torch_nn(kind, layers, bidirectional, batch_first, packed, with_state, fused):
+    ours_cls, twin_cls, kw = KINDS[kind]
+    T, B, D, H = 6, 3, 4, 5
+    twin = twin_cls(D, H, layers, batch_first=batch_first, bidirectional=bidirectional, **kw)
+    ours = ours_cls(D, H, layers, batch_first=batch_first, bidirectional=bidirectional, use_fused=fused, **kw)
+    ours.load_state_dict(twin.state_dict())
+    x = torch.randn(B, T, D) if batch_first else torch.randn(T, B, D)
+    x.requires_grad_()
+    lengths = torch.tensor([6, 2, 4])
+    hx = _states(kind, layers * (2 if bidirectional else 1), B, H) if with_state else None
+    results = []
+    for module in (twin, ours):
+        inp = pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False) if packed else x
+        out, state = module(inp, hx)
+        tensors = _flat(out, state)
+        loss = sum((t * torch.cos(torch.arange(t.numel()).view_as(t).float())).sum() for t in tensors)
+        inputs = [x, *module.parameters()] + ([*hx] if isinstance(hx, tuple) else [hx] if hx is not None else [])
+        results.append((tensors, torch.autograd.grad(loss, inputs)))
+    (t1, g1), (t2, g2) = results
+    assert len(t1) == len(t2) and len(g1) == len(g2)
+    for a, b in zip(t1 + list(g1), t2 + list(g2)):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    if packed:
+        torch.testing.assert_close(pad_packed_sequence(ours(inp, hx)[0])[0], pad_packed_sequence(out)[0])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_unbatched_input(kind):
+    ours_cls, twin_cls, kw = KINDS[kind]
+    twin = twin_cls(4, 5, 2, **kw)
+    ours = ours_cls(4, 5, 2, **kw)
+    ours.load_state_dict(twin.state_dict())
+    x = torch.randn(7, 4)
+    (o1, s1), (o2, s2) = twin(x), ours(x)
+    assert o1.shape == o2.shape == (7, 5)
+    torch.testing.assert_close(o1, o2)
+    for a, b in zip(s1 if isinstance(s1, tuple) else (s1,), s2 if isinstance(s2, tuple) else (s2,)):
+        assert a.shape == b.shape == (2, 5)
+        torch.testing.assert_close(a, b)
+
+
+def test_state_dict_round_trip_and_attribute_names():
+    twin = nn.LSTM(4, 5, 2, bidirectional=True)
+    ours = rnnlab.LSTM(4, 5, 2, bidirectional=True)
+    assert list(ours.state_dict()) == list(twin.state_dict())
+    ours.load_state_dict(twin.state_dict())
+    assert torch.equal(ours.weight_hh_l1_reverse, twin.weight_hh_l1_reverse)
+    back = nn.LSTM(4, 5, 2, bidirectional=True)
+    back.load_state_dict(ours.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), twin.state_dict().values()))
+    with pytest.raises(AttributeError):
+        ours.weight_hh_l2
+    with pytest.raises(RuntimeError):  # strict loading still reports missing keys
+        ours.load_state_dict({k: v for k, v in twin.state_dict().items() if "l1" not in k})
+
+
+def test_nested_module_state_dict():
+    model = nn.Sequential(nn.Linear(3, 4), rnnlab.GRU(4, 5))
+    keys = list(model.state_dict())
+    assert "1.weight_ih_l0" in keys and not any("layers" in k for k in keys)
+    other = nn.Sequential(nn.Linear(3, 4), rnnlab.GRU(4, 5))
+    other.load_state_dict(model.state_dict())
+    assert torch.equal(other[1].weight_hh_l0, model[1].weight_hh_l0)
+
+
+def test_bias_false_and_projection_refused():
+    twin = nn.GRU(3, 4, bias=False)
+    ours = rnnlab.GRU(3, 4, bias=False)
+    ours.load_state_dict(twin.state_dict())
+    x = torch.randn(5, 2, 3)
+    torch.testing.assert_close(ours(x)[0], twin(x)[0])
+    with pytest.raises(ValueError, match="proj_size"):
+        rnnlab.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="nonlinearity"):
+        rnnlab.RNN(3, 4, nonlinearity="sigmoid")
