@@ -100,8 +100,7 @@ def unroll(
         else:
             keep = valid[t]  # (B,)
             state = tuple(
-                torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o)
-                for n, o in zip(new_state, state)
+                torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state)
             )
             y = y * keep.unsqueeze(1).to(y.dtype)
         outputs.append(y)

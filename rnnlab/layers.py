@@ -176,7 +176,9 @@ class Recurrent(nn.Module):
             state = tuple(s.squeeze(1) for s in state)
         return out, state
 
-    def _forward_packed(self, packed: PackedSequence, hx: State | Tensor | None) -> tuple[PackedSequence, State]:
+    def _forward_packed(
+        self, packed: PackedSequence, hx: State | Tensor | None
+    ) -> tuple[PackedSequence, State]:
         data, batch_sizes, sorted_idx, unsorted_idx = packed
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
@@ -231,8 +233,11 @@ class Recurrent(nn.Module):
             checks.fail("input", "a floating-point tensor", x.dtype)
         weight = next(self.parameters())
         if x.dtype != weight.dtype or x.device != weight.device:
-            checks.fail("input", f"dtype {weight.dtype} on {weight.device} like the weights",
-                        f"{x.dtype} on {x.device}")
+            checks.fail(
+                "input",
+                f"dtype {weight.dtype} on {weight.device} like the weights",
+                f"{x.dtype} on {x.device}",
+            )
 
     def _check_state(self, hx: State | Tensor | None, batch: int, x: Tensor) -> State:
         """Validate a user-given state, or make the zero state."""

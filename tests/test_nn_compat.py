@@ -48,7 +48,9 @@ def test_matches_torch_nn(kind, layers, bidirectional, batch_first, packed, with
         out, state = module(inp, hx)
         tensors = _flat(out, state)
         loss = sum((t * torch.cos(torch.arange(t.numel()).view_as(t).float())).sum() for t in tensors)
-        inputs = [x, *module.parameters()] + ([*hx] if isinstance(hx, tuple) else [hx] if hx is not None else [])
+        inputs = [x, *module.parameters()] + (
+            [*hx] if isinstance(hx, tuple) else [hx] if hx is not None else []
+        )
         results.append((tensors, torch.autograd.grad(loss, inputs)))
     (t1, g1), (t2, g2) = results
     assert len(t1) == len(t2) and len(g1) == len(g2)
@@ -84,7 +86,7 @@ def test_state_dict_round_trip_and_attribute_names():
     back.load_state_dict(ours.state_dict())
     assert all(torch.equal(a, b) for a, b in zip(back.state_dict().values(), twin.state_dict().values()))
     with pytest.raises(AttributeError):
-        ours.weight_hh_l2
+        _ = ours.weight_hh_l2
     with pytest.raises(RuntimeError):  # strict loading still reports missing keys
         ours.load_state_dict({k: v for k, v in twin.state_dict().items() if "l1" not in k})
 

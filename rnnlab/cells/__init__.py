@@ -7,8 +7,9 @@ is one file plus one line here; layers, models, training and benchmarks pick it 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 from rnnlab import checks
 from rnnlab.cells.base import Cell, State

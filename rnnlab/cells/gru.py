@@ -1,9 +1,9 @@
 """Gated recurrent unit (Cho et al. 2014), in PyTorch's formulation and gate order ``r, z, n``::
 
-    r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)      reset gate
-    z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)      update gate
-    n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   candidate (reset applied after the product)
-    h' = (1 - z) * n + z * h
+r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)      reset gate
+z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)      update gate
+n = tanh(W_in x + b_in + r * (W_hn h + b_hn))   candidate (reset applied after the product)
+h' = (1 - z) * n + z * h
 """
 
 from __future__ import annotations
