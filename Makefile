@@ -15,8 +15,8 @@ demo: $(VENV)/.installed
 	$(PY) examples/quickstart.py
 
 test: $(VENV)/.installed
-	$(VENV)/bin/ruff check rnnlab tests examples benchmarks
-	$(VENV)/bin/ruff format --check rnnlab tests examples benchmarks
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
