@@ -1,0 +1,44 @@
+"""``rnnlab sample OUT``: stream text from a trained model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from rnnlab.generate import check_sampling, generate
+from rnnlab.train.checkpoint import load_model
+
+
+def register(sub) -> None:
+    p = sub.add_parser("sample", help="write text with a trained model")
+    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("--prime", default="", help="text to start from (printed first)")
+    p.add_argument("--length", type=int, default=1000, help="characters to generate")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; lower = safer")
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest characters (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="seed for a reproducible sample")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    check_sampling(args.temperature, args.top_k, args.top_p, args.length)
+    model, vocab, *_ = load_model(args.run_dir, args.checkpoint)
+    missing = vocab.missing(args.prime)
+    if missing:
+        shown = " ".join(repr(c) for c in missing)
+        raise ValueError(f"--prime: character(s) outside the model's vocabulary: {shown}")
+    gen = torch.Generator()
+    gen.manual_seed(args.seed) if args.seed is not None else gen.seed()
+    out = sys.stdout
+    out.write(args.prime)
+    for ch in generate(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.top_p, gen):
+        out.write(ch)
+        if ch == "\n":
+            out.flush()
+    out.write("\n")
+    out.flush()
+    return 0

@@ -1,0 +1,87 @@
+"""Sampling from a language model: temperature, top-k, top-p (nucleus), greedy.
+
+The state is carried from character to character, so each new character costs one step of the
+network whatever the length of the text so far.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+from torch import Tensor
+
+from rnnlab import checks
+from rnnlab.data.vocab import CharVocab
+from rnnlab.models.language_model import LanguageModel
+
+
+def pick(
+    logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator | None
+) -> int:
+    """Choose the next id from ``logits (V,)``; ``temperature == 0`` is greedy."""
+    if temperature == 0:
+        return int(logits.argmax())
+    logits = logits.double() / temperature
+    if 0 < top_k < logits.numel():
+        kth = torch.topk(logits, top_k).values[-1]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(descending=True)
+        before = sorted_p.cumsum(0) - sorted_p  # mass of strictly more likely tokens
+        keep = torch.zeros_like(probs, dtype=torch.bool)
+        keep[order[before < top_p]] = True  # the smallest set whose mass reaches top_p
+        probs = torch.where(keep, probs, torch.zeros_like(probs))
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def check_sampling(temperature: float, top_k: int, top_p: float, length: int) -> None:
+    if temperature < 0:
+        checks.fail("temperature", "a number >= 0 (0 = greedy)", temperature)
+    if top_k < 0:
+        checks.fail("top_k", "an integer >= 0 (0 = off)", top_k)
+    if not 0 < top_p <= 1:
+        checks.fail("top_p", "a number in (0, 1]", top_p)
+    if length < 0:
+        checks.fail("length", "an integer >= 0", length)
+
+
+@torch.no_grad()
+def generate(
+    model: LanguageModel,
+    vocab: CharVocab,
+    prime: str = "",
+    length: int = 500,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Iterator[str]:
+    """Yield ``length`` characters that continue ``prime``, one at a time.
+
+    Args:
+        prime: the text to start from; empty starts after a newline (or the first character).
+        temperature: divides the logits; below 1 is more conservative, 0 is greedy.
+        top_k: sample among the ``k`` most likely characters only (0 = all).
+        top_p: sample among the most likely characters whose probability reaches ``p``.
+        generator: the random stream (seed it for reproducible samples).
+
+    Raises:
+        ValueError: for characters of ``prime`` outside the vocabulary (listed) or bad options.
+    """
+    check_sampling(temperature, top_k, top_p, length)
+    was_training = model.training
+    model.eval()
+    try:
+        start = prime or ("\n" if "\n" in vocab.index else vocab.chars[0])
+        ids = vocab.encode(start).view(-1, 1)  # (P, 1)
+        logits, state = model(ids)
+        last = logits[-1, 0]
+        for _ in range(length):
+            idx = pick(last, temperature, top_k, top_p, generator)
+            yield vocab.chars[idx]
+            logits, state = model(torch.tensor([[idx]]), state)
+            last = logits[0, 0]
+    finally:
+        model.train(was_training)

@@ -1,0 +1,99 @@
+"""Character (or token) language model: embedding -> Recurrent -> linear readout.
+
+The seed notes' ``s_t = f(U x_t + W s_{t-1})``, ``o_t = softmax(V s_t)``: ``U`` is the embedding
+followed by the cells' input weights, ``W`` the recurrent weights, ``V`` the readout. Dropout
+(Zaremba et al. 2014) acts on the embedding, between layers and before the readout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor, nn
+
+from rnnlab import checks
+from rnnlab.cells import CELLS
+from rnnlab.cells.base import State
+from rnnlab.layers import Recurrent
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a language model; saved in the run's ``config.json`` with the weights."""
+
+    vocab_size: int = 0
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    hidden_size: int = field(default=256, metadata={"help": "units per layer"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    embedding_size: int = field(
+        default=64, metadata={"help": "embedding width; 0 = one-hot input as char-rnn"}
+    )
+    dropout: float = field(
+        default=0.0, metadata={"help": "dropout on embeddings, between layers, before readout"}
+    )
+    cell_options: dict = field(
+        default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"}
+    )
+
+    def validate(self) -> None:
+        checks.positive_int("vocab_size", self.vocab_size)
+        checks.positive_int("hidden_size", self.hidden_size)
+        checks.positive_int("num_layers", self.num_layers)
+        if (
+            isinstance(self.embedding_size, bool)
+            or not isinstance(self.embedding_size, int)
+            or self.embedding_size < 0
+        ):
+            checks.fail("embedding_size", "an integer >= 0", self.embedding_size)
+        checks.probability("dropout", self.dropout)
+        if self.cell not in CELLS:
+            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+
+
+class LanguageModel(nn.Module):
+    """Predicts the next token at every step.
+
+    Args:
+        config: the architecture.
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        V, E = config.vocab_size, config.embedding_size
+        self.embedding = nn.Embedding(V, E) if E else None
+        self.rnn = Recurrent(
+            config.cell,
+            E or V,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            **config.cell_options,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.readout = nn.Linear(self.rnn.output_size, V)
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """Input vectors ``(T, B, E)`` for ids ``(T, B)``."""
+        if self.embedding is None:
+            return nn.functional.one_hot(ids, self.config.vocab_size).to(self.readout.weight.dtype)
+        return self.embedding(ids)
+
+    def forward(self, ids: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Logits ``(T, B, V)`` for ids ``(T, B)``, and the state after the last step."""
+        out, state = self.rnn(self.drop(self.embed(ids)), state)  # (T, B, H)
+        return self.readout(self.drop(out)), state
+
+    def init_state(self, batch_size: int) -> State:
+        w = self.readout.weight
+        return self.rnn.init_state(batch_size, w.device, w.dtype)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def loss_of(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy in nats per token."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))

@@ -1,0 +1,176 @@
+"""Run directories and checkpoints, without pickle.
+
+A run directory holds::
+
+    config.json          model config, vocabulary, training config, corpus fingerprint
+    model.safetensors    the best weights so far (by validation loss); what ``sample`` uses
+    last.safetensors     the latest weights, optimizer state, carried hidden state, RNG state
+                         and trainer state (JSON in the file's metadata): what ``--resume`` uses
+    metrics.jsonl        one JSON object per evaluation
+    loss.png             the loss curves
+
+Every file is written to a temporary name, fsynced and renamed, so a crash leaves the previous
+version intact. Loading reads tensors and JSON only; it never executes code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as safetensors_bytes
+from torch import Tensor, nn
+
+from rnnlab.configs import from_dict
+from rnnlab.data.vocab import CharVocab
+from rnnlab.fileio import atomic_write_bytes, atomic_write_json
+from rnnlab.models.language_model import LanguageModel, ModelConfig
+from rnnlab.train.config import TrainConfig
+
+CONFIG, BEST, LAST, METRICS = "config.json", "model.safetensors", "last.safetensors", "metrics.jsonl"
+RUN_FORMAT = "rnnlab-run/1"
+
+
+class CheckpointError(ValueError):
+    """A run directory or checkpoint cannot be used; the message says why."""
+
+
+def write_config(out: Path, model: ModelConfig, vocab: CharVocab, train: TrainConfig, data: dict) -> None:
+    atomic_write_json(
+        out / CONFIG,
+        {
+            "format": RUN_FORMAT,
+            "model": asdict(model),
+            "vocab": vocab.to_json(),
+            "train": asdict(train),
+            "data": data,
+        },
+    )
+
+
+def read_config(out: Path) -> tuple[ModelConfig, CharVocab, TrainConfig, dict]:
+    """Parse ``config.json`` of a run."""
+    path = out / CONFIG
+    if not out.is_dir():
+        raise CheckpointError(f"run {out}: no such directory")
+    if not path.is_file():
+        raise CheckpointError(f"run {out}: no {CONFIG}; is this a run directory made by 'rnnlab train'?")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        if raw.get("format") != RUN_FORMAT:
+            raise ValueError(f"format is {raw.get('format')!r}, expected {RUN_FORMAT!r}")
+        model = from_dict(ModelConfig, raw["model"], "model config")
+        model.validate()
+        train = from_dict(TrainConfig, raw["train"], "train config")
+        return model, CharVocab.from_json(raw["vocab"]), train, raw.get("data", {})
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(f"run {out}: {CONFIG} is damaged ({e})") from e
+
+
+def _tensors_of(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+
+
+def save_weights(path: Path, model: nn.Module, info: dict) -> None:
+    """Write the model's weights with ``info`` (JSON) in the metadata."""
+    atomic_write_bytes(path, safetensors_bytes(_tensors_of(model), {"info": json.dumps(info)}))
+
+
+def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+    except Exception as e:  # safetensors reports damage with several exception types
+        raise CheckpointError(f"{path}: damaged or not a checkpoint ({e})") from e
+
+
+def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None:
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the model in {CONFIG} ({first})") from e
+
+
+def load_model(
+    out: Path, which: str = "best"
+) -> tuple[LanguageModel, CharVocab, ModelConfig, TrainConfig, dict]:
+    """The model of a run, with its vocabulary, configs and the checkpoint's info.
+
+    Args:
+        which: ``"best"`` (``model.safetensors``, falling back to the last state) or ``"last"``.
+    """
+    model_cfg, vocab, train_cfg, _ = read_config(out)
+    path = out / BEST if which == "best" and (out / BEST).exists() else out / LAST
+    tensors, meta = _read(path)
+    model = LanguageModel(model_cfg)
+    if path.name == LAST:
+        tensors = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        info = json.loads(meta.get("trainer", "{}"))
+    else:
+        info = json.loads(meta.get("info", "{}"))
+    _load_into(model, tensors, path)
+    model.eval()
+    return model, vocab, model_cfg, train_cfg, info
+
+
+def save_training_state(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    carry: tuple[Tensor, ...] | None,
+    trainer: dict,
+) -> None:
+    """Everything needed to continue exactly: weights, optimizer, carried state, RNG, counters."""
+    tensors = {"model." + k: v for k, v in _tensors_of(model).items()}
+    opt = optimizer.state_dict()
+    scalars: dict[str, Any] = {}
+    for idx, entry in opt["state"].items():
+        for key, value in entry.items():
+            if isinstance(value, Tensor):
+                tensors[f"optim.{idx}.{key}"] = value.contiguous()
+            else:
+                scalars[f"{idx}.{key}"] = value
+    for k, s in enumerate(carry or ()):
+        tensors[f"carry.{k}"] = s.detach().contiguous()
+    tensors["rng.torch"] = torch.get_rng_state()
+    meta = {
+        "trainer": json.dumps(trainer),
+        "optim": json.dumps({"param_groups": opt["param_groups"], "scalars": scalars}),
+    }
+    atomic_write_bytes(path, safetensors_bytes(tensors, meta))
+
+
+def load_training_state(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[tuple[Tensor, ...] | None, dict]:
+    """Inverse of :func:`save_training_state`; returns ``(carry, trainer)`` and restores RNG."""
+    tensors, meta = _read(path)
+    try:
+        trainer = json.loads(meta["trainer"])
+        optim_meta = json.loads(meta["optim"])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: damaged training state ({e})") from e
+    _load_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            idx, name = key[6:].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+    for key, value in optim_meta["scalars"].items():
+        idx, name = key.split(".", 1)
+        state.setdefault(int(idx), {})[name] = value
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": optim_meta["param_groups"]})
+    except (ValueError, KeyError) as e:
+        raise CheckpointError(f"{path}: optimizer state does not fit ({e})") from e
+    carry_keys = sorted((k for k in tensors if k.startswith("carry.")), key=lambda k: int(k[6:]))
+    carry = tuple(tensors[k] for k in carry_keys) or None
+    torch.set_rng_state(tensors["rng.torch"])
+    return carry, trainer

@@ -1,0 +1,88 @@
+"""Training configuration (does not travel with the weights, but is saved in the run)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from rnnlab import checks
+
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+SCHEDULES = ("constant", "cosine", "step", "plateau")
+
+
+@dataclass
+class TrainConfig:
+    data: str = field(
+        default="shakespeare", metadata={"help": "shakespeare, python-stdlib, or a file/folder/glob"}
+    )
+    val_fraction: float = field(
+        default=0.1, metadata={"help": "last fraction of the text held out for validation"}
+    )
+    seq_len: int = field(default=64, metadata={"help": "BPTT truncation length (characters per chunk)"})
+    batch_size: int = field(default=32, metadata={"help": "parallel streams"})
+    optimizer: str = field(default="adam", metadata={"help": ", ".join(OPTIMIZERS)})
+    lr: float = field(default=5e-3, metadata={"help": "learning rate"})
+    schedule: str = field(
+        default="cosine",
+        metadata={
+            "help": "constant; cosine (to 0 over the budget); step (x lr_decay every decay_every); plateau"
+        },
+    )
+    lr_decay: float = field(default=0.5, metadata={"help": "factor of the step and plateau schedules"})
+    decay_every: int = field(default=1000, metadata={"help": "steps between decays of the step schedule"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
+    clip_norm: float = field(
+        default=5.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"}
+    )
+    clip_value: float = field(default=0.0, metadata={"help": "clip each gradient entry to [-v, v]; 0 = off"})
+    time_budget: str = field(
+        default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"}
+    )
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
+    eval_every: int = field(default=500, metadata={"help": "steps between evaluations and checkpoints"})
+    eval_chars: int = field(
+        default=100_000, metadata={"help": "validation characters per evaluation; 0 = all"}
+    )
+    sample_chars: int = field(
+        default=200, metadata={"help": "characters of the sample printed at each evaluation"}
+    )
+    seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
+
+    def budget_seconds(self) -> float | None:
+        """The time budget in seconds, or ``None``."""
+        return parse_duration(self.time_budget)
+
+    def validate(self) -> None:
+        checks.probability("val_fraction", self.val_fraction)
+        if not 0 < self.val_fraction:
+            checks.fail("val_fraction", "a number in (0, 1)", self.val_fraction)
+        for name in ("seq_len", "batch_size", "decay_every", "eval_every"):
+            checks.positive_int(name, getattr(self, name))
+        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars"):
+            if getattr(self, name) < 0:
+                checks.fail(name, "an integer >= 0", getattr(self, name))
+        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        checks.choice("schedule", self.schedule, SCHEDULES)
+        for name in ("lr", "lr_decay"):
+            if not getattr(self, name) > 0:
+                checks.fail(name, "a positive number", getattr(self, name))
+        for name in ("weight_decay", "clip_norm", "clip_value"):
+            if getattr(self, name) < 0:
+                checks.fail(name, "a number >= 0", getattr(self, name))
+        budget = self.budget_seconds()
+        if budget is None and self.max_steps == 0:
+            checks.fail("time_budget/max_steps", "a time budget or a step limit", "neither")
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float | None:
+    """``"100s"``, ``"3m"``, ``"1.5h"``, ``"90"`` (seconds) -> seconds; ``""`` or ``"0"`` -> ``None``."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text or "0")
+    if match is None:
+        checks.fail("time_budget", "a duration such as 100s, 3m or 1h", text)
+    seconds = float(match[1]) * _UNITS[match[2]]
+    return seconds or None

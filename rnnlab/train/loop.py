@@ -1,0 +1,289 @@
+"""The training loop of a language model: truncated BPTT over parallel streams.
+
+The hidden state is carried from chunk to chunk and detached at each boundary; the trainer's
+whole state (step, elapsed time, data position, carried hidden state, optimizer, RNG) goes into
+``last.safetensors`` at every evaluation and on Ctrl-C, so that ``--resume`` continues exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from rnnlab.data.corpora import DataError, load_corpus
+from rnnlab.data.stream import StreamBatches, split_text
+from rnnlab.data.vocab import CharVocab
+from rnnlab.engine import detach_state
+from rnnlab.generate import generate
+from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
+from rnnlab.train import checkpoint as ckpt
+from rnnlab.train.config import TrainConfig
+from rnnlab.train.optim import clip_gradients, learning_rate, make_optimizer
+from rnnlab.train.progress import Progress, format_seconds
+
+RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, "loss.png")
+
+
+@dataclass
+class TrainerState:
+    """Counters saved with every checkpoint (JSON)."""
+
+    step: int = 0
+    elapsed_s: float = 0.0
+    data_position: int = 0
+    best_val: float | None = None
+    best_step: int = 0
+    plateau_scale: float = 1.0
+
+
+class _Window:
+    """Training statistics since the last evaluation."""
+
+    def __init__(self) -> None:
+        self.loss = self.norm = self.seconds = 0.0
+        self.steps = self.clipped = self.chars = 0
+
+    def add(self, loss: float, norm: float, clipped: bool, chars: int, seconds: float) -> None:
+        self.loss += loss
+        self.norm += norm
+        self.clipped += clipped
+        self.chars += chars
+        self.seconds += seconds
+        self.steps += 1
+
+
+@torch.no_grad()
+def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 32) -> float:
+    """Mean cross-entropy (nats per token) over ``ids``, read as parallel streams with carried state."""
+    batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
+    was_training = model.training
+    model.eval()
+    total, count, state = 0.0, 0, None
+    for x, y in StreamBatches(ids, batch, seq_len, "validation text").all():
+        logits, state = model(x, state)
+        total += float(loss_of(logits, y)) * y.numel()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def fingerprint(text: str) -> dict:
+    return {"chars": len(text), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+
+
+def prepare_output(out: Path, force: bool) -> None:
+    """Create ``out``; refuse a directory holding a run unless ``force`` (then clear its files)."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"out: {out} exists and is not a directory")
+    existing = [n for n in RUN_FILES if (out / n).exists()]
+    if existing and not force:
+        raise DataError(
+            f"out: {out} already holds a run; use --resume {out} to continue it or --force to replace it"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    for name in existing:
+        (out / name).unlink()
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop metric lines written after the checkpoint we resume from."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
+class Trainer:
+    """Trains a :class:`LanguageModel` in a run directory.
+
+    Args:
+        out: the run directory.
+        model_cfg: the architecture (``vocab_size`` is filled in from the data).
+        cfg: the training configuration.
+        resume: continue the run in ``out`` (its config.json gives the architecture and vocabulary).
+        force: replace a run already in ``out``.
+        progress: where to report.
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        model_cfg: ModelConfig,
+        cfg: TrainConfig,
+        resume: bool = False,
+        force: bool = False,
+        progress: Progress | None = None,
+    ) -> None:
+        cfg.validate()
+        self.out, self.cfg, self.progress = out, cfg, progress or Progress()
+        text = load_corpus(cfg.data)
+        data_info = fingerprint(text)
+        if resume:
+            model_cfg, vocab, _, saved_info = ckpt.read_config(out)
+            if saved_info != data_info:
+                raise DataError(f"data: {cfg.data} is not the corpus this run was trained on")
+        else:
+            vocab = CharVocab.from_text(text)
+            model_cfg.vocab_size = len(vocab)
+            model_cfg.validate()
+        train_text, val_text = split_text(text, cfg.val_fraction)
+        self.vocab = vocab
+        self.batches = StreamBatches(vocab.encode(train_text), cfg.batch_size, cfg.seq_len, "training text")
+        val_ids = vocab.encode(val_text)
+        self.val_ids = val_ids[: cfg.eval_chars + 1] if cfg.eval_chars else val_ids
+        if len(self.val_ids) <= cfg.seq_len:
+            raise DataError(
+                f"data: the validation text has {len(self.val_ids)} characters; sequence length "
+                f"{cfg.seq_len} needs at least {cfg.seq_len + 1} (give more text or a larger --val-fraction)"
+            )
+        torch.manual_seed(cfg.seed)
+        self.model = LanguageModel(model_cfg)
+        self.optimizer = make_optimizer(self.model, cfg)
+        self.state = TrainerState()
+        self.carry: tuple[Tensor, ...] | None = None
+        if resume:
+            self.carry, saved = ckpt.load_training_state(out / ckpt.LAST, self.model, self.optimizer)
+            self.state = TrainerState(**saved)
+            _truncate_metrics(out / ckpt.METRICS, self.state.step)
+        else:
+            prepare_output(out, force)
+        ckpt.write_config(out, model_cfg, vocab, cfg, data_info)  # the resolved config, as run
+        self.batches.position = self.state.data_position
+        self._stop = False
+
+    # ------------------------------------------------------------------ loop
+    def run(self) -> dict:
+        """Train until the time budget or step limit (or Ctrl-C); returns a summary."""
+        cfg, st = self.cfg, self.state
+        torch.set_flush_denormal(True)  # denormals can slow CPU kernels tenfold late in training
+        self.progress.log(self.describe())
+        budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
+        window, last_eval = _Window(), None
+        previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        try:
+            self.model.train()
+            while not self._stop:
+                elapsed = base + time.monotonic() - started
+                done_steps = cfg.max_steps and st.step >= cfg.max_steps
+                if done_steps or (budget and elapsed >= budget):
+                    break
+                fraction = max(
+                    st.step / cfg.max_steps if cfg.max_steps else 0.0, elapsed / budget if budget else 0.0
+                )
+                t0 = time.monotonic()
+                loss, norm = self._step(learning_rate(cfg, st.step, fraction, st.plateau_scale))
+                seconds = time.monotonic() - t0
+                window.add(
+                    loss,
+                    norm,
+                    cfg.clip_norm > 0 and norm > cfg.clip_norm,
+                    cfg.batch_size * cfg.seq_len,
+                    seconds,
+                )
+                left = self._time_left(elapsed, budget, window)
+                self.progress.update(st.step, loss, window.chars / max(window.seconds, 1e-9), left, fraction)
+                if st.step % cfg.eval_every == 0:
+                    st.elapsed_s = base + time.monotonic() - started
+                    last_eval = self._evaluate(window)
+                    window = _Window()
+            st.elapsed_s = base + time.monotonic() - started
+            if last_eval is None or window.steps:
+                last_eval = self._evaluate(window)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        self._plot()
+        best, how = st.best_val, "interrupted" if self._stop else "done"
+        self.progress.log(
+            f"{how} at step {st.step} after {format_seconds(st.elapsed_s)}; best validation loss "
+            f"{best:.4f} nats/char ({best / math.log(2):.3f} bits) at step {st.best_step}"
+        )
+        return {"step": st.step, "best_val": best, "interrupted": self._stop, "last": last_eval}
+
+    def _step(self, lr: float) -> tuple[float, float]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x, y, new_pass = self.batches.next()
+        if new_pass:
+            self.carry = None  # a new pass over the text starts from a fresh state
+        logits, carry = self.model(x, self.carry)  # (T, B, V)
+        self.carry = detach_state(carry)  # truncated BPTT boundary
+        loss = loss_of(logits, y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = clip_gradients(self.model, self.cfg)
+        self.optimizer.step()
+        self.state.step += 1
+        self.state.data_position = self.batches.position
+        return loss.item(), norm
+
+    def _time_left(self, elapsed: float, budget: float | None, window: _Window) -> float | None:
+        lefts = []
+        if budget:
+            lefts.append(budget - elapsed)
+        if self.cfg.max_steps and window.steps:
+            lefts.append((self.cfg.max_steps - self.state.step) * window.seconds / window.steps)
+        return min(lefts) if lefts else None
+
+    def _on_interrupt(self, signum, frame) -> None:
+        if self._stop:  # a second Ctrl-C: stop now (checkpoint files are written atomically)
+            raise KeyboardInterrupt
+        self._stop = True
+        self.progress.log("stopping: finishing this step and saving (Ctrl-C again to abort at once)")
+
+    # ------------------------------------------------------------------ evaluation and saving
+    def _evaluate(self, window: _Window) -> dict:
+        cfg, st = self.cfg, self.state
+        val = evaluate(self.model, self.val_ids, cfg.seq_len)
+        improved = st.best_val is None or val < st.best_val
+        if cfg.schedule == "plateau" and not improved:
+            st.plateau_scale *= cfg.lr_decay
+        record = {
+            "step": st.step,
+            "elapsed_s": round(st.elapsed_s, 3),
+            "train_loss": window.loss / window.steps if window.steps else None,
+            "val_loss": val,
+            "val_bpc": val / math.log(2),
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": window.norm / window.steps if window.steps else None,
+            "clipped_fraction": window.clipped / window.steps if window.steps else None,
+            "chars_per_s": window.chars / window.seconds if window.seconds else None,
+            "epoch": st.data_position / len(self.batches),
+        }
+        with open(self.out / ckpt.METRICS, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+        if improved:
+            st.best_val, st.best_step = val, st.step
+            ckpt.save_weights(self.out / ckpt.BEST, self.model, {"step": st.step, "val_loss": val})
+        ckpt.save_training_state(self.out / ckpt.LAST, self.model, self.optimizer, self.carry, asdict(st))
+        train = f"{record['train_loss']:.4f}" if window.steps else "-"
+        self.progress.log(
+            f"step {st.step}: train {train}  val {val:.4f} nats/char ({record['val_bpc']:.3f} bits)  "
+            f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}"
+        )
+        if cfg.sample_chars:
+            gen = torch.Generator().manual_seed(cfg.seed + st.step)
+            text = "".join(generate(self.model, self.vocab, "", cfg.sample_chars, 0.8, generator=gen))
+            self.progress.log("---- sample ----\n" + text.strip("\n") + "\n----------------")
+        return record
+
+    def _plot(self) -> None:
+        from rnnlab.viz.curves import plot_loss_curves
+
+        lines = (self.out / ckpt.METRICS).read_text().splitlines()
+        plot_loss_curves([json.loads(ln) for ln in lines if ln.strip()], self.out / "loss.png")
+
+    def describe(self) -> str:
+        m, c = self.model.config, self.cfg
+        return (
+            f"{m.cell} {m.num_layers}x{m.hidden_size}, {count_parameters(self.model):,} parameters, "
+            f"vocabulary {m.vocab_size}; {len(self.batches) * c.batch_size * c.seq_len:,} training chars, "
+            f"{len(self.val_ids) - 1:,} for validation; batch {c.batch_size} x {c.seq_len}; "
+            f"{c.optimizer} lr {c.lr} ({c.schedule}); run in {self.out}"
+        )

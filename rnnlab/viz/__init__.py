@@ -1,0 +1,1 @@
+"""Plots (matplotlib, imported lazily so that the library does not need it to train)."""
