@@ -11,8 +11,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The main job: about 2.5 minutes of training on Shakespeare, then a sample (replaces runs/demo).
 demo: $(VENV)/.installed
-	$(PY) examples/quickstart.py
+	$(VENV)/bin/rnnlab train --out runs/demo --force
+	$(VENV)/bin/rnnlab sample runs/demo --length 800 --seed 1
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

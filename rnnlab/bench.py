@@ -71,9 +71,7 @@ def _step(module: nn.Module, x: torch.Tensor) -> None:
     out.sum().backward()
 
 
-def time_pair(
-    a: nn.Module, b: nn.Module, x: torch.Tensor, repeats: int, warmup: int = 2
-) -> tuple[float, float]:
+def time_pair(a: nn.Module, b: nn.Module, x: torch.Tensor, repeats: int, warmup: int = 2) -> tuple[float, float]:
     """Median seconds of forward+backward for ``a`` and ``b``, measured alternately."""
     for _ in range(warmup):
         _step(a, x)
@@ -112,10 +110,7 @@ def run_bench(
 
 def format_table(rows: list[BenchRow]) -> str:
     """A fixed-width text table of the rows."""
-    head = (
-        f"{'cell':<12} {'hidden':>6} {'path':<6} {'rnnlab ms':>10} "
-        f"{'reference':<14} {'ref ms':>9} {'ratio':>6}"
-    )
+    head = f"{'cell':<12} {'hidden':>6} {'path':<6} {'rnnlab ms':>10} {'reference':<14} {'ref ms':>9} {'ratio':>6}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(

@@ -65,11 +65,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] 
 
 def from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> T:
     """A ``cls`` from ``base`` (or the defaults) with the flags the user gave."""
-    given = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(cls)
-        if getattr(args, f.name, None) is not None
-    }
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if getattr(args, f.name, None) is not None}
     return dataclasses.replace(base, **given) if base is not None else cls(**given)
 
 

@@ -99,9 +99,7 @@ def unroll(
             state = new_state
         else:
             keep = valid[t]  # (B,)
-            state = tuple(
-                torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state)
-            )
+            state = tuple(torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state))
             y = y * keep.unsqueeze(1).to(y.dtype)
         outputs.append(y)
     out = torch.stack(outputs) if outputs else x.new_zeros(0, B, cell.output_size)  # (T, B, O)

@@ -16,9 +16,7 @@ from rnnlab.data.vocab import CharVocab
 from rnnlab.models.language_model import LanguageModel
 
 
-def pick(
-    logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator | None
-) -> int:
+def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator | None) -> int:
     """Choose the next id from ``logits (V,)``; ``temperature == 0`` is greedy."""
     if temperature == 0:
         return int(logits.argmax())

@@ -176,9 +176,7 @@ class Recurrent(nn.Module):
             state = tuple(s.squeeze(1) for s in state)
         return out, state
 
-    def _forward_packed(
-        self, packed: PackedSequence, hx: State | Tensor | None
-    ) -> tuple[PackedSequence, State]:
+    def _forward_packed(self, packed: PackedSequence, hx: State | Tensor | None) -> tuple[PackedSequence, State]:
         data, batch_sizes, sorted_idx, unsorted_idx = packed
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])

@@ -54,15 +54,11 @@ def test_chunks_with_carried_state_equal_one_pass(name, fused):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("fused", [True, False])
 def test_gradcheck_float64(name, fused):
-    layer = _layer(
-        name, fused=fused, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4
-    )
+    layer = _layer(name, fused=fused, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
     names = [n for n, _ in layer.named_parameters()]
     params = [p.detach().clone().requires_grad_() for _, p in layer.named_parameters()]
     x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
-    h0 = tuple(
-        s.normal_().requires_grad_(s.is_floating_point()) for s in layer.init_state(2, dtype=torch.float64)
-    )
+    h0 = tuple(s.normal_().requires_grad_(s.is_floating_point()) for s in layer.init_state(2, dtype=torch.float64))
 
     def f(x, *rest):
         state, ps = rest[: len(h0)], rest[len(h0) :]

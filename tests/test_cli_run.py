@@ -57,9 +57,7 @@ def test_sample_eval_inspect(run_dir, capsys):
     assert result["loss_nats"] > 0 and abs(result["bits_per_char"] * 0.6931 - result["loss_nats"]) < 1e-3
     assert main(["inspect", str(run_dir)]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (
-        report["model"]["hidden_size"] == 16 and report["parameters"] > 0 and report["best"]["val_loss"] > 0
-    )
+    assert report["model"]["hidden_size"] == 16 and report["parameters"] > 0 and report["best"]["val_loss"] > 0
 
 
 @pytest.mark.parametrize(
@@ -83,10 +81,7 @@ def test_train_refuses_missing_path_existing_run_and_bad_flags(run_dir, tmp_path
     assert main(["train", "--data", str(tmp_path / "nope.txt"), "--max-steps", "1"]) == 2
     _one_line_error(capsys, "no such file")
     before = (run_dir / "last.safetensors").read_bytes()
-    assert (
-        main(["train", "--data", str(run_dir.parent / "text.txt"), "--out", str(run_dir), "--max-steps", "1"])
-        == 2
-    )
+    assert main(["train", "--data", str(run_dir.parent / "text.txt"), "--out", str(run_dir), "--max-steps", "1"]) == 2
     _one_line_error(capsys, "already holds a run", "--resume")
     assert (run_dir / "last.safetensors").read_bytes() == before
     assert main(["train", "--resume", str(run_dir), "--hidden-size", "32"]) == 2

@@ -48,9 +48,7 @@ def test_matches_torch_nn(kind, layers, bidirectional, batch_first, packed, with
         out, state = module(inp, hx)
         tensors = _flat(out, state)
         loss = sum((t * torch.cos(torch.arange(t.numel()).view_as(t).float())).sum() for t in tensors)
-        inputs = [x, *module.parameters()] + (
-            [*hx] if isinstance(hx, tuple) else [hx] if hx is not None else []
-        )
+        inputs = [x, *module.parameters()] + ([*hx] if isinstance(hx, tuple) else [hx] if hx is not None else [])
         results.append((tensors, torch.autograd.grad(loss, inputs)))
     (t1, g1), (t2, g2) = results
     assert len(t1) == len(t2) and len(g1) == len(g2)

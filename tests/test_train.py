@@ -29,9 +29,7 @@ def corpus(tmp_path):
 
 def _cfgs(corpus, **train):
     model = ModelConfig(cell="lstm", hidden_size=24, num_layers=2, embedding_size=8, dropout=0.2)
-    base = dict(
-        data=corpus, seq_len=16, batch_size=4, time_budget="", eval_every=3, sample_chars=0, schedule="step"
-    )
+    base = dict(data=corpus, seq_len=16, batch_size=4, time_budget="", eval_every=3, sample_chars=0, schedule="step")
     base.update(train)
     return model, TrainConfig(**base)
 

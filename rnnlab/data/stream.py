@@ -40,9 +40,7 @@ class StreamBatches:
         n = self.chunks * seq_len
         self.seq_len = seq_len
         self.inputs = ids[: batch_size * per_stream].view(batch_size, per_stream)[:, :n].t().contiguous()
-        self.targets = (
-            ids[1 : batch_size * per_stream + 1].view(batch_size, per_stream)[:, :n].t().contiguous()
-        )
+        self.targets = ids[1 : batch_size * per_stream + 1].view(batch_size, per_stream)[:, :n].t().contiguous()
         self.position = 0  # chunks served so far; chunk index is position % chunks
 
     def __len__(self) -> int:

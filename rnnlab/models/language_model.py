@@ -25,25 +25,15 @@ class ModelConfig:
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
     hidden_size: int = field(default=256, metadata={"help": "units per layer"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
-    embedding_size: int = field(
-        default=64, metadata={"help": "embedding width; 0 = one-hot input as char-rnn"}
-    )
-    dropout: float = field(
-        default=0.0, metadata={"help": "dropout on embeddings, between layers, before readout"}
-    )
-    cell_options: dict = field(
-        default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"}
-    )
+    embedding_size: int = field(default=64, metadata={"help": "embedding width; 0 = one-hot input as char-rnn"})
+    dropout: float = field(default=0.0, metadata={"help": "dropout on embeddings, between layers, before readout"})
+    cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
 
     def validate(self) -> None:
         checks.positive_int("vocab_size", self.vocab_size)
         checks.positive_int("hidden_size", self.hidden_size)
         checks.positive_int("num_layers", self.num_layers)
-        if (
-            isinstance(self.embedding_size, bool)
-            or not isinstance(self.embedding_size, int)
-            or self.embedding_size < 0
-        ):
+        if isinstance(self.embedding_size, bool) or not isinstance(self.embedding_size, int) or self.embedding_size < 0:
             checks.fail("embedding_size", "an integer >= 0", self.embedding_size)
         checks.probability("dropout", self.dropout)
         if self.cell not in CELLS:

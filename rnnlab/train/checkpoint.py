@@ -98,9 +98,7 @@ def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None
         raise CheckpointError(f"{path}: weights do not fit the model in {CONFIG} ({first})") from e
 
 
-def load_model(
-    out: Path, which: str = "best"
-) -> tuple[LanguageModel, CharVocab, ModelConfig, TrainConfig, dict]:
+def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, CharVocab, ModelConfig, TrainConfig, dict]:
     """The model of a run, with its vocabulary, configs and the checkpoint's info.
 
     Args:

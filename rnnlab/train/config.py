@@ -13,41 +13,27 @@ SCHEDULES = ("constant", "cosine", "step", "plateau")
 
 @dataclass
 class TrainConfig:
-    data: str = field(
-        default="shakespeare", metadata={"help": "shakespeare, python-stdlib, or a file/folder/glob"}
-    )
-    val_fraction: float = field(
-        default=0.1, metadata={"help": "last fraction of the text held out for validation"}
-    )
+    data: str = field(default="shakespeare", metadata={"help": "shakespeare, python-stdlib, or a file/folder/glob"})
+    val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the text held out for validation"})
     seq_len: int = field(default=64, metadata={"help": "BPTT truncation length (characters per chunk)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams"})
     optimizer: str = field(default="adam", metadata={"help": ", ".join(OPTIMIZERS)})
     lr: float = field(default=5e-3, metadata={"help": "learning rate"})
     schedule: str = field(
         default="cosine",
-        metadata={
-            "help": "constant; cosine (to 0 over the budget); step (x lr_decay every decay_every); plateau"
-        },
+        metadata={"help": "constant; cosine (to 0 over the budget); step (x lr_decay every decay_every); plateau"},
     )
     lr_decay: float = field(default=0.5, metadata={"help": "factor of the step and plateau schedules"})
     decay_every: int = field(default=1000, metadata={"help": "steps between decays of the step schedule"})
     warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
     weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
-    clip_norm: float = field(
-        default=5.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"}
-    )
+    clip_norm: float = field(default=5.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"})
     clip_value: float = field(default=0.0, metadata={"help": "clip each gradient entry to [-v, v]; 0 = off"})
-    time_budget: str = field(
-        default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"}
-    )
+    time_budget: str = field(default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
     eval_every: int = field(default=500, metadata={"help": "steps between evaluations and checkpoints"})
-    eval_chars: int = field(
-        default=100_000, metadata={"help": "validation characters per evaluation; 0 = all"}
-    )
-    sample_chars: int = field(
-        default=200, metadata={"help": "characters of the sample printed at each evaluation"}
-    )
+    eval_chars: int = field(default=100_000, metadata={"help": "validation characters per evaluation; 0 = all"})
+    sample_chars: int = field(default=200, metadata={"help": "characters of the sample printed at each evaluation"})
     seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
 
     def budget_seconds(self) -> float | None:

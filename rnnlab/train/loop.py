@@ -85,9 +85,7 @@ def prepare_output(out: Path, force: bool) -> None:
         raise DataError(f"out: {out} exists and is not a directory")
     existing = [n for n in RUN_FILES if (out / n).exists()]
     if existing and not force:
-        raise DataError(
-            f"out: {out} already holds a run; use --resume {out} to continue it or --force to replace it"
-        )
+        raise DataError(f"out: {out} already holds a run; use --resume {out} to continue it or --force to replace it")
     out.mkdir(parents=True, exist_ok=True)
     for name in existing:
         (out / name).unlink()
@@ -174,9 +172,7 @@ class Trainer:
                 done_steps = cfg.max_steps and st.step >= cfg.max_steps
                 if done_steps or (budget and elapsed >= budget):
                     break
-                fraction = max(
-                    st.step / cfg.max_steps if cfg.max_steps else 0.0, elapsed / budget if budget else 0.0
-                )
+                fraction = max(st.step / cfg.max_steps if cfg.max_steps else 0.0, elapsed / budget if budget else 0.0)
                 t0 = time.monotonic()
                 loss, norm = self._step(learning_rate(cfg, st.step, fraction, st.plateau_scale))
                 seconds = time.monotonic() - t0

@@ -20,7 +20,7 @@ def plot_loss_curves(records: list[dict], path: Path) -> None:
     steps = [r["step"] for r in records]
     train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
     if train:
-        ax.plot(*zip(*train), label="training", marker=".")
+        ax.plot(*zip(*train), label="training (mean since the previous point)", marker=".")
     ax.plot(steps, [r["val_loss"] for r in records], label="validation", marker=".")
     ax.set_xlabel("step")
     ax.set_ylabel("loss (nats per character)")
