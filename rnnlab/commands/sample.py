@@ -37,8 +37,7 @@ def run(args) -> int:
     out.write(args.prime)
     for ch in generate(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.top_p, gen):
         out.write(ch)
-        if ch == "\n":
-            out.flush()
+        out.flush()  # stream: each character appears as soon as it is chosen
     out.write("\n")
     out.flush()
     return 0

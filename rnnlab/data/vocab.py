@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -41,7 +42,10 @@ class CharVocab:
         if missing:
             shown = " ".join(repr(c) for c in missing[:20])
             raise ValueError(f"text has {len(missing)} character(s) outside the vocabulary: {shown}")
-        return torch.tensor([self.index[c] for c in text], dtype=torch.int64)
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        table = np.zeros(max(map(ord, self.chars)) + 1, dtype=np.int64)  # code point -> id
+        table[[ord(c) for c in self.chars]] = np.arange(len(self.chars))
+        return torch.from_numpy(table[codes]) if len(codes) else torch.zeros(0, dtype=torch.int64)
 
     def decode(self, ids) -> str:
         """The text of a sequence of ids."""
