@@ -6,6 +6,7 @@ Every command returns an exit status from :func:`main`; user errors print one li
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rnnlab.commands import bench, evaluate, inspect_run, sample, train
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`rnnlab sample ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (UsageError, ValueError, OSError) as e:
         command = f"rnnlab {argv[0]}" if argv and not argv[0].startswith("-") else "rnnlab"
         print(f"{command}: error: {e}", file=sys.stderr)

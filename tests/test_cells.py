@@ -9,7 +9,7 @@ from rnnlab import CELLS, Recurrent, make_cell
 NAMES = sorted(CELLS)
 
 
-def _layer(name, *, fused=True, layers=1, bidirectional=False, dtype=torch.float32, input_size=5, hidden=6):
+def _layer(name, *, fused=True, layers=1, bidirectional=False, dtype=torch.float32, input_size=5, hidden=8):
     return Recurrent(
         name, input_size, hidden, num_layers=layers, bidirectional=bidirectional, use_fused=fused, dtype=dtype
     )
@@ -17,10 +17,10 @@ def _layer(name, *, fused=True, layers=1, bidirectional=False, dtype=torch.float
 
 @pytest.mark.parametrize("name", NAMES)
 def test_step_shapes_and_state_contract(name):
-    cell = make_cell(name, 5, 7)
+    cell = make_cell(name, 5, 8)
     state = cell.init_state(3)
     assert len(state) == len(cell.state_spec) >= 1
-    assert state[0].shape == (3, 7)  # state[0] is always h
+    assert state[0].shape == (3, 8)  # state[0] is always h
     y, new_state = cell(torch.randn(3, 5), state)
     assert y.shape == (3, cell.output_size)
     assert [s.shape for s in new_state] == [s.shape for s in state]
@@ -51,14 +51,20 @@ def test_chunks_with_carried_state_equal_one_pass(name, fused):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("fused", [True, False])
+FUSED = [n for n in NAMES if make_cell(n, 2, 4).fused_mode]
+PATHS = [(n, False) for n in NAMES] + [(n, True) for n in FUSED]  # the step loop, and the fused kernel
+
+
+@pytest.mark.parametrize("name, fused", PATHS)
 def test_gradcheck_float64(name, fused):
     layer = _layer(name, fused=fused, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
     names = [n for n, _ in layer.named_parameters()]
     params = [p.detach().clone().requires_grad_() for _, p in layer.named_parameters()]
     x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
-    h0 = tuple(s.normal_().requires_grad_(s.is_floating_point()) for s in layer.init_state(2, dtype=torch.float64))
+    h0 = tuple(  # integer state entries (a clock) start at random phases
+        s.normal_().requires_grad_() if s.is_floating_point() else torch.randint(0, 8, s.shape)
+        for s in layer.init_state(2, dtype=torch.float64)
+    )
 
     def f(x, *rest):
         state, ps = rest[: len(h0)], rest[len(h0) :]
@@ -68,7 +74,7 @@ def test_gradcheck_float64(name, fused):
     assert torch.autograd.gradcheck(f, (x, *h0, *params), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if make_cell(n, 2, 2).fused_mode])
+@pytest.mark.parametrize("name", FUSED)
 def test_fused_path_equals_reference_path(name):
     fused = _layer(name, fused=True, layers=2, bidirectional=True)
     steps = _layer(name, fused=False, layers=2, bidirectional=True)

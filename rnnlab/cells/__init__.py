@@ -13,9 +13,13 @@ from typing import Any
 
 from rnnlab import checks
 from rnnlab.cells.base import Cell, State
+from rnnlab.cells.clockwork import ClockworkCell
 from rnnlab.cells.gru import GRUCell
 from rnnlab.cells.lstm import LSTMCell
+from rnnlab.cells.lstm_variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
+from rnnlab.cells.mut import MUTCell
 from rnnlab.cells.rnn import ElmanCell, IRNNCell
+from rnnlab.cells.scrn import SCRNCell
 
 CELLS: dict[str, Callable[..., Cell]] = {
     "rnn": ElmanCell,
@@ -27,6 +31,14 @@ CELLS: dict[str, Callable[..., Cell]] = {
     "lstm": LSTMCell,
     "lstm-1997": partial(LSTMCell, forget_gate=False),
     "gru": GRUCell,
+    "lstm-peephole": PeepholeLSTMCell,
+    "lstm-cifg": CIFGLSTMCell,
+    "lstm-ln": LayerNormLSTMCell,
+    "clockwork": ClockworkCell,
+    "scrn": SCRNCell,
+    "mut1": partial(MUTCell, variant=1),
+    "mut2": partial(MUTCell, variant=2),
+    "mut3": partial(MUTCell, variant=3),
 }
 
 
