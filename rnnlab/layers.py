@@ -1,8 +1,9 @@
 """``Recurrent``: a stack of any registered cell, with directions, dropout, masks and packing.
 
-Standard cells (tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU) run on PyTorch's fused
-kernels whenever nothing needs the step loop; every cell can run on the generic step loop of
-:mod:`rnnlab.engine` (``use_fused=False``), which diagnostics use to see every step.
+Three ways to run a stack, chosen by ``path``: PyTorch's fused kernels for the standard cells
+(tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU); the explicit-BPTT sequence functions of
+:mod:`rnnlab.bptt` for every other cell that has one; and the generic step loop of
+:mod:`rnnlab.engine`, the reference, which runs any cell. ``"auto"`` takes the first that applies.
 
 Parameters are saved under ``torch.nn.RNN``'s names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
 ...), so state dicts move between ``torch.nn.LSTM`` and ``rnnlab.LSTM`` unchanged.
@@ -19,11 +20,13 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import checks
+from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
 from rnnlab.engine import check_lengths, lengths_from_mask, unroll
 from rnnlab.fused import flat_weights, run_fused
 
+PATHS = ("auto", "fused", "bptt", "steps")
 _FLAT_NAME = re.compile(r"^(?P<path>.+)_l(?P<layer>\d+)(?P<rev>_reverse)?$")
 
 
@@ -39,7 +42,9 @@ class Recurrent(nn.Module):
             the two directions concatenated.
         dropout: dropout on the outputs of every layer but the last (Zaremba et al. 2014).
         batch_first: input and output are ``(B, T, D)`` instead of ``(T, B, D)``.
-        use_fused: run standard cells on PyTorch's fused kernels (``False`` forces the step loop).
+        path: ``"auto"`` (fused kernel, else explicit BPTT, else step loop; inside a
+            :class:`rnnlab.bptt.GradientFlow` block explicit BPTT comes first), or one of
+            ``"fused"``, ``"bptt"``, ``"steps"`` to insist on that path.
         **cell_kwargs: options of the cell (``activation``, ``forget_bias``, ``bias``, ...).
 
     Shapes:
@@ -57,7 +62,7 @@ class Recurrent(nn.Module):
         bidirectional: bool = False,
         dropout: float = 0.0,
         batch_first: bool = False,
-        use_fused: bool = True,
+        path: str = "auto",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         **cell_kwargs: Any,
@@ -72,7 +77,6 @@ class Recurrent(nn.Module):
         self.cell_name = cell
         self.bidirectional = bool(bidirectional)
         self.batch_first = bool(batch_first)
-        self.use_fused = bool(use_fused)
         self.num_directions = 2 if self.bidirectional else 1
         factory = {k: v for k, v in (("device", device), ("dtype", dtype)) if v is not None}
         self.layers = nn.ModuleList()
@@ -82,6 +86,9 @@ class Recurrent(nn.Module):
                 self.layers.append(make_cell(cell, layer_input, hidden_size, **factory, **cell_kwargs))
             layer_input = self.layers[-1].output_size * self.num_directions
         self.output_size = layer_input
+        self.path = checks.choice("path", path, PATHS)
+        if path != "auto" and path not in self.paths:
+            checks.fail("path", f"one of {', '.join(self.paths)} for cell {cell!r}", path)
         self.register_state_dict_post_hook(_save_flat_names)
         self.register_load_state_dict_pre_hook(_load_flat_names)
 
@@ -94,6 +101,22 @@ class Recurrent(nn.Module):
         if mode is None or len({c.bias_ih is None for c in self.layers}) != 1:
             return None
         return mode
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths this stack can run on, fastest first."""
+        fused = ("fused",) if self.fused_mode is not None else ()
+        bptt = ("bptt",) if all(has_bptt(c) for c in self.layers) else ()
+        return (*fused, *bptt, "steps")
+
+    def resolved_path(self) -> str:
+        """The path the next forward call takes."""
+        if self.path != "auto":
+            return self.path
+        paths = self.paths
+        if GradientFlow.current() is not None and "bptt" in paths:
+            return "bptt"
+        return paths[0]
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:
         """The cell of ``layer`` (0-based) and ``direction`` (1 = backward)."""
@@ -160,16 +183,16 @@ class Recurrent(nn.Module):
         if lengths is not None:
             lengths = check_lengths(lengths, T, B)
         state = self._check_state(hx, B, x)
-        mode = self.fused_mode if self.use_fused else None
-        if mode is not None and lengths is None:
-            out, state = run_fused(mode, input, state, *self._fused_args(), self.batch_first)
-        elif mode is not None:
+        path = self.resolved_path()
+        if path == "fused" and lengths is None:
+            out, state = run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
+        elif path == "fused":
             packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
             out, state = self._forward_packed(packed, state)
             out = pad_packed_sequence(out, total_length=T)[0]
             out = out.transpose(0, 1) if self.batch_first else out
         else:
-            out, state = self._forward_steps(x, state, lengths)
+            out, state = self._forward_steps(x, state, lengths, path)
             out = out.transpose(0, 1) if self.batch_first else out
         if unbatched:
             out = out.squeeze(0 if self.batch_first else 1)
@@ -181,10 +204,10 @@ class Recurrent(nn.Module):
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
         state = self._check_state(hx, B, data)
-        mode = self.fused_mode if self.use_fused else None
-        if mode is None:
+        path = self.resolved_path()
+        if path != "fused":
             padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
-            out, state = self._forward_steps(padded, state, lengths)
+            out, state = self._forward_steps(padded, state, lengths, path)
             if sorted_idx is not None:
                 out = out.index_select(1, sorted_idx.to(out.device))
                 lengths = lengths.index_select(0, sorted_idx.cpu())
@@ -192,7 +215,7 @@ class Recurrent(nn.Module):
             return PackedSequence(out_data, batch_sizes, sorted_idx, unsorted_idx), state
         if sorted_idx is not None:
             state = tuple(s.index_select(1, sorted_idx) for s in state)
-        out, state = run_fused(mode, data, state, *self._fused_args(), False, batch_sizes)
+        out, state = run_fused(self.fused_mode, data, state, *self._fused_args(), False, batch_sizes)
         if unsorted_idx is not None:
             state = tuple(s.index_select(1, unsorted_idx) for s in state)
         return PackedSequence(out, batch_sizes, sorted_idx, unsorted_idx), state
@@ -208,14 +231,15 @@ class Recurrent(nn.Module):
             self.bidirectional,
         )
 
-    def _forward_steps(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
-        """The reference path: every layer and direction through :func:`rnnlab.engine.unroll`."""
+    def _forward_steps(self, x: Tensor, state: State, lengths: Tensor | None, path: str) -> tuple[Tensor, State]:
+        """Layer by layer and direction by direction, on the step loop or explicit BPTT."""
+        run = run_sequence if path == "bptt" else unroll
         finals = []
         for layer in range(self.num_layers):
             outs = []
             for d in range(self.num_directions):
                 i = layer * self.num_directions + d
-                y, s = unroll(self.layers[i], x, tuple(t[i] for t in state), lengths, reverse=d == 1)
+                y, s = run(self.layers[i], x, tuple(t[i] for t in state), lengths, reverse=d == 1)
                 outs.append(y)
                 finals.append(s)
             x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]  # (T, B, dirs * O)

@@ -2,7 +2,7 @@
 
 Same constructor arguments, forward signature, returned shapes and state-dict keys; they run on
 the same fused kernels. What they add is everything :class:`rnnlab.Recurrent` offers: ``lengths``
-and ``mask`` for padded batches, ``use_fused=False`` to run the explicit step loop, and for LSTM a
+and ``mask`` for padded batches, ``path`` to choose fused kernel, explicit BPTT or step loop, and for LSTM a
 forget-gate bias that starts at 1.0 (``forget_bias=None`` restores PyTorch's initialisation).
 """
 

@@ -9,10 +9,13 @@ from rnnlab import CELLS, Recurrent, make_cell
 NAMES = sorted(CELLS)
 
 
-def _layer(name, *, fused=True, layers=1, bidirectional=False, dtype=torch.float32, input_size=5, hidden=8):
-    return Recurrent(
-        name, input_size, hidden, num_layers=layers, bidirectional=bidirectional, use_fused=fused, dtype=dtype
-    )
+def _layer(name, *, path="auto", layers=1, bidirectional=False, dtype=torch.float32, input_size=5, hidden=8):
+    return Recurrent(name, input_size, hidden, num_layers=layers, bidirectional=bidirectional, path=path, dtype=dtype)
+
+
+# every cell on every path it has: the step loop, explicit BPTT, the fused kernel
+PATHS = [(n, p) for n in NAMES for p in Recurrent(n, 2, 4).paths]
+FAST = [(n, p) for n, p in PATHS if p != "steps"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -38,10 +41,14 @@ def test_dtype_and_device_follow_the_input(name, dtype):
     assert state[0].dtype == dtype
 
 
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("fused", [True, False])
-def test_chunks_with_carried_state_equal_one_pass(name, fused):
-    layer = _layer(name, fused=fused, layers=2)
+def test_every_new_cell_has_an_explicit_bptt_path():
+    without = [n for n in NAMES if "bptt" not in Recurrent(n, 2, 4).paths and n != "gru"]
+    assert without == []
+
+
+@pytest.mark.parametrize("name, path", PATHS)
+def test_chunks_with_carried_state_equal_one_pass(name, path):
+    layer = _layer(name, path=path, layers=2)
     x = torch.randn(20, 3, 5)
     full, full_state = layer(x)
     first, state = layer(x[:8])
@@ -51,13 +58,9 @@ def test_chunks_with_carried_state_equal_one_pass(name, fused):
         torch.testing.assert_close(a, b)
 
 
-FUSED = [n for n in NAMES if make_cell(n, 2, 4).fused_mode]
-PATHS = [(n, False) for n in NAMES] + [(n, True) for n in FUSED]  # the step loop, and the fused kernel
-
-
-@pytest.mark.parametrize("name, fused", PATHS)
-def test_gradcheck_float64(name, fused):
-    layer = _layer(name, fused=fused, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
+@pytest.mark.parametrize("name, path", PATHS)
+def test_gradcheck_float64(name, path):
+    layer = _layer(name, path=path, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
     names = [n for n, _ in layer.named_parameters()]
     params = [p.detach().clone().requires_grad_() for _, p in layer.named_parameters()]
     x = torch.randn(5, 2, 3, dtype=torch.float64, requires_grad=True)
@@ -74,27 +77,42 @@ def test_gradcheck_float64(name, fused):
     assert torch.autograd.gradcheck(f, (x, *h0, *params), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", FUSED)
-def test_fused_path_equals_reference_path(name):
-    fused = _layer(name, fused=True, layers=2, bidirectional=True)
-    steps = _layer(name, fused=False, layers=2, bidirectional=True)
-    steps.load_state_dict(fused.state_dict())
-    x = torch.randn(9, 3, 5, requires_grad=True)
-    results = []
-    for layer in (fused, steps):
-        out, state = layer(x)
-        loss = (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum() + sum(s.sum() for s in state)
-        grads = torch.autograd.grad(loss, [x, *layer.parameters()])
-        results.append((out, state, grads))
-    (o1, s1, g1), (o2, s2, g2) = results
-    torch.testing.assert_close(o1, o2, atol=1e-5, rtol=1e-5)
-    for a, b in zip((*s1, *g1), (*s2, *g2)):
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+def _outputs_and_grads(layer, x, lengths):
+    x = x.detach().to(next(layer.parameters()).dtype).requires_grad_()
+    out, state = layer(x, lengths=lengths)
+    weights = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    loss = (out * weights).sum() + sum(s.sum() for s in state if s.is_floating_point())
+    grads = torch.autograd.grad(loss, [x, *layer.parameters()])
+    return [out, *state, *grads]
+
+
+@pytest.mark.parametrize("name, path", FAST)
+@pytest.mark.parametrize("padded", [False, True])
+def test_fast_path_equals_reference_path(name, path, padded):
+    """Outputs, final state and all gradients: equal in float64; in float32 as close to the
+    float64 result as the reference step loop itself is (its rounding differs, not its maths)."""
+    x = torch.randn(9, 3, 5)
+    lengths = torch.tensor([9, 4, 6]) if padded else None
+    fast = _layer(name, path=path, layers=2, bidirectional=True)
+    steps = _layer(name, path="steps", layers=2, bidirectional=True)
+    steps.load_state_dict(fast.state_dict())
+    fast64 = _layer(name, path=path, layers=2, bidirectional=True, dtype=torch.float64)
+    truth = _layer(name, path="steps", layers=2, bidirectional=True, dtype=torch.float64)
+    fast64.load_state_dict(fast.state_dict())
+    truth.load_state_dict(fast.state_dict())
+    exact = _outputs_and_grads(truth, x, lengths)
+    for a, b in zip(_outputs_and_grads(fast64, x, lengths), exact):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+    for a, b, t in zip(_outputs_and_grads(fast, x, lengths), _outputs_and_grads(steps, x, lengths), exact):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        fast_error = (a.double() - t.double()).abs().max().item() if a.numel() else 0.0
+        step_error = (b.double() - t.double()).abs().max().item() if b.numel() else 0.0
+        assert fast_error <= 4 * step_error + 1e-5
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_no_blow_up_at_init_over_500_steps(name):
-    layer = _layer(name, fused=False, hidden=32, input_size=8)
+    layer = _layer(name, path="steps", hidden=32, input_size=8)
     with torch.no_grad():
         out, state = layer(torch.randn(500, 4, 8))
     assert torch.isfinite(out).all()

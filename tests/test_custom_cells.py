@@ -11,7 +11,7 @@ sig, tanh = torch.sigmoid, torch.tanh
 
 def test_clockwork_modules_tick_on_their_periods():
     cell = make_cell("clockwork", 3, 8, periods=[1, 2, 4, 8])  # modules of 2 units
-    layer = Recurrent("clockwork", 3, 8, periods=[1, 2, 4, 8], use_fused=False)
+    layer = Recurrent("clockwork", 3, 8, periods=[1, 2, 4, 8], path="steps")
     layer.layers[0] = cell
     out, (h, clock) = layer(torch.randn(9, 1, 3))
     changed = (out[1:] != out[:-1])[:, 0]  # (8, 8): did unit j change at step t (t = 1..8)?

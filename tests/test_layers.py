@@ -7,11 +7,17 @@ import rnnlab
 from rnnlab import Recurrent, detach_state, unroll
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-sigmoid", "lstm-1997"])
-@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize(
+    "cell, path",
+    [
+        (c, p)
+        for c in ("lstm", "gru", "rnn-sigmoid", "lstm-1997", "clockwork", "scrn", "mut2")
+        for p in Recurrent(c, 3, 4).paths
+    ],
+)
 @pytest.mark.parametrize("batch_first", [False, True])
-def test_lengths_match_running_each_sequence_alone(cell, fused, batch_first):
-    layer = Recurrent(cell, 3, 4, num_layers=2, bidirectional=True, use_fused=fused, batch_first=batch_first)
+def test_lengths_match_running_each_sequence_alone(cell, path, batch_first):
+    layer = Recurrent(cell, 3, 4, num_layers=2, bidirectional=True, path=path, batch_first=batch_first)
     T, lengths = 7, [7, 2, 5]
     x = torch.randn(T, 3, 3)
     inp = x.transpose(0, 1) if batch_first else x
@@ -55,7 +61,7 @@ def test_unroll_reverse_and_detach_state():
 
 
 def test_dropout_between_layers_is_active_only_in_training():
-    layer = Recurrent("lstm", 3, 8, num_layers=2, dropout=0.5, use_fused=False)
+    layer = Recurrent("lstm", 3, 8, num_layers=2, dropout=0.5, path="steps")
     x = torch.randn(5, 2, 3)
     layer.eval()
     torch.testing.assert_close(layer(x)[0], layer(x)[0])

@@ -15,7 +15,12 @@ KINDS = {
     "rnn-tanh": (rnnlab.RNN, nn.RNN, {"nonlinearity": "tanh"}),
     "rnn-relu": (rnnlab.RNN, nn.RNN, {"nonlinearity": "relu"}),
 }
-CASES = list(itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [False, True], [False, True]))
+PATHS = {"lstm": ["fused", "bptt", "steps"], "gru": ["fused", "steps"]}
+CASES = [
+    (*case, path)
+    for case in itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [False, True], [False, True])
+    for path in PATHS.get(case[0], ["fused", "bptt", "steps"])
+]
 
 
 def _states(kind, rows, batch, hidden):
@@ -30,13 +35,12 @@ def _flat(out, state):
     return [data, *(state if isinstance(state, tuple) else (state,))]
 
 
-@pytest.mark.parametrize("kind, layers, bidirectional, batch_first, packed, with_state", CASES)
-@pytest.mark.parametrize("fused", [True, False])
-def test_matches_torch_nn(kind, layers, bidirectional, batch_first, packed, with_state, fused):
+@pytest.mark.parametrize("kind, layers, bidirectional, batch_first, packed, with_state, path", CASES)
+def test_matches_torch_nn(kind, layers, bidirectional, batch_first, packed, with_state, path):
     ours_cls, twin_cls, kw = KINDS[kind]
     T, B, D, H = 6, 3, 4, 5
     twin = twin_cls(D, H, layers, batch_first=batch_first, bidirectional=bidirectional, **kw)
-    ours = ours_cls(D, H, layers, batch_first=batch_first, bidirectional=bidirectional, use_fused=fused, **kw)
+    ours = ours_cls(D, H, layers, batch_first=batch_first, bidirectional=bidirectional, path=path, **kw)
     ours.load_state_dict(twin.state_dict())
     x = torch.randn(B, T, D) if batch_first else torch.randn(T, B, D)
     x.requires_grad_()

@@ -57,20 +57,30 @@ class MUTCell(Cell):
     def reset_parameters(self) -> None:
         uniform_(self, self.hidden_size)
 
-    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        h = state[0]
-        proj = dict(zip(self.blocks, nn.functional.linear(x, self.weight_ih).chunk(len(self.blocks), 1)))
+    def input_side(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """The parts of ``z``, ``r`` and the candidate that read only ``x`` (with the biases).
+
+        Works on one step ``(B, D)`` or on all steps ``(T, B, D)`` at once.
+        """
+        proj = dict(zip(self.blocks, nn.functional.linear(x, self.weight_ih).chunk(len(self.blocks), -1)))
         b_z, b_r, b_h = self.bias_zrh.chunk(3) if self.bias_zrh is not None else (0.0, 0.0, 0.0)
         if self.variant == 1:
             x_h = torch.tanh(x) if self.identity_input else torch.tanh(proj["h"])
-            z = torch.sigmoid(proj["z"] + b_z)
         else:
             x_h = proj["h"]
-            h_z = torch.tanh(h) if self.variant == 3 else h
-            z = torch.sigmoid(proj["z"] + nn.functional.linear(h_z, self.weight_hz) + b_z)
         x_r = x if (self.variant == 2 and self.identity_input) else proj["r"]
-        r = torch.sigmoid(x_r + nn.functional.linear(h, self.weight_hr) + b_r)
-        n = torch.tanh(nn.functional.linear(r * h, self.weight_hh) + x_h + b_h)
+        return proj["z"] + b_z, x_r + b_r, x_h + b_h
+
+    def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        h = state[0]
+        u_z, u_r, u_h = self.input_side(x)
+        if self.variant == 1:
+            z = torch.sigmoid(u_z)
+        else:
+            h_z = torch.tanh(h) if self.variant == 3 else h
+            z = torch.sigmoid(u_z + nn.functional.linear(h_z, self.weight_hz))
+        r = torch.sigmoid(u_r + nn.functional.linear(h, self.weight_hr))
+        n = torch.tanh(nn.functional.linear(r * h, self.weight_hh) + u_h)
         h = n * z + h * (1 - z)
         return h, (h,)
 

@@ -1,0 +1,105 @@
+"""Explicit BPTT: path selection, clock handling, gradient recording, the packed GEMM."""
+
+import pytest
+import torch
+
+from rnnlab import Recurrent, make_cell
+from rnnlab.bptt import GradientFlow, run_sequence
+from rnnlab.bptt.common import PACKED_GEMM, Matmul
+from rnnlab.engine import unroll
+
+
+def test_path_choice_and_refusals():
+    assert Recurrent("lstm", 3, 4).paths == ("fused", "bptt", "steps")
+    assert Recurrent("gru", 3, 4).paths == ("fused", "steps")
+    assert Recurrent("mut1", 3, 4).paths == ("bptt", "steps")
+    assert Recurrent("scrn", 3, 4).resolved_path() == "bptt"
+    assert Recurrent("lstm", 3, 4).resolved_path() == "fused"
+    with pytest.raises(ValueError, match=r"path: expected one of fused, steps for cell 'gru', got 'bptt'"):
+        Recurrent("gru", 3, 4, path="bptt")
+    with pytest.raises(ValueError, match="path: expected one of bptt, steps"):
+        Recurrent("clockwork", 3, 4, path="fused")
+    with pytest.raises(ValueError, match="path: expected one of 'auto'"):
+        Recurrent("lstm", 3, 4, path="fast")
+
+
+def _clocked_run(fn, cell, x, clock):
+    h0 = torch.randn(x.shape[1], cell.hidden_size, dtype=x.dtype, requires_grad=True)
+    out, (h, c) = fn(cell, x, (h0, clock))
+    grads = torch.autograd.grad((out * out.detach().sin()).sum() + h.sum(), [x, h0, *cell.parameters()])
+    return out, h, c, grads
+
+
+@pytest.mark.parametrize("periods", [(1, 2, 4, 8), (2, 3, 5, 7)])
+@pytest.mark.parametrize("start", [0, 3, 13])
+def test_clockwork_continues_any_clock(periods, start):
+    torch.manual_seed(start)
+    cell = make_cell("clockwork", 3, 8, periods=periods).double()
+    x = torch.randn(11, 2, 3, dtype=torch.float64, requires_grad=True)
+    clock = torch.full((2,), start)
+    torch.manual_seed(start)  # the same h0 for both runs
+    fast = _clocked_run(run_sequence, cell, x, clock)
+    torch.manual_seed(start)
+    ref = _clocked_run(unroll, cell, x, clock)
+    assert torch.equal(fast[2], ref[2]) and torch.equal(fast[2], clock + 11)
+    for a, b in zip([fast[0], fast[1], *fast[3]], [ref[0], ref[1], *ref[3]]):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=1e-10)
+
+
+def test_clockwork_with_clocks_that_differ_across_the_batch_takes_the_step_loop():
+    cell = make_cell("clockwork", 3, 8).double()
+    x = torch.randn(6, 2, 3, dtype=torch.float64, requires_grad=True)
+    clock = torch.tensor([0, 5])
+    torch.manual_seed(1)
+    fast = _clocked_run(run_sequence, cell, x, clock)
+    torch.manual_seed(1)
+    ref = _clocked_run(unroll, cell, x, clock)
+    for a, b in zip([fast[0], fast[1], fast[2], *fast[3]], [ref[0], ref[1], ref[2], *ref[3]]):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("name", ["rnn-tanh", "lstm", "lstm-1997", "scrn", "mut3", "clockwork", "lstm-ln"])
+def test_gradient_flow_records_the_norm_of_dl_dh_at_every_step(name):
+    """The recorded norms equal ||dL/dh_t|| taken from autograd over the step loop."""
+    torch.manual_seed(0)
+    cell = make_cell(name, 4, 8).double()
+    x = torch.randn(7, 3, 4, dtype=torch.float64)
+    weights = torch.randn(7, 3, cell.output_size, dtype=torch.float64)
+    state, hs, outs = cell.init_state(3, dtype=torch.float64), [], []
+    for t in range(7):
+        y, state = cell(x[t], state)
+        state[0].retain_grad()
+        hs.append(state[0])
+        outs.append(y)
+    (torch.stack(outs) * weights).sum().backward()
+    expected = torch.stack([torch.linalg.vector_norm(h.grad) for h in hs])
+
+    layer = Recurrent(name, 4, 8, dtype=torch.float64)
+    layer.layers[0].load_state_dict(cell.state_dict())
+    with GradientFlow() as flow:
+        out, _ = layer(x)
+    assert flow.norms == []  # filled in by backward
+    (out * weights).sum().backward()
+    assert len(flow.norms) == 1 and flow.norms[0].shape == (7,)
+    torch.testing.assert_close(flow.norms[0], expected)
+
+
+def test_gradient_flow_takes_the_bptt_path_for_standard_cells_and_records_every_layer():
+    layer = Recurrent("lstm", 3, 5, num_layers=2, bidirectional=True)
+    x = torch.randn(6, 2, 3)
+    with GradientFlow() as flow:
+        assert layer.resolved_path() == "bptt"
+        out, _ = layer(x)
+    assert layer.resolved_path() == "fused"
+    out.sum().backward()
+    assert len(flow.norms) == 4 and all(n.shape == (6,) and torch.all(n > 0) for n in flow.norms)
+
+
+@pytest.mark.skipif(not PACKED_GEMM, reason="this PyTorch build has no MKL packed GEMM")
+def test_packed_gemm_equals_plain_matmul():
+    w, a, u = torch.randn(12, 5), torch.randn(3, 5), torch.randn(3, 12)
+    mm = Matmul(w, 3)
+    assert mm.packed is not None
+    torch.testing.assert_close(mm(a), a @ w.t())
+    torch.testing.assert_close(mm.plus(u, a, out=torch.empty(3, 12)), u + a @ w.t())
+    assert Matmul(w.double(), 3).packed is None  # float64 takes addmm
