@@ -1,5 +1,6 @@
 """rnnlab: recurrent neural networks on PyTorch, from the Elman RNN to LSTM, GRU and beyond."""
 
+from rnnlab.bptt import GradientFlow
 from rnnlab.cells import CELLS, Cell, make_cell
 from rnnlab.engine import detach_state, unroll
 from rnnlab.layers import Recurrent
@@ -7,4 +8,15 @@ from rnnlab.nn_compat import GRU, LSTM, RNN
 
 __version__ = "0.1.0"
 
-__all__ = ["CELLS", "Cell", "GRU", "LSTM", "RNN", "Recurrent", "detach_state", "make_cell", "unroll"]
+__all__ = [
+    "CELLS",
+    "Cell",
+    "GRU",
+    "GradientFlow",
+    "LSTM",
+    "RNN",
+    "Recurrent",
+    "detach_state",
+    "make_cell",
+    "unroll",
+]

@@ -2,19 +2,29 @@
 
 import json
 
+import pytest
+
 from rnnlab.cli import main
 
 
 def test_bench_prints_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    args = "bench --cells lstm,lstm-1997 --hidden 8 --batch 2 --steps 5 --input 3 --repeats 2"
+    args = "bench --cells lstm,lstm-1997,irnn --hidden 8 --batch 2 --steps 5 --input 3 --repeats 2"
     assert main([*args.split(), "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "lstm-1997" in text and "torch.nn.LSTM" in text
+    assert "lstm-1997" in text and "torch.nn.LSTM" in text and "speed-up" in text
     record = json.loads(out.read_text())
-    rows = {(r["cell"], r["path"]) for r in record["rows"]}
-    assert rows == {("lstm", "fused"), ("lstm-1997", "steps")}
-    assert all(r["ratio"] > 0 and r["ms"] > 0 for r in record["rows"])
+    rows = {r["cell"]: r for r in record["rows"]}
+    assert {c: r["path"] for c, r in rows.items()} == {"lstm": "fused", "lstm-1997": "bptt", "irnn": "fused"}
+    assert rows["lstm"]["twin"] == "torch.nn.LSTM" and rows["irnn"]["twin"] == "torch.nn.RNN"
+    assert rows["lstm-1997"]["twin"] is None and rows["lstm-1997"]["ratio"] is None
+    for r in rows.values():
+        assert r["ms"] > 0 and r["steps_ms"] > 0 and r["lstm_ms"] > 0
+        assert r["speedup"] == pytest.approx(r["steps_ms"] / r["ms"])
+        assert r["vs_lstm"] == pytest.approx(r["gflops"] / r["lstm_gflops"])
+    # GFLOP/s come from the weight matrices: LSTM 4H(D+H) multiply-adds per sample and step
+    lstm = rows["lstm"]
+    assert lstm["gflops"] == pytest.approx(6 * 5 * 2 * 4 * 8 * (3 + 8) / 1e9 / (lstm["ms"] / 1e3))
 
 
 def test_bench_bad_input_is_one_line(tmp_path, capsys):

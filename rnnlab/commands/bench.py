@@ -11,7 +11,7 @@ from rnnlab.fileio import atomic_write_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="time forward+backward of each cell against torch.nn")
+    p = sub.add_parser("bench", help="time forward+backward of each cell: fast path, reference step loop, torch.nn")
     p.add_argument("--cells", type=csv_of(str), default=bench.DEFAULT_CELLS, help="comma-separated cell names")
     p.add_argument("--hidden", type=csv_of(int), default=[256, 512], help="hidden sizes, e.g. 256,512")
     p.add_argument("--batch", type=int, default=32)
@@ -35,8 +35,8 @@ def run(args) -> int:
         raise UsageError(f"--json: folder {args.json.parent} does not exist")
     rows = bench.run_bench(args.cells, args.hidden, args.batch, args.steps, args.input, args.repeats)
     print(
-        f"forward+backward, batch {args.batch}, T {args.steps}, input {args.input}; "
-        f"median of {args.repeats}; ratio = rnnlab / reference"
+        f"forward+backward, batch {args.batch}, T {args.steps}, input {args.input}; median of {args.repeats}\n"
+        "speed-up = steps ms / ms; x LSTM = GFLOP/s / torch.nn.LSTM's GFLOP/s; ratio = ms / torch.nn twin ms"
     )
     print(bench.format_table(rows))
     if args.json is not None:

@@ -160,7 +160,9 @@ class Trainer:
     def run(self) -> dict:
         """Train until the time budget or step limit (or Ctrl-C); returns a summary."""
         cfg, st = self.cfg, self.state
-        torch.set_flush_denormal(True)  # denormals can slow CPU kernels tenfold late in training
+        # denormals can slow CPU kernels tenfold late in training; this covers the calling thread
+        # (and threads started later): rnnlab.cli sets it before PyTorch starts its workers
+        torch.set_flush_denormal(True)
         self.progress.log(self.describe())
         budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
         window, last_eval = _Window(), None
