@@ -1,10 +1,12 @@
 """Explicit BPTT: path selection, clock handling, gradient recording, the packed GEMM."""
 
+import shutil
+
 import pytest
 import torch
 
 from rnnlab import Recurrent, make_cell
-from rnnlab.bptt import GradientFlow, run_sequence
+from rnnlab.bptt import GradientFlow, native, run_sequence
 from rnnlab.bptt.common import PACKED_GEMM, Matmul
 from rnnlab.engine import unroll
 
@@ -103,3 +105,35 @@ def test_packed_gemm_equals_plain_matmul():
     torch.testing.assert_close(mm(a), a @ w.t())
     torch.testing.assert_close(mm.plus(u, a, out=torch.empty(3, 12)), u + a @ w.t())
     assert Matmul(w.double(), 3).packed is None  # float64 takes addmm
+
+
+def test_compiled_loops_build_here():
+    """The machines this project targets have a C++ compiler and AVX2: the build must work."""
+    if shutil.which("c++") is None or torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+        pytest.skip("no C++ compiler or no AVX2 on this machine")
+    assert native.loops(torch.zeros(1)) is not None
+    assert native.loops(torch.zeros(1, dtype=torch.float64)) is None  # float64 takes the PyTorch loops
+
+
+@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole"])
+@pytest.mark.parametrize("use_c", [False, True])
+def test_compiled_loops_equal_the_pytorch_loops(name, use_c, monkeypatch):
+    torch.manual_seed(0)
+    cell = make_cell(name, 5, 16)
+    x = torch.randn(12, 4, 5, requires_grad=True)
+    h0, c0 = (torch.randn(4, 16, requires_grad=True) for _ in range(2))
+
+    def run():
+        out, (h, c) = run_sequence(cell, x, (h0, c0))
+        loss = (out * out.detach().cos()).sum() + (c * 0.5).sum() if use_c else out.pow(2).sum()
+        with GradientFlow() as flow:
+            out2, _ = run_sequence(cell, x, (h0, c0))
+        out2.sum().backward()
+        return [out, h, c, *torch.autograd.grad(loss, [x, h0, c0, *cell.parameters()]), *flow.norms]
+
+    compiled = run()
+    monkeypatch.setattr(native, "enabled", False)
+    reference = run()
+    assert len(compiled) == len(reference)
+    for a, b in zip(compiled, reference):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
     both_biases,
@@ -45,6 +46,92 @@ def with_previous(fn, c0: Tensor, cs: Tensor, out: Tensor) -> None:
         fn(cs[:-1], slice(1, None), out[1:])
 
 
+def _forward_loop(mode: str, u: Tensor, h0: Tensor, c0: Tensor, rec: Matmul, peep: Tensor | None):
+    """The forward loop in PyTorch operations (float64, or where the compiled loops are absent)."""
+    T, B, H = u.shape[0], u.shape[1], h0.shape[1]
+    G = 4 if mode == "lstm" else 3
+    acts = torch.empty_like(u)  # (T, B, G*H): pre-activations, then activations in place
+    hs, cs, tcs = u.new_empty(T, B, H), u.new_empty(T, B, H), u.new_empty(T, B, H)
+    sig = 2 * H if mode == "lstm" else H  # i (and f) are the leading sigmoid gates
+    g_at = slice(sig, sig + H)
+    o_at = slice((G - 1) * H, G * H)
+    h, c = h0, c0
+    for t in range(T):
+        a = rec.plus(u[t], h, out=acts[t])
+        if peep is not None:  # i and f see c_{t-1}
+            a[:, :H].addcmul_(c, peep[0])
+            a[:, H : 2 * H].addcmul_(c, peep[1])
+        i = a[:, :H]
+        a[:, :sig].sigmoid_()
+        g = a[:, g_at].tanh_()
+        c_next = cs[t]
+        if mode == "lstm":
+            torch.mul(a[:, H : 2 * H], c, out=c_next).addcmul_(i, g)
+        elif mode == "nofg":
+            torch.addcmul(c, i, g, out=c_next)
+        else:  # CIFG: c + i * (g - c)
+            torch.sub(g, c, out=c_next).mul_(i).add_(c)
+        if peep is not None:  # o sees c_t
+            a[:, o_at].addcmul_(c_next, peep[2])
+        o = a[:, o_at].sigmoid_()
+        torch.mul(o, torch.tanh(c_next, out=tcs[t]), out=hs[t])
+        h, c = hs[t], c_next
+    return acts, hs, cs, tcs
+
+
+def _backward_loop(mode, d_hs, d_cs, acts, hs, cs, tcs, c0, rec: Matmul, peep):
+    """The backward loop in PyTorch operations: ``(d_pre, dh, dh0, dc0)``."""
+    T, B, H = hs.shape
+    G = acts.shape[2] // H
+    a = acts.view(T, B, G, H)
+    i, o = a[:, :, 0], a[:, :, G - 1]
+    g = a[:, :, 2] if mode == "lstm" else a[:, :, 1]
+    # every factor that does not depend on the incoming gradient, for all steps at once
+    do_factor = sigmoid_backward(tcs, o, grad_input=torch.empty_like(o))  # dO = dh * this
+    dc_factor = tanh_backward(o, tcs, grad_input=torch.empty_like(o))  # dc += dh * this
+    if peep is not None:
+        dc_factor.addcmul_(do_factor, peep[2])
+    lead = hs.new_empty(T, B, G - 1, H)  # dI, [dF,] dG = dc * this, in buffer order
+    if mode == "cifg":
+        with_previous(lambda cp, s, out: sigmoid_backward(g[s] - cp, i[s], grad_input=out), c0, cs, lead[:, :, 0])
+    else:
+        sigmoid_backward(g, i, grad_input=lead[:, :, 0])
+    carry = None  # dc_{t-1} = dc * carry (None: dc_{t-1} = dc)
+    if mode == "lstm":
+        f = a[:, :, 1]
+        with_previous(lambda cp, s, out: sigmoid_backward(cp, f[s], grad_input=out), c0, cs, lead[:, :, 1])
+        carry = f
+        if peep is not None:
+            carry = torch.addcmul(f, lead[:, :, 0], peep[0]).addcmul_(lead[:, :, 1], peep[1])
+    elif mode == "cifg":
+        carry = 1 - i
+    tanh_backward(i, g, grad_input=lead[:, :, G - 2])
+
+    d_pre = torch.empty_like(a)  # (T, B, G, H)
+    # dh[t] starts as the output's gradient and receives the recurrent one in place
+    dh = gradient_buffer(d_hs, hs)
+    dc = hs.new_zeros(B, H)
+    for t in range(T - 1, -1, -1):
+        if d_cs is not None:
+            dc.add_(d_cs[t])
+        dc.addcmul_(dh[t], dc_factor[t])
+        torch.mul(dc.unsqueeze(1), lead[t], out=d_pre[t, :, : G - 1])
+        torch.mul(dh[t], do_factor[t], out=d_pre[t, :, G - 1])
+        if carry is not None:
+            dc.mul_(carry[t])
+        if t > 0:
+            rec.add_to(dh[t - 1], d_pre[t].view(B, G * H))
+    dh0 = rec(d_pre[0].view(B, G * H))
+    return d_pre.view(T, B, G * H), dh, dh0, dc
+
+
+def _contiguous(t: Tensor | None) -> Tensor | None:
+    return t.contiguous() if t is not None else None
+
+
+MODES = {"lstm": 0, "nofg": 1, "cifg": 2}  # the compiled loops' numbering
+
+
 class LSTMSequence(torch.autograd.Function):
     """One layer and direction of an LSTM-family cell over a whole sequence.
 
@@ -55,35 +142,16 @@ class LSTMSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, mode, u, h0, c0, w_hh, peep):
-        T, B, H = u.shape[0], u.shape[1], h0.shape[1]
-        G = 4 if mode == "lstm" else 3
-        acts = torch.empty_like(u)  # (T, B, G*H): pre-activations, then activations in place
-        hs, cs, tcs = u.new_empty(T, B, H), u.new_empty(T, B, H), u.new_empty(T, B, H)
+        B = u.shape[1]
         rec = Matmul(w_hh, B)
-        sig = 2 * H if mode == "lstm" else H  # i (and f) are the leading sigmoid gates
-        g_at = slice(sig, sig + H)
-        o_at = slice((G - 1) * H, G * H)
-        h, c = h0, c0
-        for t in range(T):
-            a = rec.plus(u[t], h, out=acts[t])
-            if peep is not None:  # i and f see c_{t-1}
-                a[:, :H].addcmul_(c, peep[0])
-                a[:, H : 2 * H].addcmul_(c, peep[1])
-            i = a[:, :H]
-            a[:, :sig].sigmoid_()
-            g = a[:, g_at].tanh_()
-            c_next = cs[t]
-            if mode == "lstm":
-                torch.mul(a[:, H : 2 * H], c, out=c_next).addcmul_(i, g)
-            elif mode == "nofg":
-                torch.addcmul(c, i, g, out=c_next)
-            else:  # CIFG: c + i * (g - c)
-                torch.sub(g, c, out=c_next).mul_(i).add_(c)
-            if peep is not None:  # o sees c_t
-                a[:, o_at].addcmul_(c_next, peep[2])
-            o = a[:, o_at].sigmoid_()
-            torch.mul(o, torch.tanh(c_next, out=tcs[t]), out=hs[t])
-            h, c = hs[t], c_next
+        compiled = native.loops(u)
+        if compiled is not None:
+            acts, hs, cs, tcs = compiled.lstm_forward(
+                u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode]
+            )
+        else:
+            acts, hs, cs, tcs = _forward_loop(mode, u, h0, c0, rec, peep)
+        G = 4 if mode == "lstm" else 3
         ctx.mode, ctx.G = mode, G
         ctx.set_materialize_grads(False)  # an unused c sequence arrives as None, not zeros
         save(ctx, h0, c0, w_hh, peep, acts, hs, cs, tcs)
@@ -95,48 +163,16 @@ class LSTMSequence(torch.autograd.Function):
         h0, c0, w_hh, peep, acts, hs, cs, tcs = ctx.saved_tensors
         mode, G = ctx.mode, ctx.G
         T, B, H = hs.shape
-        a = acts.view(T, B, G, H)
-        i, o = a[:, :, 0], a[:, :, G - 1]
-        g = a[:, :, 2] if mode == "lstm" else a[:, :, 1]
-        # every factor that does not depend on the incoming gradient, for all steps at once
-        do_factor = sigmoid_backward(tcs, o, grad_input=torch.empty_like(o))  # dO = dh * this
-        dc_factor = tanh_backward(o, tcs, grad_input=torch.empty_like(o))  # dc += dh * this
-        if peep is not None:
-            dc_factor.addcmul_(do_factor, peep[2])
-        lead = hs.new_empty(T, B, G - 1, H)  # dI, [dF,] dG = dc * this, in buffer order
-        if mode == "cifg":
-            with_previous(lambda cp, s, out: sigmoid_backward(g[s] - cp, i[s], grad_input=out), c0, cs, lead[:, :, 0])
-        else:
-            sigmoid_backward(g, i, grad_input=lead[:, :, 0])
-        carry = None  # dc_{t-1} = dc * carry (None: dc_{t-1} = dc)
-        if mode == "lstm":
-            f = a[:, :, 1]
-            with_previous(lambda cp, s, out: sigmoid_backward(cp, f[s], grad_input=out), c0, cs, lead[:, :, 1])
-            carry = f
-            if peep is not None:
-                carry = torch.addcmul(f, lead[:, :, 0], peep[0]).addcmul_(lead[:, :, 1], peep[1])
-        elif mode == "cifg":
-            carry = 1 - i
-        tanh_backward(i, g, grad_input=lead[:, :, G - 2])
-
-        d_pre = torch.empty_like(a)  # (T, B, G, H)
-        # dh[t] starts as the output's gradient and receives the recurrent one in place
-        dh = gradient_buffer(d_hs, hs)
-        dc = hs.new_zeros(B, H)
         rec = Matmul(w_hh.t(), B)
-        for t in range(T - 1, -1, -1):
-            if d_cs is not None:
-                dc.add_(d_cs[t])
-            dc.addcmul_(dh[t], dc_factor[t])
-            torch.mul(dc.unsqueeze(1), lead[t], out=d_pre[t, :, : G - 1])
-            torch.mul(dh[t], do_factor[t], out=d_pre[t, :, G - 1])
-            if carry is not None:
-                dc.mul_(carry[t])
-            if t > 0:
-                rec.add_to(dh[t - 1], d_pre[t].view(B, G * H))
+        compiled = native.loops(hs)
+        if compiled is not None:
+            d_pre, dh, dh0, dc = compiled.lstm_backward(
+                _contiguous(d_hs), _contiguous(d_cs), acts, cs, tcs, c0.contiguous(), rec.weight, rec.packed, peep,
+                MODES[mode],
+            )  # fmt: skip
+        else:
+            d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, tcs, c0, rec, peep)
         record_norms(ctx, dh)
-        dh0 = rec(d_pre[0].view(B, G * H))
-        d_pre = d_pre.view(T, B, G * H)
         need = ctx.needs_input_grad
         dw_hh = recurrent_weight_grad(d_pre, h0, hs) if need[4] else None
         d_peep = None

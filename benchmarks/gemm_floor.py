@@ -1,0 +1,92 @@
+"""How fast can explicit BPTT be? Time the GEMMs alone and compare with the paths.
+
+For a cell whose work is ``G`` gate blocks over an input of ``D`` and a hidden state of ``H``, one
+forward+backward over ``T`` steps must do at least these matrix products: the input projection of
+all steps, ``T`` recurrent products forward and ``T`` backward (each depends on the previous one),
+the input gradient, and the two weight gradients. This script times exactly those GEMMs, in the
+same way the explicit-BPTT path runs them (MKL's packed GEMM per step where available), and
+prints them beside the reference step loop and the explicit-BPTT path of the same cell, all
+measured in turn in one process. ``steps ms / GEMM ms`` is the largest speed-up any implementation
+doing the same arithmetic could reach on this machine.
+
+    .venv/bin/python benchmarks/gemm_floor.py [--hidden 256] [--cells lstm-1997,lstm-cifg,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from rnnlab import Recurrent
+from rnnlab.bptt.common import Matmul
+
+GATES = {"lstm-1997": 3, "lstm-cifg": 3, "lstm-peephole": 4, "lstm-ln": 4, "mut1": 1, "mut2": 2, "mut3": 2}
+RECURRENT_BLOCKS = {"mut1": [1, 1], "mut2": [2, 1], "mut3": [1, 1, 1]}  # MUT: several H x H products per step
+
+
+def gemms(T: int, B: int, D: int, H: int, cell: str):
+    """A closure running the GEMMs one forward+backward of ``cell`` needs."""
+    G = GATES[cell]
+    blocks = RECURRENT_BLOCKS.get(cell, [G])
+    x = torch.randn(T * B, D)
+    w_ih = torch.randn(3 * H if cell.startswith("mut") else G * H, D)
+    rec = [(Matmul(torch.randn(k * H, H), B), Matmul(torch.randn(H, k * H), B)) for k in blocks]
+    h = torch.randn(B, H)
+    d_pre = [torch.randn(B, k * H) for k in blocks]
+    d_all = torch.randn(T * B, w_ih.shape[0])
+    hs = torch.randn(T * B, H)
+
+    def run() -> None:
+        x @ w_ih.t()  # input projection
+        for _ in range(T):
+            for fwd, _ in rec:
+                fwd(h)
+        for _ in range(T):
+            for (_, bwd), d in zip(rec, d_pre):
+                bwd(d)
+        d_all @ w_ih  # input gradient
+        d_all.t() @ x  # input weight gradient
+        for k in blocks:
+            d_all[:, : k * H].t() @ hs  # recurrent weight gradients
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--cells", default=",".join(GATES))
+    parser.add_argument("--repeats", type=int, default=10)
+    args = parser.parse_args()
+    T, B, D, H = 100, 32, 64, args.hidden
+    x = torch.randn(T, B, D)
+    print(f"batch {B}, T {T}, input {D}, hidden {H}; medians of {args.repeats}")
+    print(f"{'cell':<14}{'steps ms':>9}{'bptt ms':>9}{'GEMM ms':>9}{'speed-up':>10}{'ceiling':>9}")
+    for cell in args.cells.split(","):
+        fast = Recurrent(cell, D, H)
+        steps = Recurrent(cell, D, H, path="steps")
+        steps.load_state_dict(fast.state_dict())
+
+        def fwd_bwd(layer):
+            return lambda: layer(x)[0].sum().backward()
+
+        runs = {"steps": fwd_bwd(steps), "bptt": fwd_bwd(fast), "gemm": gemms(T, B, D, H, cell)}
+        times = {k: [] for k in runs}
+        for r in range(args.repeats + 2):
+            for k, f in runs.items():
+                start = time.perf_counter()
+                f()
+                if r >= 2:
+                    times[k].append(time.perf_counter() - start)
+        ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+        print(
+            f"{cell:<14}{ms['steps']:>9.1f}{ms['bptt']:>9.1f}{ms['gemm']:>9.1f}"
+            f"{ms['steps'] / ms['bptt']:>10.2f}{ms['steps'] / ms['gemm']:>9.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
