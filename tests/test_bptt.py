@@ -115,21 +115,23 @@ def test_compiled_loops_build_here():
     assert native.loops(torch.zeros(1, dtype=torch.float64)) is None  # float64 takes the PyTorch loops
 
 
-@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole"])
-@pytest.mark.parametrize("use_c", [False, True])
-def test_compiled_loops_equal_the_pytorch_loops(name, use_c, monkeypatch):
+@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole", "mut1", "mut2", "mut3"])
+@pytest.mark.parametrize("use_final_state", [False, True])
+def test_compiled_loops_equal_the_pytorch_loops(name, use_final_state, monkeypatch):
     torch.manual_seed(0)
     cell = make_cell(name, 5, 16)
     x = torch.randn(12, 4, 5, requires_grad=True)
-    h0, c0 = (torch.randn(4, 16, requires_grad=True) for _ in range(2))
+    state = tuple(torch.randn(4, 16, requires_grad=True) for _ in cell.state_spec)
 
     def run():
-        out, (h, c) = run_sequence(cell, x, (h0, c0))
-        loss = (out * out.detach().cos()).sum() + (c * 0.5).sum() if use_c else out.pow(2).sum()
+        out, final = run_sequence(cell, x, state)
+        loss = (out * out.detach().cos()).sum()
+        if use_final_state:  # the last c (LSTM) reaches backward as its own gradient
+            loss = loss + sum((s * 0.5).sum() for s in final)
         with GradientFlow() as flow:
-            out2, _ = run_sequence(cell, x, (h0, c0))
+            out2, _ = run_sequence(cell, x, state)
         out2.sum().backward()
-        return [out, h, c, *torch.autograd.grad(loss, [x, h0, c0, *cell.parameters()]), *flow.norms]
+        return [out, *final, *torch.autograd.grad(loss, [x, *state, *cell.parameters()]), *flow.norms]
 
     compiled = run()
     monkeypatch.setattr(native, "enabled", False)

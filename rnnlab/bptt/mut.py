@@ -16,10 +16,73 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnlab.bptt import native
 from rnnlab.bptt.common import Matmul, gradient_buffer, record_norms, recurrent_weight_grad, save, weight_grad
 
 sigmoid_backward = torch.ops.aten.sigmoid_backward
 tanh_backward = torch.ops.aten.tanh_backward
+
+
+def _forward_loop(z_from, u_zr, u_h, h0, rec: Matmul, rec_n: Matmul, rec_z: Matmul | None):
+    """The forward loop in PyTorch operations: ``(zr, qs, ns, hs, ths)``."""
+    T, B, H = u_h.shape
+    zr = torch.empty_like(u_zr)  # z | r activations
+    qs, ns, hs = torch.empty_like(u_h), torch.empty_like(u_h), torch.empty_like(u_h)
+    ths = torch.empty_like(u_h) if z_from == "tanh" else None
+    if z_from == "input":
+        torch.sigmoid(u_zr[:, :, :H], out=zr[:, :, :H])
+    h = h0
+    for t in range(T):
+        if z_from == "h":
+            rec.plus(u_zr[t], h, out=zr[t])
+        else:
+            rec.plus(u_zr[t, :, H:], h, out=zr[t, :, H:])
+            if z_from == "tanh":
+                rec_z.plus(u_zr[t, :, :H], torch.tanh(h, out=ths[t]), out=zr[t, :, :H])
+        if z_from == "input":
+            zr[t, :, H:].sigmoid_()
+        else:
+            zr[t].sigmoid_()
+        q = torch.mul(zr[t, :, H:], h, out=qs[t])
+        n = rec_n.plus(u_h[t], q, out=ns[t]).tanh_()
+        h = torch.lerp(h, n, zr[t, :, :H], out=hs[t])
+    return zr, qs, ns, hs, ths
+
+
+def _backward_loop(z_from, d_hs, h0, zr, ns, hs, ths, rec_t: Matmul, rec_n_t: Matmul, rec_z_t: Matmul | None):
+    """The backward loop in PyTorch operations: ``(d_zr, d_n, dh, dh0)``."""
+    T, H = hs.shape[0], hs.shape[2]
+    z, r = zr[:, :, :H], zr[:, :, H:]
+    h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])
+    # factors that do not depend on the incoming gradient, for all steps at once
+    n_factor = tanh_backward(z, ns)  # dN = g * this
+    z_factor = sigmoid_backward(ns - h_prev, z)  # dZ = g * this
+    r_factor = sigmoid_backward(h_prev, r)  # dR = dq * this
+    keep = 1 - z  # g's direct path to h_{t-1}
+    dh = gradient_buffer(d_hs, hs)
+    dh0 = torch.zeros_like(h0)
+    d_zr, d_n = torch.zeros_like(zr), torch.empty_like(hs)
+    for t in range(T - 1, -1, -1):
+        g = dh[t]
+        dq = rec_n_t(torch.mul(g, n_factor[t], out=d_n[t]))
+        torch.mul(dq, r_factor[t], out=d_zr[t, :, H:])
+        target = dh[t - 1] if t > 0 else dh0
+        target.addcmul_(g, keep[t]).addcmul_(dq, r[t])
+        if z_from == "input":
+            rec_t.add_to(target, d_zr[t, :, H:])
+            continue
+        torch.mul(g, z_factor[t], out=d_zr[t, :, :H])
+        if z_from == "h":
+            rec_t.add_to(target, d_zr[t])
+        else:
+            rec_t.add_to(target, d_zr[t, :, H:])
+            target.add_(tanh_backward(rec_z_t(d_zr[t, :, :H]), ths[t]))
+    if z_from == "input":
+        torch.mul(dh, z_factor, out=d_zr[:, :, :H])
+    return d_zr, d_n, dh, dh0
+
+
+ZMODES = {"input": 0, "h": 1, "tanh": 2}  # the compiled loops' numbering
 
 
 class MUTSequence(torch.autograd.Function):
@@ -31,29 +94,18 @@ class MUTSequence(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z_from, u_zr, u_h, h0, w_rec, w_hh, w_hz):
-        T, B, H = u_h.shape
-        zr = torch.empty_like(u_zr)  # z | r activations
-        qs, ns, hs = torch.empty_like(u_h), torch.empty_like(u_h), torch.empty_like(u_h)
-        ths = torch.empty_like(u_h) if z_from == "tanh" else None
+        B = u_h.shape[1]
         rec, rec_n = Matmul(w_rec, B), Matmul(w_hh, B)
         rec_z = Matmul(w_hz, B) if z_from == "tanh" else None
-        if z_from == "input":
-            torch.sigmoid(u_zr[:, :, :H], out=zr[:, :, :H])
-        h = h0
-        for t in range(T):
-            if z_from == "h":
-                rec.plus(u_zr[t], h, out=zr[t])
-            else:
-                rec.plus(u_zr[t, :, H:], h, out=zr[t, :, H:])
-                if z_from == "tanh":
-                    rec_z.plus(u_zr[t, :, :H], torch.tanh(h, out=ths[t]), out=zr[t, :, :H])
-            if z_from == "input":
-                zr[t, :, H:].sigmoid_()
-            else:
-                zr[t].sigmoid_()
-            q = torch.mul(zr[t, :, H:], h, out=qs[t])
-            n = rec_n.plus(u_h[t], q, out=ns[t]).tanh_()
-            h = torch.lerp(h, n, zr[t, :, :H], out=hs[t])
+        compiled = native.loops(u_h)
+        if compiled is not None:
+            zr, qs, ns, hs, ths = compiled.mut_forward(
+                u_zr.contiguous(), u_h.contiguous(), h0.contiguous(), rec.weight, rec.packed, rec_n.weight,
+                rec_n.packed, *((rec_z.weight, rec_z.packed) if rec_z else (None, None)), ZMODES[z_from],
+            )  # fmt: skip
+            ths = ths if z_from == "tanh" else None
+        else:
+            zr, qs, ns, hs, ths = _forward_loop(z_from, u_zr, u_h, h0, rec, rec_n, rec_z)
         ctx.z_from = z_from
         save(ctx, h0, w_rec, w_hh, w_hz, zr, qs, ns, hs, ths)
         return hs
@@ -64,35 +116,17 @@ class MUTSequence(torch.autograd.Function):
         h0, w_rec, w_hh, w_hz, zr, qs, ns, hs, ths = ctx.saved_tensors
         z_from = ctx.z_from
         T, B, H = hs.shape
-        z, r = zr[:, :, :H], zr[:, :, H:]
-        h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])
-        # factors that do not depend on the incoming gradient, for all steps at once
-        n_factor = tanh_backward(z, ns)  # dN = g * this
-        z_factor = sigmoid_backward(ns - h_prev, z)  # dZ = g * this
-        r_factor = sigmoid_backward(h_prev, r)  # dR = dq * this
-        keep = 1 - z  # g's direct path to h_{t-1}
-        dh = gradient_buffer(d_hs, hs)
-        dh0 = torch.zeros_like(h0)
-        d_zr, d_n = torch.zeros_like(zr), torch.empty_like(hs)
         rec_t, rec_n_t = Matmul(w_rec.t(), B), Matmul(w_hh.t(), B)
         rec_z_t = Matmul(w_hz.t(), B) if z_from == "tanh" else None
-        for t in range(T - 1, -1, -1):
-            g = dh[t]
-            dq = rec_n_t(torch.mul(g, n_factor[t], out=d_n[t]))
-            torch.mul(dq, r_factor[t], out=d_zr[t, :, H:])
-            target = dh[t - 1] if t > 0 else dh0
-            target.addcmul_(g, keep[t]).addcmul_(dq, r[t])
-            if z_from == "input":
-                rec_t.add_to(target, d_zr[t, :, H:])
-                continue
-            torch.mul(g, z_factor[t], out=d_zr[t, :, :H])
-            if z_from == "h":
-                rec_t.add_to(target, d_zr[t])
-            else:
-                rec_t.add_to(target, d_zr[t, :, H:])
-                target.add_(tanh_backward(rec_z_t(d_zr[t, :, :H]), ths[t]))
-        if z_from == "input":
-            torch.mul(dh, z_factor, out=d_zr[:, :, :H])
+        compiled = native.loops(hs)
+        if compiled is not None:
+            d_zr, d_n, dh, dh0 = compiled.mut_backward(
+                d_hs.contiguous(), h0.contiguous(), zr, ns, hs, ths if ths is not None else hs, rec_t.weight,
+                rec_t.packed, rec_n_t.weight, rec_n_t.packed,
+                *((rec_z_t.weight, rec_z_t.packed) if rec_z_t else (None, None)), ZMODES[z_from],
+            )  # fmt: skip
+        else:
+            d_zr, d_n, dh, dh0 = _backward_loop(z_from, d_hs, h0, zr, ns, hs, ths, rec_t, rec_n_t, rec_z_t)
         record_norms(ctx, dh)
         need = ctx.needs_input_grad
         d_w_rec = d_w_hh = d_w_hz = None

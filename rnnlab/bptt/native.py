@@ -18,7 +18,8 @@ from types import ModuleType
 
 import torch
 
-SOURCES = [Path(__file__).parent / "csrc" / name for name in ("module.cpp", "lstm.cpp")]
+SOURCES = [Path(__file__).parent / "csrc" / name for name in ("module.cpp", "lstm.cpp", "mut.cpp")]
+HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
 FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp-simd"]  # -ffast-math: vectorised expf/tanhf
 enabled = os.environ.get("RNNLAB_NATIVE", "1") != "0"
 _built: list = []  # [module or None] once tried
@@ -29,7 +30,9 @@ def _build() -> ModuleType | None:
         return None
     from torch.utils.cpp_extension import load
 
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in SOURCES) + torch.__version__.encode()).hexdigest()[:12]
+    digest = hashlib.sha256(
+        b"".join(p.read_bytes() for p in SOURCES + HEADERS) + torch.__version__.encode()
+    ).hexdigest()[:12]
     root = Path(os.environ.get("RNNLAB_BUILD_DIR") or Path.home() / ".cache" / "rnnlab")
     build = root / f"native-{digest}"
     build.mkdir(parents=True, exist_ok=True)
@@ -54,6 +57,7 @@ def loops(x: torch.Tensor) -> ModuleType | None:
         try:
             _built.append(_build())
         except Exception as e:  # no compiler, no ninja, a build error: the Python loops still work
-            warnings.warn(f"rnnlab: compiled BPTT loops unavailable, using PyTorch's ({e})", stacklevel=2)
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            warnings.warn(f"rnnlab: compiled BPTT loops unavailable, using PyTorch's ({first})", stacklevel=2)
             _built.append(None)
     return _built[0]

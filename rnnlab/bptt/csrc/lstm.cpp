@@ -13,24 +13,9 @@
 
 #include <cmath>
 
+#include "common.h"
+
 namespace {
-
-inline float sigm(float x) {
-  x = x < -80.f ? -80.f : (x > 80.f ? 80.f : x);
-  return 1.f / (1.f + std::exp(-x));
-}
-
-at::Tensor recurrent(const at::Tensor& h, const at::Tensor& weight, const c10::optional<at::Tensor>& packed,
-                     int64_t batch) {
-  if (packed.has_value()) {
-    static auto op = c10::Dispatcher::singleton()
-                         .findSchemaOrThrow("mkl::_mkl_linear", "")
-                         .typed<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                           const c10::optional<at::Tensor>&, int64_t)>();
-    return op.call(h, *packed, weight, c10::nullopt, batch);
-  }
-  return at::mm(h, weight.t());
-}
 
 template <int MODE, bool PEEP>
 void forward_step(const float* u, const float* y, const float* c, const float* p, float* a, float* cn,
@@ -135,7 +120,7 @@ std::vector<at::Tensor> forward_loop(const at::Tensor& u, const at::Tensor& h0, 
   const float* c = c0.data_ptr<float>();
   at::Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
-    const at::Tensor y = recurrent(h, w_hh, packed, B).contiguous();
+    const at::Tensor y = Product{w_hh, packed, B}(h);
     forward_step<MODE, PEEP>(U + t * sg, y.data_ptr<float>(), c, p, A + t * sg, CS + t * sh, TC + t * sh, HS + t * sh,
                              B, H);
     h = hs.select(0, t);
@@ -165,14 +150,9 @@ std::vector<at::Tensor> backward_loop(const c10::optional<at::Tensor>& d_hs, con
                               DC ? DC + t * sh : zeros.data_ptr<float>(), A + t * sg,
                               t > 0 ? CS + (t - 1) * sh : c0.data_ptr<float>(), CS + t * sh, TC + t * sh, p,
                               DH + t * sh, DP + t * sg, dc.data_ptr<float>(), B, H);
-    rec = recurrent(d_pre.select(0, t), w_hh_t, packed_t, B).contiguous();
+    rec = Product{w_hh_t, packed_t, B}(d_pre.select(0, t));
   }
   return {d_pre, dh, rec, dc};  // rec is dL/dh0 after the loop
-}
-
-void check(const at::Tensor& x, const char* name) {
-  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous(), name,
-              ": expected a contiguous float32 CPU tensor");
 }
 
 }  // namespace
@@ -180,9 +160,9 @@ void check(const at::Tensor& x, const char* name) {
 std::vector<at::Tensor> lstm_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
                                      const c10::optional<at::Tensor>& peep, int64_t mode) {
-  check(u, "u");
-  check(h0, "h0");
-  check(c0, "c0");
+  check_float(u, "u");
+  check_float(h0, "h0");
+  check_float(c0, "c0");
   at::NoGradGuard no_grad;
   const float* p = peep.has_value() ? peep->data_ptr<float>() : nullptr;
   if (mode == 0) {
@@ -197,8 +177,8 @@ std::vector<at::Tensor> lstm_backward(const c10::optional<at::Tensor>& d_hs, con
                                       const at::Tensor& c0, const at::Tensor& w_hh_t,
                                       const c10::optional<at::Tensor>& packed_t, const c10::optional<at::Tensor>& peep,
                                       int64_t mode) {
-  if (d_hs.has_value()) check(*d_hs, "d_hs");
-  if (d_cs.has_value()) check(*d_cs, "d_cs");
+  if (d_hs.has_value()) check_float(*d_hs, "d_hs");
+  if (d_cs.has_value()) check_float(*d_cs, "d_cs");
   at::NoGradGuard no_grad;
   const float* p = peep.has_value() ? peep->data_ptr<float>() : nullptr;
   if (mode == 0) {

@@ -10,7 +10,21 @@ std::vector<at::Tensor> lstm_backward(const c10::optional<at::Tensor>& d_hs, con
                                       const c10::optional<at::Tensor>& packed_t, const c10::optional<at::Tensor>& peep,
                                       int64_t mode);
 
+std::vector<at::Tensor> mut_forward(const at::Tensor& u_zr, const at::Tensor& u_h, const at::Tensor& h0,
+                                    const at::Tensor& w_rec, const c10::optional<at::Tensor>& p_rec,
+                                    const at::Tensor& w_hh, const c10::optional<at::Tensor>& p_hh,
+                                    const c10::optional<at::Tensor>& w_hz, const c10::optional<at::Tensor>& p_hz,
+                                    int64_t zmode);
+std::vector<at::Tensor> mut_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& zr,
+                                     const at::Tensor& ns, const at::Tensor& hs, const at::Tensor& ths,
+                                     const at::Tensor& w_rec_t, const c10::optional<at::Tensor>& p_rec_t,
+                                     const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& p_hh_t,
+                                     const c10::optional<at::Tensor>& w_hz_t, const c10::optional<at::Tensor>& p_hz_t,
+                                     int64_t zmode);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
   m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop");
+  m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");
+  m.def("mut_backward", &mut_backward, "MUT1-3: backward loop");
 }
