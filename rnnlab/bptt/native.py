@@ -20,19 +20,21 @@ import torch
 
 SOURCES = [Path(__file__).parent / "csrc" / name for name in ("module.cpp", "lstm.cpp", "mut.cpp")]
 HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
-FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp-simd"]  # -ffast-math: vectorised expf/tanhf
+FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp"]  # -ffast-math: vectorised expf/tanhf
+WIDE = ["-mavx512f", "-mavx512dq", "-mprefer-vector-width=512"]  # where the CPU has AVX-512
 enabled = os.environ.get("RNNLAB_NATIVE", "1") != "0"
 _built: list = []  # [module or None] once tried
 
 
 def _build() -> ModuleType | None:
-    if torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"):
+    capability = torch.backends.cpu.get_cpu_capability()
+    if capability not in ("AVX2", "AVX512"):
         return None
+    flags = FLAGS + (WIDE if capability == "AVX512" else [])
     from torch.utils.cpp_extension import load
 
-    digest = hashlib.sha256(
-        b"".join(p.read_bytes() for p in SOURCES + HEADERS) + torch.__version__.encode()
-    ).hexdigest()[:12]
+    key = b"".join(p.read_bytes() for p in SOURCES + HEADERS) + f"{torch.__version__} {flags}".encode()
+    digest = hashlib.sha256(key).hexdigest()[:12]
     root = Path(os.environ.get("RNNLAB_BUILD_DIR") or Path.home() / ".cache" / "rnnlab")
     build = root / f"native-{digest}"
     build.mkdir(parents=True, exist_ok=True)
@@ -43,8 +45,8 @@ def _build() -> ModuleType | None:
         name=name,
         sources=[str(p) for p in SOURCES],
         build_directory=str(build),
-        extra_cflags=FLAGS,
-        extra_ldflags=["-lmvec"],
+        extra_cflags=flags,
+        extra_ldflags=["-lmvec", "-fopenmp"],
         verbose=False,
     )
 

@@ -1,8 +1,10 @@
 // Pieces shared by the compiled loops: the logistic function, the recurrent product, checks.
 #pragma once
 
+#include <ATen/Parallel.h>
 #include <torch/extension.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace {
@@ -29,6 +31,13 @@ struct Product {
     return at::mm(a, weight.t()).contiguous();
   }
 };
+
+// Runs f(b0, b1) over row blocks of a (B, H) step on PyTorch's intra-op threads; a block holds at
+// least 2048 elements, below which a thread costs more than it saves.
+template <class F>
+void over_rows(int64_t B, int64_t H, const F& f) {
+  at::parallel_for(0, B, std::max<int64_t>(1, 2048 / std::max<int64_t>(H, 1)), f);
+}
 
 inline void check_float(const at::Tensor& x, const char* name) {
   TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat && x.is_contiguous(), name,

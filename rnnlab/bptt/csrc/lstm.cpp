@@ -19,9 +19,9 @@ namespace {
 
 template <int MODE, bool PEEP>
 void forward_step(const float* u, const float* y, const float* c, const float* p, float* a, float* cn,
-                  float* tc, float* h, int64_t B, int64_t H) {
+                  float* tc, float* h, int64_t b0, int64_t B, int64_t H) {
   constexpr int G = MODE == 0 ? 4 : 3;
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < B; ++b) {
     const float* ub = u + b * G * H;
     const float* yb = y + b * G * H;
     float* ab = a + b * G * H;
@@ -69,10 +69,10 @@ void forward_step(const float* u, const float* y, const float* c, const float* p
 // unmapped address costs a microcode assist per vector (seen: 15 ns per element instead of 1).
 template <int MODE, bool PEEP>
 void backward_step(const float* d_out, const float* rec, const float* d_c_out, const float* a, const float* c_prev,
-                   const float* cc, const float* tc, const float* p, float* dh_t, float* d_pre, float* dc, int64_t B,
+                   const float* cc, const float* tc, const float* p, float* dh_t, float* d_pre, float* dc, int64_t b0, int64_t B,
                    int64_t H) {
   constexpr int G = MODE == 0 ? 4 : 3;
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < B; ++b) {
     const float* ab = a + b * G * H;
     float* db = d_pre + b * G * H;
     const int64_t o1 = b * H;
@@ -121,8 +121,10 @@ std::vector<at::Tensor> forward_loop(const at::Tensor& u, const at::Tensor& h0, 
   at::Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
     const at::Tensor y = Product{w_hh, packed, B}(h);
-    forward_step<MODE, PEEP>(U + t * sg, y.data_ptr<float>(), c, p, A + t * sg, CS + t * sh, TC + t * sh, HS + t * sh,
-                             B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      forward_step<MODE, PEEP>(U + t * sg, y.data_ptr<float>(), c, p, A + t * sg, CS + t * sh, TC + t * sh, HS + t * sh,
+                               b0, b1, H);
+    });
     h = hs.select(0, t);
     c = CS + t * sh;
   }
@@ -146,10 +148,12 @@ std::vector<at::Tensor> backward_loop(const c10::optional<at::Tensor>& d_hs, con
   float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();
   at::Tensor rec = zeros;
   for (int64_t t = T - 1; t >= 0; --t) {
-    backward_step<MODE, PEEP>(DO ? DO + t * sh : zeros.data_ptr<float>(), rec.data_ptr<float>(),
-                              DC ? DC + t * sh : zeros.data_ptr<float>(), A + t * sg,
-                              t > 0 ? CS + (t - 1) * sh : c0.data_ptr<float>(), CS + t * sh, TC + t * sh, p,
-                              DH + t * sh, DP + t * sg, dc.data_ptr<float>(), B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      backward_step<MODE, PEEP>(DO ? DO + t * sh : zeros.data_ptr<float>(), rec.data_ptr<float>(),
+                                DC ? DC + t * sh : zeros.data_ptr<float>(), A + t * sg,
+                                t > 0 ? CS + (t - 1) * sh : c0.data_ptr<float>(), CS + t * sh, TC + t * sh, p,
+                                DH + t * sh, DP + t * sg, dc.data_ptr<float>(), b0, b1, H);
+    });
     rec = Product{w_hh_t, packed_t, B}(d_pre.select(0, t));
   }
   return {d_pre, dh, rec, dc};  // rec is dL/dh0 after the loop

@@ -14,10 +14,10 @@ namespace {
 
 // z, r from their input sides and recurrent products; q = r * h
 template <int ZMODE>
-void gates(const float* uzr, const float* y, const float* yz, const float* h, float* zr, float* q, int64_t B,
+void gates(const float* uzr, const float* y, const float* yz, const float* h, float* zr, float* q, int64_t b0, int64_t B,
            int64_t H) {
   const int64_t ys = ZMODE == 1 ? 2 * H : H;
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < B; ++b) {
     const float *u = uzr + b * 2 * H, *yb = y + b * ys, *hb = h + b * H;
     float *o = zr + b * 2 * H, *qb = q + b * H;
 #pragma omp simd
@@ -32,9 +32,9 @@ void gates(const float* uzr, const float* y, const float* yz, const float* h, fl
 }
 
 // n = tanh(u_h + W_hh q); h' = h + z (n - h)
-void update(const float* uh, const float* y, const float* h, const float* zr, float* n, float* h_out, int64_t B,
+void update(const float* uh, const float* y, const float* h, const float* zr, float* n, float* h_out, int64_t b0, int64_t B,
             int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
+  for (int64_t b = b0; b < B; ++b) {
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const int64_t k = b * H + j;
@@ -48,8 +48,8 @@ void update(const float* uh, const float* y, const float* h, const float* zr, fl
 // g = d_out + p1 + p2 (+ p3 (1 - th^2) for MUT3); dN = g z (1 - n^2)
 template <int ZMODE>
 void grad_in(const float* d_out, const float* p1, const float* p2, const float* p3, const float* th, const float* zr,
-             const float* n, float* g_out, float* dn, int64_t B, int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
+             const float* n, float* g_out, float* dn, int64_t b0, int64_t B, int64_t H) {
+  for (int64_t b = b0; b < B; ++b) {
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const int64_t k = b * H + j;
@@ -64,8 +64,8 @@ void grad_in(const float* d_out, const float* p1, const float* p2, const float* 
 
 // dR = dq h r(1-r); dZ = g (n - h) z(1-z); p1 = g (1 - z) + dq r (the direct paths to h_{t-1})
 void grad_gates(const float* g, const float* dq, const float* h, const float* zr, const float* n, float* dzr, float* p1,
-                int64_t B, int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
+                int64_t b0, int64_t B, int64_t H) {
+  for (int64_t b = b0; b < B; ++b) {
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const int64_t k = b * H + j;
@@ -94,10 +94,14 @@ std::vector<at::Tensor> forward_loop(const at::Tensor& u_zr, const at::Tensor& u
       at::tanh_out(th, h);
       yz = rec_z(th);
     }
-    gates<ZMODE>(UZR + 2 * t * sh, y.data_ptr<float>(), ZMODE == 2 ? yz.data_ptr<float>() : nullptr,
-                 h.data_ptr<float>(), ZR + 2 * t * sh, Q + t * sh, B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      gates<ZMODE>(UZR + 2 * t * sh, y.data_ptr<float>(), ZMODE == 2 ? yz.data_ptr<float>() : nullptr,
+                   h.data_ptr<float>(), ZR + 2 * t * sh, Q + t * sh, b0, b1, H);
+    });
     const at::Tensor y2 = rec_n(qs.select(0, t));
-    update(UH + t * sh, y2.data_ptr<float>(), h.data_ptr<float>(), ZR + 2 * t * sh, N + t * sh, HS + t * sh, B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      update(UH + t * sh, y2.data_ptr<float>(), h.data_ptr<float>(), ZR + 2 * t * sh, N + t * sh, HS + t * sh, b0, b1, H);
+    });
     h = hs.select(0, t);
   }
   return {zr, qs, ns, hs, ZMODE == 2 ? ths : at::empty({0}, u_h.options())};
@@ -116,13 +120,17 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& 
   float *DZR = d_zr.data_ptr<float>(), *DN = d_n.data_ptr<float>(), *DH = dh.data_ptr<float>();
   for (int64_t t = T - 1; t >= 0; --t) {
     const float* th_next = ZMODE == 2 && t < T - 1 ? TH + (t + 1) * sh : zeros.data_ptr<float>();
-    grad_in<ZMODE>(DO + t * sh, p1.data_ptr<float>(), p2.data_ptr<float>(), p3.data_ptr<float>(), th_next,
-                   ZR + 2 * t * sh, N + t * sh, DH + t * sh, DN + t * sh, B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      grad_in<ZMODE>(DO + t * sh, p1.data_ptr<float>(), p2.data_ptr<float>(), p3.data_ptr<float>(), th_next,
+                     ZR + 2 * t * sh, N + t * sh, DH + t * sh, DN + t * sh, b0, b1, H);
+    });
     const at::Tensor dq = rec_n_t(d_n.select(0, t));
     const float* h_prev = t > 0 ? HS + (t - 1) * sh : h0.data_ptr<float>();
     p1 = at::empty_like(h0);
-    grad_gates(DH + t * sh, dq.data_ptr<float>(), h_prev, ZR + 2 * t * sh, N + t * sh, DZR + 2 * t * sh,
-               p1.data_ptr<float>(), B, H);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      grad_gates(DH + t * sh, dq.data_ptr<float>(), h_prev, ZR + 2 * t * sh, N + t * sh, DZR + 2 * t * sh,
+                 p1.data_ptr<float>(), b0, b1, H);
+    });
     const at::Tensor dzr_t = d_zr.select(0, t);
     p2 = rec_t(ZMODE == 1 ? dzr_t : dzr_t.narrow(1, H, H));
     if (ZMODE == 2) p3 = rec_z_t(dzr_t.narrow(1, 0, H));
