@@ -115,7 +115,7 @@ def test_compiled_loops_build_here():
     assert native.loops(torch.zeros(1, dtype=torch.float64)) is None  # float64 takes the PyTorch loops
 
 
-@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole", "mut1", "mut2", "mut3"])
+@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole", "lstm-ln", "mut1", "mut2", "mut3"])
 @pytest.mark.parametrize("use_final_state", [False, True])
 def test_compiled_loops_equal_the_pytorch_loops(name, use_final_state, monkeypatch):
     torch.manual_seed(0)

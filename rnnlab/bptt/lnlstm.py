@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnlab.bptt import native
 from rnnlab.bptt.common import Matmul, gradient_buffer, record_norms, recurrent_weight_grad, save
 
 sigmoid_backward = torch.ops.aten.sigmoid_backward
@@ -100,10 +101,41 @@ class LayerNormLSTMSequence(torch.autograd.Function):
         return d_pre, dh0, dc, d_w_hh, d_gain_hh, d_gain_c, d_shift_c, None
 
 
+class CompiledLayerNormLSTMSequence(torch.autograd.Function):
+    """The same as :class:`LayerNormLSTMSequence` on the compiled loops (float32 on the CPU)."""
+
+    @staticmethod
+    def forward(ctx, u, h0, c0, w_hh, gain_hh, gain_c, shift_c, eps):
+        compiled = native.loops(u)
+        rec = Matmul(w_hh, u.shape[1])
+        acts, hs, cs, tcs, xh, rh, xc, rc = compiled.lnlstm_forward(
+            u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, gain_hh, gain_c, shift_c, eps
+        )
+        ctx.eps = eps
+        ctx.set_materialize_grads(False)
+        save(ctx, h0, c0, w_hh, gain_hh, gain_c, acts, hs, cs, tcs, xh, rh, xc, rc)
+        return hs, cs
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_hs, d_cs):
+        h0, c0, w_hh, gain_hh, gain_c, acts, hs, cs, tcs, xh, rh, xc, rc = ctx.saved_tensors
+        rec = Matmul(w_hh.t(), hs.shape[1])
+        d_pre, dh, dh0, dc, dv, d_gain_hh, d_gain_c, d_shift_c = native.loops(hs).lnlstm_backward(
+            *(t.contiguous() if t is not None else None for t in (d_hs, d_cs)),
+            acts, cs, tcs, xh, rh, xc, rc, c0.contiguous(), rec.weight, rec.packed, gain_hh, gain_c, ctx.eps,
+        )  # fmt: skip
+        record_norms(ctx, dh)
+        need = ctx.needs_input_grad
+        d_w_hh = recurrent_weight_grad(dv, h0, hs) if need[3] else None
+        return d_pre, dh0, dc, d_w_hh, d_gain_hh, d_gain_c, d_shift_c, None
+
+
 def layer_norm_lstm_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
     """Run a layer-normalised LSTM cell over ``x (T, B, D)``; returns outputs and the ``(h, c)`` sequences."""
     u = cell.ln_ih(torch.nn.functional.linear(x, cell.weight_ih))
-    hs, cs = LayerNormLSTMSequence.apply(
+    function = CompiledLayerNormLSTMSequence if native.loops(u) is not None else LayerNormLSTMSequence
+    hs, cs = function.apply(
         u, state[0], state[1], cell.weight_hh, cell.ln_hh.weight, cell.ln_c.weight, cell.ln_c.bias, cell.eps
     )
     return hs, (hs, cs)

@@ -22,9 +22,22 @@ std::vector<at::Tensor> mut_backward(const at::Tensor& d_hs, const at::Tensor& h
                                      const c10::optional<at::Tensor>& w_hz_t, const c10::optional<at::Tensor>& p_hz_t,
                                      int64_t zmode);
 
+std::vector<at::Tensor> lnlstm_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& c0,
+                                       const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
+                                       const at::Tensor& gain_hh, const at::Tensor& gain_c, const at::Tensor& shift_c,
+                                       double eps);
+std::vector<at::Tensor> lnlstm_backward(const c10::optional<at::Tensor>& d_hs, const c10::optional<at::Tensor>& d_cs,
+                                        const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& tcs,
+                                        const at::Tensor& xh, const at::Tensor& rh, const at::Tensor& xc,
+                                        const at::Tensor& rc, const at::Tensor& c0, const at::Tensor& w_hh_t,
+                                        const c10::optional<at::Tensor>& packed_t, const at::Tensor& gain_hh,
+                                        const at::Tensor& gain_c, double eps);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
   m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop");
   m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");
   m.def("mut_backward", &mut_backward, "MUT1-3: backward loop");
+  m.def("lnlstm_forward", &lnlstm_forward, "layer-normalised LSTM: forward loop");
+  m.def("lnlstm_backward", &lnlstm_backward, "layer-normalised LSTM: backward loop");
 }
