@@ -22,6 +22,7 @@ import torch
 
 from rnnlab import Recurrent
 from rnnlab.bptt.common import Matmul
+from rnnlab.runtime import tune_process
 
 GATES = {"lstm-1997": 3, "lstm-cifg": 3, "lstm-peephole": 4, "lstm-ln": 4, "mut1": 1, "mut2": 2, "mut3": 2}
 RECURRENT_BLOCKS = {"mut1": [1, 1], "mut2": [2, 1], "mut3": [1, 1, 1]}  # MUT: several H x H products per step
@@ -56,6 +57,7 @@ def gemms(T: int, B: int, D: int, H: int, cell: str):
 
 
 def main() -> None:
+    tune_process()  # as the command line does
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--cells", default=",".join(GATES))

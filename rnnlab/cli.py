@@ -9,10 +9,9 @@ from __future__ import annotations
 import os
 import sys
 
-import torch
-
 from rnnlab.commands import bench, evaluate, inspect_run, sample, train
 from rnnlab.commands.common import Parser, UsageError
+from rnnlab.runtime import tune_process
 
 COMMANDS = (train, sample, evaluate, inspect_run, bench)
 
@@ -28,11 +27,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
-    # Denormal floats can slow CPU kernels tenfold. Flushing them is a per-thread setting that
-    # new threads inherit, so it is set here, before PyTorch starts its worker threads: set later
-    # (as a training loop would), only the main thread flushes and a GEMM split over the workers
-    # can still crawl (seen: 4 ms -> 107 ms for one weight gradient late in training).
-    torch.set_flush_denormal(True)
+    tune_process()  # first: denormal flushing must precede PyTorch's worker threads
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)

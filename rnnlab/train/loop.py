@@ -160,8 +160,7 @@ class Trainer:
     def run(self) -> dict:
         """Train until the time budget or step limit (or Ctrl-C); returns a summary."""
         cfg, st = self.cfg, self.state
-        # denormals can slow CPU kernels tenfold late in training; this covers the calling thread
-        # (and threads started later): rnnlab.cli sets it before PyTorch starts its workers
+        # covers the calling thread (and threads started later); see rnnlab.runtime
         torch.set_flush_denormal(True)
         self.progress.log(self.describe())
         budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s

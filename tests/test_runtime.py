@@ -1,0 +1,23 @@
+"""Process settings the command line applies at start-up."""
+
+import platform
+
+import pytest
+import torch
+
+from rnnlab.runtime import keep_large_allocations, tune_process
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_keep_large_allocations_is_accepted_by_glibc():
+    assert keep_large_allocations() is True
+
+
+def test_tune_process_flushes_denormals():
+    tiny = torch.tensor([1e-39])  # a float32 denormal
+    try:
+        tune_process()
+        assert (tiny * 1.0).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
+    assert (tiny * 1.0).item() != 0.0
