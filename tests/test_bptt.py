@@ -115,13 +115,29 @@ def test_compiled_loops_build_here():
     assert native.loops(torch.zeros(1, dtype=torch.float64)) is None  # float64 takes the PyTorch loops
 
 
-@pytest.mark.parametrize("name", ["lstm", "lstm-1997", "lstm-cifg", "lstm-peephole", "lstm-ln", "mut1", "mut2", "mut3"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "rnn-tanh",
+        "rnn-sigmoid",
+        "irnn",
+        "scrn",
+        "lstm",
+        "lstm-1997",
+        "lstm-cifg",
+        "lstm-peephole",
+        "lstm-ln",
+        "mut1",
+        "mut2",
+        "mut3",
+    ],
+)
 @pytest.mark.parametrize("use_final_state", [False, True])
 def test_compiled_loops_equal_the_pytorch_loops(name, use_final_state, monkeypatch):
     torch.manual_seed(0)
     cell = make_cell(name, 5, 16)
     x = torch.randn(12, 4, 5, requires_grad=True)
-    state = tuple(torch.randn(4, 16, requires_grad=True) for _ in cell.state_spec)
+    state = tuple(torch.randn(s.shape, requires_grad=True) for s in cell.init_state(4))
 
     def run():
         out, final = run_sequence(cell, x, state)

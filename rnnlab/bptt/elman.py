@@ -12,9 +12,11 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnlab.bptt import native
 from rnnlab.bptt.common import Matmul, both_biases, gradient_buffer, project, record_norms, recurrent_weight_grad, save
 
 ACTIVATE = {"tanh": torch.tanh_, "sigmoid": torch.sigmoid_, "relu": torch.relu_, "linear": None}
+CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "linear": 3}  # the compiled loops' numbering
 
 
 def derivative(activation: str, dh: Tensor, h: Tensor, out: Tensor) -> Tensor:
@@ -34,12 +36,16 @@ class ElmanSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, activation, u, h0, w_hh):
         T, B = u.shape[0], u.shape[1]
-        hs = torch.empty_like(u)
-        rec, act, h = Matmul(w_hh, B), ACTIVATE[activation], h0
-        for t in range(T):
-            h = rec.plus(u[t], h, out=hs[t])
-            if act is not None:
-                act(h)
+        rec = Matmul(w_hh, B)
+        compiled = native.loops(u)
+        if compiled is not None:
+            hs = compiled.elman_forward(u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation])
+        else:
+            hs, act, h = torch.empty_like(u), ACTIVATE[activation], h0
+            for t in range(T):
+                h = rec.plus(u[t], h, out=hs[t])
+                if act is not None:
+                    act(h)
         ctx.activation = activation
         save(ctx, h0, w_hh, hs)
         return hs
@@ -49,12 +55,18 @@ class ElmanSequence(torch.autograd.Function):
     def backward(ctx, d_hs):
         h0, w_hh, hs = ctx.saved_tensors
         T, B = hs.shape[0], hs.shape[1]
-        dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place
-        d_pre = torch.empty_like(hs)
         rec = Matmul(w_hh.t(), B)
-        for t in range(T - 1, 0, -1):
-            rec.add_to(dh[t - 1], derivative(ctx.activation, dh[t], hs[t], d_pre[t]))
-        dh0 = rec(derivative(ctx.activation, dh[0], hs[0], d_pre[0]))
+        compiled = native.loops(hs)
+        if compiled is not None:
+            d_pre, dh, dh0 = compiled.elman_backward(
+                d_hs.contiguous(), hs, rec.weight, rec.packed, CODES[ctx.activation]
+            )
+        else:
+            dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place
+            d_pre = torch.empty_like(hs)
+            for t in range(T - 1, 0, -1):
+                rec.add_to(dh[t - 1], derivative(ctx.activation, dh[t], hs[t], d_pre[t]))
+            dh0 = rec(derivative(ctx.activation, dh[0], hs[0], d_pre[0]))
         record_norms(ctx, dh)
         dw_hh = recurrent_weight_grad(d_pre, h0, hs) if ctx.needs_input_grad[3] else None
         return None, d_pre, dh0, dw_hh

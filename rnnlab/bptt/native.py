@@ -18,7 +18,9 @@ from types import ModuleType
 
 import torch
 
-SOURCES = [Path(__file__).parent / "csrc" / name for name in ("module.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")]
+SOURCES = [
+    Path(__file__).parent / "csrc" / name for name in ("module.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")
+]
 HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
 FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp"]  # -ffast-math: vectorised expf/tanhf
 WIDE = ["-mavx512f", "-mavx512dq", "-mprefer-vector-width=512"]  # where the CPU has AVX-512

@@ -33,7 +33,14 @@ std::vector<at::Tensor> lnlstm_backward(const c10::optional<at::Tensor>& d_hs, c
                                         const c10::optional<at::Tensor>& packed_t, const at::Tensor& gain_hh,
                                         const at::Tensor& gain_c, double eps);
 
+at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
+                         const c10::optional<at::Tensor>& packed, int64_t act);
+std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
+                                       const c10::optional<at::Tensor>& packed_t, int64_t act);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("elman_forward", &elman_forward, "Elman family: forward loop");
+  m.def("elman_backward", &elman_backward, "Elman family: backward loop");
   m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
   m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop");
   m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");

@@ -1,0 +1,106 @@
+// The per-step loops of the Elman family's explicit BPTT (rnnlab/bptt/elman.py), in C++:
+// h_t = f(u_t + W h_{t-1}) with f = tanh (ACT 0), sigmoid (1), relu (2) or the identity (3).
+// float32 on the CPU only.
+
+#include <torch/extension.h>
+
+#include <cmath>
+
+#include "common.h"
+
+namespace {
+
+template <int ACT>
+inline float activate(float x) {
+  if (ACT == 0) return std::tanh(x);
+  if (ACT == 1) return sigm(x);
+  if (ACT == 2) return x > 0.f ? x : 0.f;
+  return x;
+}
+
+template <int ACT>
+inline float slope(float h) {  // f'(pre) written through h = f(pre)
+  if (ACT == 0) return 1.f - h * h;
+  if (ACT == 1) return h * (1.f - h);
+  if (ACT == 2) return h > 0.f ? 1.f : 0.f;
+  return 1.f;
+}
+
+template <int ACT>
+void forward_step(const float* u, const float* y, float* h, int64_t b0, int64_t B, int64_t H) {
+#pragma omp simd
+  for (int64_t k = b0 * H; k < B * H; ++k) h[k] = activate<ACT>(u[k] + y[k]);
+}
+
+template <int ACT>
+void backward_step(const float* d_out, const float* rec, const float* h, float* dh, float* d_pre, int64_t b0,
+                   int64_t B, int64_t H) {
+#pragma omp simd
+  for (int64_t k = b0 * H; k < B * H; ++k) {
+    const float g = d_out[k] + rec[k];
+    dh[k] = g;
+    d_pre[k] = g * slope<ACT>(h[k]);
+  }
+}
+
+template <int ACT>
+at::Tensor forward_loop(const at::Tensor& u, const at::Tensor& h0, const Product& rec) {
+  const int64_t T = u.size(0), B = u.size(1), H = u.size(2), sh = B * H;
+  auto hs = at::empty_like(u);
+  const float* U = u.data_ptr<float>();
+  float* HS = hs.data_ptr<float>();
+  at::Tensor h = h0;
+  for (int64_t t = 0; t < T; ++t) {
+    const at::Tensor y = rec(h);
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      forward_step<ACT>(U + t * sh, y.data_ptr<float>(), HS + t * sh, b0, b1, H);
+    });
+    h = hs.select(0, t);
+  }
+  return hs;
+}
+
+template <int ACT>
+std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& hs, const Product& rec_t) {
+  const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sh = B * H;
+  auto d_pre = at::empty_like(hs), dh = at::empty_like(hs);
+  const float *DO = d_hs.data_ptr<float>(), *HS = hs.data_ptr<float>();
+  float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();
+  at::Tensor rec = at::zeros({B, H}, hs.options());
+  for (int64_t t = T - 1; t >= 0; --t) {
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      backward_step<ACT>(DO + t * sh, rec.data_ptr<float>(), HS + t * sh, DH + t * sh, DP + t * sh, b0, b1, H);
+    });
+    rec = rec_t(d_pre.select(0, t));
+  }
+  return {d_pre, dh, rec};  // rec is dL/dh0 after the loop
+}
+
+}  // namespace
+
+at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
+                         const c10::optional<at::Tensor>& packed, int64_t act) {
+  check_float(u, "u");
+  check_float(h0, "h0");
+  at::NoGradGuard no_grad;
+  const Product rec{w_hh, packed, h0.size(0)};
+  switch (act) {
+    case 0: return forward_loop<0>(u, h0, rec);
+    case 1: return forward_loop<1>(u, h0, rec);
+    case 2: return forward_loop<2>(u, h0, rec);
+    default: return forward_loop<3>(u, h0, rec);
+  }
+}
+
+std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
+                                       const c10::optional<at::Tensor>& packed_t, int64_t act) {
+  check_float(d_hs, "d_hs");
+  at::NoGradGuard no_grad;
+  const Product rec_t{w_hh_t, packed_t, hs.size(1)};
+  switch (act) {
+    case 0: return backward_loop<0>(d_hs, hs, rec_t);
+    case 1: return backward_loop<1>(d_hs, hs, rec_t);
+    case 2: return backward_loop<2>(d_hs, hs, rec_t);
+    default: return backward_loop<3>(d_hs, hs, rec_t);
+  }
+}
