@@ -15,6 +15,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from rnnlab.bptt import native
 from rnnlab.bptt.common import Matmul, both_biases, gradient_buffer, project, record_norms, recurrent_weight_grad, save
 
 tanh_backward = torch.ops.aten.tanh_backward.grad_input
@@ -43,6 +44,13 @@ class ClockworkSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, plan, u, h0, w_hh):
         B = u.shape[1]
+        ctx.plan = plan
+        compiled = native.loops(u)
+        if compiled is not None:
+            mats, which, masks = _compiled_plan(plan, w_hh, B, transposed=False)
+            hs = compiled.clockwork_forward(u.contiguous(), h0.contiguous(), *mats, which, masks)
+            save(ctx, h0, w_hh, hs)
+            return hs
         hs = torch.empty_like(u)
         mats = {n: Matmul(w_hh[:n], B) for n in {n for n, _ in plan if n}}
         h = h0
@@ -55,7 +63,6 @@ class ClockworkSequence(torch.autograd.Function):
                     torch.where(mask, new, h[:, :n], out=hs[t, :, :n])
             hs[t, :, n:] = h[:, n:]
             h = hs[t]
-        ctx.plan = plan
         save(ctx, h0, w_hh, hs)
         return hs
 
@@ -64,24 +71,47 @@ class ClockworkSequence(torch.autograd.Function):
     def backward(ctx, d_hs):
         h0, w_hh, hs = ctx.saved_tensors
         B = hs.shape[1]
-        dh = gradient_buffer(d_hs, hs)
-        dh0 = torch.zeros_like(h0)
-        d_pre = torch.zeros_like(hs)
-        mats = {n: Matmul(w_hh[:n].t(), B) for n in {n for n, _ in ctx.plan if n}}
-        for t in range(len(ctx.plan) - 1, -1, -1):
-            n, mask = ctx.plan[t]
-            g, target = dh[t], (dh[t - 1] if t > 0 else dh0)
-            target[:, n:] += g[:, n:]  # idle units pass their gradient straight back
-            if not n:
-                continue
-            dp = tanh_backward(g[:, :n], hs[t, :, :n], grad_input=d_pre[t, :, :n])
-            if mask is not None:
-                dp.mul_(mask)
-                target[:, :n].addcmul_(g[:, :n], ~mask)
-            mats[n].add_to(target, dp)
+        compiled = native.loops(hs)
+        if compiled is not None:
+            mats, which, masks = _compiled_plan(ctx.plan, w_hh, B, transposed=True)
+            d_pre, dh, dh0 = compiled.clockwork_backward(d_hs.contiguous(), hs, *mats, which, masks)
+        else:
+            d_pre, dh, dh0 = _backward_loop(ctx.plan, d_hs, h0, hs, w_hh)
         record_norms(ctx, dh)
         dw_hh = recurrent_weight_grad(d_pre, h0, hs) if ctx.needs_input_grad[3] else None
         return None, d_pre, dh0, dw_hh
+
+
+def _backward_loop(plan, d_hs, h0, hs, w_hh):
+    """The backward loop in PyTorch operations: ``(d_pre, dh, dh0)``."""
+    B = hs.shape[1]
+    dh = gradient_buffer(d_hs, hs)
+    dh0 = torch.zeros_like(h0)
+    d_pre = torch.zeros_like(hs)
+    mats = {n: Matmul(w_hh[:n].t(), B) for n in {n for n, _ in plan if n}}
+    for t in range(len(plan) - 1, -1, -1):
+        n, mask = plan[t]
+        g, target = dh[t], (dh[t - 1] if t > 0 else dh0)
+        target[:, n:] += g[:, n:]  # idle units pass their gradient straight back
+        if not n:
+            continue
+        dp = tanh_backward(g[:, :n], hs[t, :, :n], grad_input=d_pre[t, :, :n])
+        if mask is not None:
+            dp.mul_(mask)
+            target[:, :n].addcmul_(g[:, :n], ~mask)
+        mats[n].add_to(target, dp)
+    return d_pre, dh, dh0
+
+
+def _compiled_plan(plan, w_hh: Tensor, batch: int, transposed: bool):
+    """The plan as the compiled loops take it: ``([W[:n] or its transpose per distinct n], [packed]),
+    the index of each step's ``n`` (-1: nothing ticks), float masks."""
+    sizes = sorted({n for n, _ in plan if n})
+    mats = [Matmul(w_hh[:n].t() if transposed else w_hh[:n], batch) for n in sizes]
+    index = {n: k for k, n in enumerate(sizes)}
+    floats: dict[int, Tensor] = {}
+    masks = [None if m is None else floats.setdefault(id(m), m.to(w_hh.dtype)) for _, m in plan]
+    return ([m.weight for m in mats], [m.packed for m in mats]), [index.get(n, -1) for n, _ in plan], masks
 
 
 def clockwork_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]] | None:

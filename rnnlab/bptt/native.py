@@ -19,7 +19,8 @@ from types import ModuleType
 import torch
 
 SOURCES = [
-    Path(__file__).parent / "csrc" / name for name in ("module.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")
+    Path(__file__).parent / "csrc" / name
+    for name in ("module.cpp", "clockwork.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")
 ]
 HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
 FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp"]  # -ffast-math: vectorised expf/tanhf

@@ -38,7 +38,18 @@ at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Te
 std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
                                        const c10::optional<at::Tensor>& packed_t, int64_t act);
 
+at::Tensor clockwork_forward(const at::Tensor& u, const at::Tensor& h0, const std::vector<at::Tensor>& weights,
+                             const std::vector<c10::optional<at::Tensor>>& packed, const std::vector<int64_t>& which,
+                             const std::vector<c10::optional<at::Tensor>>& masks);
+std::vector<at::Tensor> clockwork_backward(const at::Tensor& d_hs, const at::Tensor& hs,
+                                           const std::vector<at::Tensor>& weights_t,
+                                           const std::vector<c10::optional<at::Tensor>>& packed_t,
+                                           const std::vector<int64_t>& which,
+                                           const std::vector<c10::optional<at::Tensor>>& masks);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.def("clockwork_forward", &clockwork_forward, "Clockwork RNN: forward loop");
+  m.def("clockwork_backward", &clockwork_backward, "Clockwork RNN: backward loop");
   m.def("elman_forward", &elman_forward, "Elman family: forward loop");
   m.def("elman_backward", &elman_backward, "Elman family: backward loop");
   m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
