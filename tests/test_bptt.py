@@ -160,3 +160,44 @@ def test_compiled_loops_equal_the_pytorch_loops(name, use_final_state, monkeypat
     assert len(compiled) == len(reference)
     for a, b in zip(compiled, reference):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["rnn-sigmoid", "rnn-relu", "irnn", "scrn", "lstm-1997", "mut1", "clockwork"])
+def test_nan_and_inf_propagate_as_on_the_step_loop(name):
+    torch.manual_seed(0)
+    steps = Recurrent(name, 2, 4, path="steps")
+    fast = Recurrent(name, 2, 4, path="bptt")
+    fast.load_state_dict(steps.state_dict())
+    for bad in (float("nan"), float("inf")):
+        x = torch.randn(3, 1, 2)
+        x[1, 0, 0] = bad
+        a, b = steps(x)[0], fast(x)[0]
+        assert torch.equal(a.isnan(), b.isnan()), (a, b)
+        torch.testing.assert_close(a, b, equal_nan=True)
+
+
+def test_nested_gradient_flow_blocks_restore_the_outer_one():
+    layer = Recurrent("lstm", 3, 5)
+    x = torch.randn(4, 2, 3)
+    with GradientFlow() as outer:
+        with GradientFlow() as inner:
+            layer(x)[0].sum().backward()
+        assert GradientFlow.current() is outer
+        out, _ = layer(x)
+    assert GradientFlow.current() is None
+    out.sum().backward()
+    assert len(inner.norms) == 1 and len(outer.norms) == 1
+
+
+@pytest.mark.parametrize("name", ["lstm", "rnn-sigmoid", "clockwork", "scrn", "mut2", "lstm-ln"])
+def test_empty_batch_and_autocast_work_as_on_the_step_loop(name):
+    layer = Recurrent(name, 3, 8, path="bptt")
+    out, state = layer(torch.randn(4, 0, 3))
+    assert out.shape == (4, 0, layer.output_size) and state[0].shape == (1, 0, 8)
+    steps = Recurrent(name, 3, 8, path="steps")
+    steps.load_state_dict(layer.state_dict())
+    x = torch.randn(5, 2, 3)
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # the step loop runs under autocast
+        out, _ = layer(x)
+        reference, _ = steps(x)
+    assert out.shape == (5, 2, layer.output_size) and torch.equal(out, reference)

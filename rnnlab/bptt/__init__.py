@@ -52,9 +52,14 @@ def has_bptt(cell: Cell) -> bool:
 def run_sequence(
     cell: Cell, x: Tensor, state: State, lengths: Tensor | None = None, reverse: bool = False
 ) -> tuple[Tensor, State]:
-    """Run ``cell`` over ``x (T, B, D)`` on its explicit-BPTT path; same contract as :func:`rnnlab.engine.unroll`."""
+    """Run ``cell`` over ``x (T, B, D)`` on its explicit-BPTT path; same contract as :func:`rnnlab.engine.unroll`.
+
+    Under autocast, and where a family cannot take the input (a batch whose clocks differ), the
+    step loop runs instead.
+    """
     T, B = x.shape[0], x.shape[1]
-    result = FAMILIES[type(cell)](cell, reverse_padded(x, lengths) if reverse else x, state) if T else None
+    runs = T > 0 and not torch.is_autocast_enabled(x.device.type)  # the Functions compute in x's dtype
+    result = FAMILIES[type(cell)](cell, reverse_padded(x, lengths) if reverse else x, state) if runs else None
     if result is None:
         return unroll(cell, x, state, lengths, reverse)
     out, seqs = result

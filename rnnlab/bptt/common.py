@@ -18,7 +18,7 @@ def project(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x W^T + b`` for all steps as one GEMM: ``(T, B, D) -> (T, B, N)``."""
     flat = x.reshape(-1, x.shape[-1])
     out = flat @ weight.t() if bias is None else torch.addmm(bias, flat, weight.t())
-    return out.view(*x.shape[:-1], -1)
+    return out.view(*x.shape[:-1], weight.shape[0])
 
 
 def _mkl_packing() -> bool:
@@ -106,11 +106,12 @@ class GradientFlow:
         self._slots: list[list] = []
 
     def __enter__(self) -> GradientFlow:
+        self._outer = GradientFlow.current()
         GradientFlow._active.flow = self
         return self
 
     def __exit__(self, *exc) -> None:
-        GradientFlow._active.flow = None
+        GradientFlow._active.flow = self._outer
 
     @classmethod
     def current(cls) -> GradientFlow | None:

@@ -23,7 +23,9 @@ SOURCES = [
     for name in ("module.cpp", "clockwork.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")
 ]
 HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
-FLAGS = ["-O3", "-mavx2", "-mfma", "-ffast-math", "-fopenmp"]  # -ffast-math: vectorised expf/tanhf
+# glibc declares its vector expf/tanhf (libmvec) only under __FAST_MATH__; defining it with the
+# unsafe-math flags but without -ffinite-math-only keeps NaN and infinity as they are.
+FLAGS = ["-O3", "-mavx2", "-mfma", "-fno-math-errno", "-funsafe-math-optimizations", "-D__FAST_MATH__", "-fopenmp"]
 WIDE = ["-mavx512f", "-mavx512dq", "-mprefer-vector-width=512"]  # where the CPU has AVX-512
 enabled = os.environ.get("RNNLAB_NATIVE", "1") != "0"
 _built: list = []  # [module or None] once tried

@@ -10,7 +10,7 @@
 namespace {
 
 inline float sigm(float x) {
-  x = x < -80.f ? -80.f : (x > 80.f ? 80.f : x);  // keeps exp finite under -ffast-math
+  x = x < -80.f ? -80.f : (x > 80.f ? 80.f : x);  // exp stays finite; NaN passes through
   return 1.f / (1.f + std::exp(-x));
 }
 

@@ -14,7 +14,7 @@ template <int ACT>
 inline float activate(float x) {
   if (ACT == 0) return std::tanh(x);
   if (ACT == 1) return sigm(x);
-  if (ACT == 2) return x > 0.f ? x : 0.f;
+  if (ACT == 2) return x < 0.f ? 0.f : x;  // NaN stays NaN, as torch.relu
   return x;
 }
 
