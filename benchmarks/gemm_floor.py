@@ -15,6 +15,7 @@ doing the same arithmetic could reach on this machine.
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import time
 
@@ -77,10 +78,11 @@ def main() -> None:
 
         runs = {"steps": fwd_bwd(steps), "bptt": fwd_bwd(fast), "gemm": gemms(T, B, D, H, cell)}
         times = {k: [] for k in runs}
+        shuffle = random.Random(0)  # a new order every round, as rnnlab bench does
         for r in range(args.repeats + 2):
-            for k, f in runs.items():
+            for k in shuffle.sample(list(runs), len(runs)):
                 start = time.perf_counter()
-                f()
+                runs[k]()
                 if r >= 2:
                     times[k].append(time.perf_counter() - start)
         ms = {k: 1e3 * statistics.median(v) for k, v in times.items()}

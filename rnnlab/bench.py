@@ -12,6 +12,7 @@ twice the forward's), the work every implementation must do; element-wise work i
 
 from __future__ import annotations
 
+import random
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -105,14 +106,19 @@ def _step(module: nn.Module, x: torch.Tensor) -> None:
 
 
 def time_group(modules: list[nn.Module], x: torch.Tensor, repeats: int, warmup: int = 2) -> list[float]:
-    """Median seconds of forward+backward for each module, measured in turn with a rotating order."""
+    """Median seconds of forward+backward for each module, measured in turn.
+
+    The order is shuffled every round: what ran just before (a step loop leaves thousands of freed
+    tensors behind) shifts a run's time by several percent, and a fixed rotation would hand that
+    shift to the same module every time.
+    """
     for _ in range(warmup):
         for m in modules:
             _step(m, x)
     times: list[list[float]] = [[] for _ in modules]
-    for r in range(repeats):
-        for k in range(len(modules)):
-            i = (r + k) % len(modules)
+    order = random.Random(len(modules) * 1000 + repeats)
+    for _ in range(repeats):
+        for i in order.sample(range(len(modules)), len(modules)):
             start = time.perf_counter()
             _step(modules[i], x)
             times[i].append(time.perf_counter() - start)
