@@ -38,7 +38,8 @@ def _build() -> ModuleType | None:
     flags = FLAGS + (WIDE if capability == "AVX512" else [])
     from torch.utils.cpp_extension import load
 
-    key = b"".join(p.read_bytes() for p in SOURCES + HEADERS) + f"{torch.__version__} {flags}".encode()
+    # one build per source version, flags and environment (the build records the venv's include paths)
+    key = b"".join(p.read_bytes() for p in SOURCES + HEADERS) + f"{torch.__version__} {flags} {sys.prefix}".encode()
     digest = hashlib.sha256(key).hexdigest()[:12]
     root = Path(os.environ.get("RNNLAB_BUILD_DIR") or Path.home() / ".cache" / "rnnlab")
     build = root / f"native-{digest}"
