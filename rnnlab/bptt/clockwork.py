@@ -16,9 +16,16 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
-from rnnlab.bptt.common import Matmul, both_biases, gradient_buffer, project, record_norms, recurrent_weight_grad, save
-
-tanh_backward = torch.ops.aten.tanh_backward.grad_input
+from rnnlab.bptt.common import (
+    Matmul,
+    both_biases,
+    gradient_buffer,
+    project,
+    record_norms,
+    recurrent_weight_grad,
+    save,
+    tanh_backward,
+)
 
 
 def schedule(periods: tuple[int, ...], module_size: int, start: int, steps: int, device) -> list:

@@ -13,6 +13,11 @@ import threading
 import torch
 from torch import Tensor
 
+# grad * y (1 - y) and grad * (1 - y^2) through the saved outputs y, one pass each; with
+# grad_input= they write into a given buffer
+sigmoid_backward = torch.ops.aten.sigmoid_backward
+tanh_backward = torch.ops.aten.tanh_backward
+
 
 def project(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x W^T + b`` for all steps as one GEMM: ``(T, B, D) -> (T, B, N)``."""

@@ -13,7 +13,17 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
-from rnnlab.bptt.common import Matmul, both_biases, gradient_buffer, project, record_norms, recurrent_weight_grad, save
+from rnnlab.bptt.common import (
+    Matmul,
+    both_biases,
+    gradient_buffer,
+    project,
+    record_norms,
+    recurrent_weight_grad,
+    save,
+    sigmoid_backward,
+    tanh_backward,
+)
 
 ACTIVATE = {"tanh": torch.tanh_, "sigmoid": torch.sigmoid_, "relu": torch.relu_, "linear": None}
 CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "linear": 3}  # the compiled loops' numbering
@@ -22,9 +32,9 @@ CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "linear": 3}  # the compiled loops'
 def derivative(activation: str, dh: Tensor, h: Tensor, out: Tensor) -> Tensor:
     """``out = dh * f'(pre)`` written through ``h = f(pre)``, one pass."""
     if activation == "tanh":
-        return torch.ops.aten.tanh_backward.grad_input(dh, h, grad_input=out)
+        return tanh_backward(dh, h, grad_input=out)
     if activation == "sigmoid":
-        return torch.ops.aten.sigmoid_backward.grad_input(dh, h, grad_input=out)
+        return sigmoid_backward(dh, h, grad_input=out)
     if activation == "relu":
         return torch.ops.aten.threshold_backward.grad_input(dh, h, 0, grad_input=out)
     return out.copy_(dh)

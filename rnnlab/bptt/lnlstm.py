@@ -14,10 +14,16 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
-from rnnlab.bptt.common import Matmul, gradient_buffer, record_norms, recurrent_weight_grad, save
+from rnnlab.bptt.common import (
+    Matmul,
+    gradient_buffer,
+    record_norms,
+    recurrent_weight_grad,
+    save,
+    sigmoid_backward,
+    tanh_backward,
+)
 
-sigmoid_backward = torch.ops.aten.sigmoid_backward
-tanh_backward = torch.ops.aten.tanh_backward
 layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 
 

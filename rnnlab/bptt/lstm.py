@@ -32,11 +32,10 @@ from rnnlab.bptt.common import (
     record_norms,
     recurrent_weight_grad,
     save,
+    sigmoid_backward,
+    tanh_backward,
 )
 from rnnlab.cells.lstm_variants import CIFGLSTMCell
-
-sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input  # grad * y (1 - y) in one pass
-tanh_backward = torch.ops.aten.tanh_backward.grad_input  # grad * (1 - y^2) in one pass
 
 
 def with_previous(fn, c0: Tensor, cs: Tensor, out: Tensor) -> None:

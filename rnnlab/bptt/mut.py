@@ -17,10 +17,16 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
-from rnnlab.bptt.common import Matmul, gradient_buffer, record_norms, recurrent_weight_grad, save, weight_grad
-
-sigmoid_backward = torch.ops.aten.sigmoid_backward
-tanh_backward = torch.ops.aten.tanh_backward
+from rnnlab.bptt.common import (
+    Matmul,
+    gradient_buffer,
+    record_norms,
+    recurrent_weight_grad,
+    save,
+    sigmoid_backward,
+    tanh_backward,
+    weight_grad,
+)
 
 
 def _forward_loop(z_from, u_zr, u_h, h0, rec: Matmul, rec_n: Matmul, rec_z: Matmul | None):
