@@ -9,15 +9,15 @@ from __future__ import annotations
 import os
 import sys
 
-from rnnlab.commands import bench, evaluate, inspect_run, sample, train
+from rnnlab.commands import bench, compare, diagnose, evaluate, inspect_run, plot, sample, surface, task, train
 from rnnlab.commands.common import Parser, UsageError
 from rnnlab.runtime import tune_process
 
-COMMANDS = (train, sample, evaluate, inspect_run, bench)
+COMMANDS = (train, sample, evaluate, inspect_run, plot, diagnose, surface, task, compare, bench)
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="rnnlab", description="Recurrent neural networks: train, sample, evaluate, bench.")
+    parser = Parser(prog="rnnlab", description="Recurrent neural networks: train, sample, evaluate, diagnose, bench.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.register(sub)

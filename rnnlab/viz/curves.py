@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
-from rnnlab.fileio import atomic_write_bytes
+from rnnlab.viz.figure import pyplot, save_png
 
 
 def plot_loss_curves(records: list[dict], path: Path) -> None:
     """Training and validation loss (nats per character) against steps, saved as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     steps = [r["step"] for r in records]
     train = [(r["step"], r["train_loss"]) for r in records if r.get("train_loss") is not None]
@@ -29,7 +24,4 @@ def plot_loss_curves(records: list[dict], path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_png(fig, path)
