@@ -92,6 +92,7 @@ def unroll(
     if lengths is not None:
         valid = torch.arange(T).unsqueeze(1) < lengths.unsqueeze(0)  # (T, B)
         valid = valid.to(x.device)
+    recorder = _flow_recorder(T, x)
     outputs = []
     for t in range(T):
         y, new_state = cell(x[t], state)
@@ -102,7 +103,29 @@ def unroll(
             state = tuple(torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state))
             y = y * keep.unsqueeze(1).to(y.dtype)
         outputs.append(y)
+        if recorder is not None and state[0].requires_grad:
+            state[0].register_hook(recorder(t))
     out = torch.stack(outputs) if outputs else x.new_zeros(0, B, cell.output_size)  # (T, B, O)
     if reverse:
         out = reverse_padded(out, lengths)
     return out, state
+
+
+def _flow_recorder(T: int, x: Tensor):
+    """Hooks that write ``||dL/dh_t||`` into the active :class:`rnnlab.bptt.common.GradientFlow`, or ``None``."""
+    from rnnlab.bptt.common import GradientFlow  # the bptt package imports this module
+
+    flow = GradientFlow.current()
+    if flow is None or not torch.is_grad_enabled():
+        return None
+    norms = torch.zeros(T, dtype=x.dtype)  # filled in place during backward
+    flow.slot().append(norms)
+
+    def at(t: int):
+        def hook(grad: Tensor) -> None:
+            norms[t] = torch.linalg.vector_norm(grad.detach())
+            flow._collect()
+
+        return hook
+
+    return at

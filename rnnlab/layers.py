@@ -114,8 +114,8 @@ class Recurrent(nn.Module):
         if self.path != "auto":
             return self.path
         paths = self.paths
-        if GradientFlow.current() is not None and "bptt" in paths:
-            return "bptt"
+        if GradientFlow.current() is not None:  # the fused kernels cannot report dL/dh_t
+            return "bptt" if "bptt" in paths else "steps"
         return paths[0]
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:

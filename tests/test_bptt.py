@@ -60,7 +60,7 @@ def test_clockwork_with_clocks_that_differ_across_the_batch_takes_the_step_loop(
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("name", ["rnn-tanh", "lstm", "lstm-1997", "scrn", "mut3", "clockwork", "lstm-ln"])
+@pytest.mark.parametrize("name", ["rnn-tanh", "lstm", "lstm-1997", "scrn", "mut3", "clockwork", "lstm-ln", "gru"])
 def test_gradient_flow_records_the_norm_of_dl_dh_at_every_step(name):
     """The recorded norms equal ||dL/dh_t|| taken from autograd over the step loop."""
     torch.manual_seed(0)
@@ -95,6 +95,18 @@ def test_gradient_flow_takes_the_bptt_path_for_standard_cells_and_records_every_
     assert layer.resolved_path() == "fused"
     out.sum().backward()
     assert len(flow.norms) == 4 and all(n.shape == (6,) and torch.all(n > 0) for n in flow.norms)
+
+
+def test_gradient_flow_runs_cells_without_a_bptt_path_on_the_step_loop():
+    """GRU has no explicit-BPTT path: inside the block it leaves the fused kernel (which cannot
+    report dL/dh_t) for the step loop, whose hooks record the norms."""
+    layer = Recurrent("gru", 3, 5, num_layers=2)
+    with GradientFlow() as flow:
+        assert layer.resolved_path() == "steps"
+        out, _ = layer(torch.randn(6, 2, 3))
+    assert layer.resolved_path() == "fused"
+    out[-1].sum().backward()  # the loss sits at the last step only: the gradient reaches back through time
+    assert len(flow.norms) == 2 and all(n.shape == (6,) and torch.all(n > 0) for n in flow.norms)
 
 
 @pytest.mark.skipif(not PACKED_GEMM, reason="this PyTorch build has no MKL packed GEMM")

@@ -31,6 +31,9 @@ class Cell(nn.Module):
         hidden_size: features of ``h``.
     """
 
+    #: names of the ``hidden_size``-row blocks of ``weight_hh``, top to bottom, where they are gates
+    gate_names: tuple[str, ...] = ()
+
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
         self.input_size = checks.positive_int("input_size", input_size)

@@ -27,6 +27,7 @@ class GRUCell(Cell):
         super().__init__(input_size, hidden_size)
         self.bias = bias
         gate_params(self, input_size, hidden_size, 3, bias, {"device": device, "dtype": dtype})
+        self.gate_names = ("r", "z", "n")
         self.reset_parameters()
 
     @property

@@ -51,6 +51,7 @@ class LSTMCell(Cell):
         self.forget_gate = forget_gate
         self.forget_bias = forget_bias if forget_gate else None
         self.gates = 4 if forget_gate else 3
+        self.gate_names = ("i", "f", "g", "o") if forget_gate else ("i", "g", "o")
         gate_params(self, input_size, hidden_size, self.gates, bias, {"device": device, "dtype": dtype})
         self.reset_parameters()
 

@@ -29,6 +29,7 @@ from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uni
 
 class _LSTMFamily(Cell):
     gates = 4
+    gate_names = ("i", "f", "g", "o")
 
     def __init__(self, input_size, hidden_size, bias=True, forget_bias: float | None = 1.0, device=None, dtype=None):
         super().__init__(input_size, hidden_size)
@@ -71,6 +72,7 @@ class CIFGLSTMCell(_LSTMFamily):
     """LSTM whose forget gate is one minus its input gate; state ``(h, c)``."""
 
     gates = 3
+    gate_names = ("i", "g", "o")
 
     def __init__(self, input_size, hidden_size, bias=True, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, None, device, dtype)

@@ -1,14 +1,78 @@
-"""``rnnlab diagnose``: under construction."""
+"""``rnnlab diagnose``: why recurrent nets forget, measured on real data.
+
+For trained runs (``rnnlab diagnose runs/demo``) and for freshly initialised cells
+(``--cells rnn-tanh,irnn,lstm,gru`` on a corpus or a long-range task): the norm of ``dL_T/dh_t``
+against ``T - t``, the singular values of the step Jacobians along a real sequence, and the
+eigenvalues of the recurrent matrices against the unit circle. Writes three PNG files and a JSON
+summary into ``--out``.
+"""
 
 from __future__ import annotations
 
-from rnnlab.commands.common import UsageError
+import time
+from pathlib import Path
+
+from rnnlab.cells import CELLS
+from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.diagnose import subjects as sources
+from rnnlab.diagnose.report import run_all
+from rnnlab.fileio import atomic_write_json
+
+FILES = ("gradient-flow.png", "jacobians.png", "spectra.png", "diagnose.json")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("diagnose", help="(under construction)")
+    p = sub.add_parser("diagnose", help="gradient flow through time, step Jacobians and spectra", description=__doc__)
+    p.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="trained run directories")
+    p.add_argument("--cells", type=csv_of(str), default=[], help="freshly initialised cells, e.g. rnn-tanh,irnn,lstm,gru")
+    p.add_argument("--data", default="shakespeare", help="corpus the fresh cells read (shakespeare, python-stdlib, a file)")
+    p.add_argument("--task", default=None, help="a long-range task for the fresh cells instead of a corpus (adding, ...)")
+    p.add_argument("-T", "--steps", type=int, default=None, help="sequence length (default 100; a task's own T)")
+    p.add_argument("--batch", type=int, default=16, help="sequences whose gradient norms are summarised")
+    p.add_argument("--hidden", type=int, default=128, help="units per layer of the fresh cells")
+    p.add_argument("--layers", type=int, default=1, help="layers of the fresh cells")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-jacobians", action="store_true", help="skip the step Jacobians (the slowest part)")
+    p.add_argument("--out", type=Path, default=Path("runs/diagnose"), help="folder for the figures and JSON")
     p.set_defaults(func=run)
 
 
+def _check(args) -> None:
+    if not args.runs and not args.cells:
+        raise UsageError("give trained run directories, or --cells for freshly initialised cells")
+    unknown = [c for c in args.cells if c not in CELLS]
+    if unknown:
+        raise UsageError(f"--cells: unknown {', '.join(unknown)}; known: {', '.join(CELLS)}")
+    for run in args.runs:
+        if not run.is_dir():
+            raise UsageError(f"run: {run} is not a directory")
+    if args.steps is not None and args.steps < 2:
+        raise UsageError(f"-T: expected at least 2 steps, got {args.steps}")
+    for name in ("batch", "hidden", "layers"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out: {args.out} exists and is not a folder")
+
+
 def run(args) -> int:
-    raise UsageError("not built yet")
+    _check(args)
+    steps = args.steps or 100
+    subjects = [sources.from_run(r, steps, args.batch, args.seed) for r in args.runs]
+    if args.cells and args.task:
+        subjects += sources.fresh_on_task(args.cells, args.task, args.steps, args.hidden, args.layers, args.batch, args.seed)
+    elif args.cells:
+        subjects += sources.fresh_on_corpus(args.cells, args.data, args.hidden, args.layers, steps, args.batch, args.seed)
+    from rnnlab.viz.diagnose import plot_gradient_flow, plot_jacobians, plot_spectra
+
+    started = time.monotonic()
+    results = run_all(subjects, jacobians=not args.no_jacobians)
+    args.out.mkdir(parents=True, exist_ok=True)
+    plot_gradient_flow(results, args.out / FILES[0])
+    if not args.no_jacobians:
+        plot_jacobians(results, args.out / FILES[1])
+    plot_spectra(results, args.out / FILES[2])
+    atomic_write_json(args.out / FILES[3], {"subjects": [r.summary for r in results]})
+    written = [f for f in FILES if (args.out / f).exists() and not (args.no_jacobians and f == FILES[1])]
+    print(f"wrote {', '.join(str(args.out / f) for f in written)} in {time.monotonic() - started:.1f}s")
+    return 0
