@@ -24,9 +24,9 @@ FILES = ("gradient-flow.png", "jacobians.png", "spectra.png", "diagnose.json")
 def register(sub) -> None:
     p = sub.add_parser("diagnose", help="gradient flow through time, step Jacobians and spectra", description=__doc__)
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="trained run directories")
-    p.add_argument("--cells", type=csv_of(str), default=[], help="freshly initialised cells, e.g. rnn-tanh,irnn,lstm,gru")
-    p.add_argument("--data", default="shakespeare", help="corpus the fresh cells read (shakespeare, python-stdlib, a file)")
-    p.add_argument("--task", default=None, help="a long-range task for the fresh cells instead of a corpus (adding, ...)")
+    p.add_argument("--cells", type=csv_of(str), default=[], help="fresh cells, e.g. rnn-tanh,irnn,lstm,gru")
+    p.add_argument("--data", default="shakespeare", help="corpus for fresh cells (shakespeare, python-stdlib, file)")
+    p.add_argument("--task", default=None, help="a long-range task for the fresh cells (adding, copy, digits...)")
     p.add_argument("-T", "--steps", type=int, default=None, help="sequence length (default 100; a task's own T)")
     p.add_argument("--batch", type=int, default=16, help="sequences whose gradient norms are summarised")
     p.add_argument("--hidden", type=int, default=128, help="units per layer of the fresh cells")
@@ -58,11 +58,12 @@ def _check(args) -> None:
 def run(args) -> int:
     _check(args)
     steps = args.steps or 100
+    size = {"hidden": args.hidden, "layers": args.layers, "batch": args.batch, "seed": args.seed}
     subjects = [sources.from_run(r, steps, args.batch, args.seed) for r in args.runs]
     if args.cells and args.task:
-        subjects += sources.fresh_on_task(args.cells, args.task, args.steps, args.hidden, args.layers, args.batch, args.seed)
+        subjects += sources.fresh_on_task(args.cells, args.task, args.steps, **size)
     elif args.cells:
-        subjects += sources.fresh_on_corpus(args.cells, args.data, args.hidden, args.layers, steps, args.batch, args.seed)
+        subjects += sources.fresh_on_corpus(args.cells, args.data, steps=steps, **size)
     from rnnlab.viz.diagnose import plot_gradient_flow, plot_jacobians, plot_spectra
 
     started = time.monotonic()

@@ -73,13 +73,13 @@ def gradient_norms(loss: Tensor, tr: Trace) -> Tensor:
     """
     hs = [s[0] for seq in tr.states for s in seq]
     grads = torch.autograd.grad(loss, hs, allow_unused=True, retain_graph=True)
-    norms = [torch.zeros(h.shape[0], dtype=h.dtype) if g is None else g.flatten(1).norm(dim=1) for h, g in zip(hs, grads)]
+    norms = [torch.zeros(len(h), dtype=h.dtype) if g is None else g.flatten(1).norm(dim=1) for h, g in zip(hs, grads)]
     L, T = len(tr.states), len(tr.states[0])
     return torch.stack(norms).view(L, T, -1)
 
 
 def profile(norms: Tensor) -> Tensor:
-    """Median over the batch of ``norms (T, B)``, ordered by distance ``T - 1 - t``: ``(T,)``, index 0 = the loss step."""
+    """Median over the batch of ``norms (T, B)`` by distance ``T - 1 - t``: ``(T,)``, index 0 = the loss step."""
     return norms.median(dim=1).values.flip(0)
 
 

@@ -73,7 +73,7 @@ def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
     return _language_subject(label, model, ids, steps, batch, seed, f"run {run}, validation text of {train_cfg.data}")
 
 
-def fresh_on_corpus(cells: list[str], data: str, hidden: int, layers: int, steps: int, batch: int, seed: int):
+def fresh_on_corpus(cells: list[str], data: str, steps: int, hidden: int, layers: int, batch: int, seed: int):
     """Freshly initialised character models (one per cell, same seed) on windows of ``data``."""
     text = load_corpus(data)
     vocab = CharVocab.from_text(text)

@@ -14,7 +14,7 @@ _STYLES = ("-", "--", ":", "-.")
 
 
 def plot_gradient_flow(results: list[Diagnosis], path: Path, threshold: float = 1e-6) -> None:
-    """``||dL_T/dh_{T-d}|| / ||dL_T/dh_T||`` against the distance ``d`` on a log scale, one line per subject and layer."""
+    """``||dL_T/dh_{T-d}|| / ||dL_T/dh_T||`` against the distance ``d`` (log scale), a line per subject and layer."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.8))
     for k, r in enumerate(results):
