@@ -29,6 +29,9 @@ class TrainConfig:
     weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
     clip_norm: float = field(default=5.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"})
     clip_value: float = field(default=0.0, metadata={"help": "clip each gradient entry to [-v, v]; 0 = off"})
+    telemetry_every: int = field(
+        default=50, metadata={"help": "steps between records of ||dL/dh_t|| over the chunk (gradflow.jsonl); 0 = off"}
+    )
     time_budget: str = field(default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
     eval_every: int = field(default=500, metadata={"help": "steps between evaluations and checkpoints"})
@@ -46,7 +49,7 @@ class TrainConfig:
             checks.fail("val_fraction", "a number in (0, 1)", self.val_fraction)
         for name in ("seq_len", "batch_size", "decay_every", "eval_every"):
             checks.positive_int(name, getattr(self, name))
-        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars"):
+        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars", "telemetry_every"):
             if getattr(self, name) < 0:
                 checks.fail(name, "an integer >= 0", getattr(self, name))
         checks.choice("optimizer", self.optimizer, OPTIMIZERS)

@@ -7,6 +7,7 @@ whole state (step, elapsed time, data position, carried hidden state, optimizer,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -18,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from rnnlab.bptt import GradientFlow
 from rnnlab.data.corpora import DataError, load_corpus
 from rnnlab.data.stream import StreamBatches, split_text
 from rnnlab.data.vocab import CharVocab
@@ -26,10 +28,11 @@ from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
-from rnnlab.train.optim import clip_gradients, learning_rate, make_optimizer
+from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
+from rnnlab.train.telemetry import GRADFLOW, PLOTS, STEPS, Telemetry
 
-RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, "loss.png")
+RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, STEPS, GRADFLOW, *PLOTS)
 
 
 @dataclass
@@ -152,6 +155,7 @@ class Trainer:
             _truncate_metrics(out / ckpt.METRICS, self.state.step)
         else:
             prepare_output(out, force)
+        self.telemetry = Telemetry(out, self.state.step if resume else None)
         ckpt.write_config(out, model_cfg, vocab, cfg, data_info)  # the resolved config, as run
         self.batches.position = self.state.data_position
         self._stop = False
@@ -175,15 +179,11 @@ class Trainer:
                     break
                 fraction = max(st.step / cfg.max_steps if cfg.max_steps else 0.0, elapsed / budget if budget else 0.0)
                 t0 = time.monotonic()
-                loss, norm = self._step(learning_rate(cfg, st.step, fraction, st.plateau_scale))
+                lr = learning_rate(cfg, st.step, fraction, st.plateau_scale)
+                loss, norm, clipped = self._step(lr)
                 seconds = time.monotonic() - t0
-                window.add(
-                    loss,
-                    norm,
-                    cfg.clip_norm > 0 and norm > cfg.clip_norm,
-                    cfg.batch_size * cfg.seq_len,
-                    seconds,
-                )
+                window.add(loss, norm, clipped, cfg.batch_size * cfg.seq_len, seconds)
+                self.telemetry.add_step(st.step, loss, norm, clipped, lr)
                 left = self._time_left(elapsed, budget, window)
                 self.progress.update(st.step, loss, window.chars / max(window.seconds, 1e-9), left, fraction)
                 if st.step % cfg.eval_every == 0:
@@ -203,22 +203,27 @@ class Trainer:
         )
         return {"step": st.step, "best_val": best, "interrupted": self._stop, "last": last_eval}
 
-    def _step(self, lr: float) -> tuple[float, float]:
+    def _step(self, lr: float) -> tuple[float, float, bool]:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         x, y, new_pass = self.batches.next()
         if new_pass:
             self.carry = None  # a new pass over the text starts from a fresh state
-        logits, carry = self.model(x, self.carry)  # (T, B, V)
+        every = self.cfg.telemetry_every
+        flow = GradientFlow() if every and (self.state.step + 1) % every == 0 else None
+        with flow or contextlib.nullcontext():
+            logits, carry = self.model(x, self.carry)  # (T, B, V)
         self.carry = detach_state(carry)  # truncated BPTT boundary
         loss = loss_of(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        norm = clip_gradients(self.model, self.cfg)
+        norm, clipped = clip_and_report(self.model, self.cfg)
         self.optimizer.step()
         self.state.step += 1
+        if flow is not None:
+            self.telemetry.add_profile(self.state.step, flow.norms)
         self.state.data_position = self.batches.position
-        return loss.item(), norm
+        return loss.item(), norm, clipped
 
     def _time_left(self, elapsed: float, budget: float | None, window: _Window) -> float | None:
         lefts = []
@@ -255,6 +260,7 @@ class Trainer:
         }
         with open(self.out / ckpt.METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+        self.telemetry.flush()
         if improved:
             st.best_val, st.best_step = val, st.step
             ckpt.save_weights(self.out / ckpt.BEST, self.model, {"step": st.step, "val_loss": val})
@@ -271,10 +277,9 @@ class Trainer:
         return record
 
     def _plot(self) -> None:
-        from rnnlab.viz.curves import plot_loss_curves
+        from rnnlab.viz.training import plot_run
 
-        lines = (self.out / ckpt.METRICS).read_text().splitlines()
-        plot_loss_curves([json.loads(ln) for ln in lines if ln.strip()], self.out / "loss.png")
+        plot_run(self.out, self.cfg.clip_norm)
 
     def describe(self) -> str:
         m, c = self.model.config, self.cfg

@@ -43,11 +43,25 @@ def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: f
 
 def clip_gradients(model: nn.Module, cfg: TrainConfig) -> float:
     """Clip by value and/or by global norm; return the global norm before clipping."""
+    return clip_and_report(model, cfg)[0]
+
+
+def clip_and_report(model: nn.Module, cfg: TrainConfig) -> tuple[float, bool]:
+    """Clip by value (``clip_value``) and/or by global norm (``clip_norm``).
+
+    Returns:
+        The gradient's global norm before clipping, and whether clipping changed the gradient
+        (an entry beyond ``clip_value``, or a norm beyond ``clip_norm``).
+    """
     params = [p for p in model.parameters() if p.grad is not None]
-    norm = nn.utils.get_total_norm([p.grad for p in params])
-    if cfg.clip_value > 0:
+    grads = [p.grad for p in params]
+    norm = nn.utils.get_total_norm(grads)
+    clipped = False
+    if cfg.clip_value > 0 and grads:
+        clipped = bool(max(float(g.abs().max()) for g in grads if g.numel()) > cfg.clip_value)
         nn.utils.clip_grad_value_(params, cfg.clip_value)
     if cfg.clip_norm > 0:
-        after = norm if cfg.clip_value == 0 else nn.utils.get_total_norm([p.grad for p in params])
+        after = norm if cfg.clip_value == 0 else nn.utils.get_total_norm(grads)
+        clipped = clipped or float(after) > cfg.clip_norm
         nn.utils.clip_grads_with_norm_(params, cfg.clip_norm, after)
-    return float(norm)
+    return float(norm), clipped

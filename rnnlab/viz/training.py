@@ -1,0 +1,111 @@
+"""Figures of a training run: loss curves, clipping, and the gradient-flow heatmap."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from rnnlab.train.telemetry import PLOTS, read_profiles, read_steps
+from rnnlab.viz.curves import plot_loss_curves
+from rnnlab.viz.figure import pyplot, save_png
+
+
+def read_metrics(out: Path) -> list[dict]:
+    """The evaluation records of ``metrics.jsonl``, or ``[]``."""
+    path = out / "metrics.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plot_clipping(steps: list[dict], clip_norm: float, path: Path) -> None:
+    """The gradient's global norm before clipping at every step, the threshold, and the share of clipped steps."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = [r["step"] for r in steps]
+    norms = [r["grad_norm"] for r in steps]
+    clipped = [r["clipped"] for r in steps]
+    ax.semilogy(x, norms, lw=0.6, color="C0", label="global gradient norm before clipping")
+    cx = [s for s, c in zip(x, clipped) if c]
+    ax.scatter(cx, [n for n, c in zip(norms, clipped) if c], s=4, color="C3", label="clipped steps", zorder=3)
+    if clip_norm > 0:
+        ax.axhline(clip_norm, color="C3", lw=0.8, ls="--", label=f"clip norm {clip_norm:g}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("gradient norm")
+    ax.grid(alpha=0.3, which="both")
+    share = ax.twinx()
+    width = max(1, len(steps) // 50)
+    kernel = torch.ones(1, 1, width) / width
+    rolling = torch.nn.functional.conv1d(torch.tensor(clipped, dtype=torch.float64).view(1, 1, -1), kernel.double())
+    share.plot(x[width - 1 :], rolling.flatten().tolist(), color="C2", lw=1.0, label=f"clipped share ({width} steps)")
+    share.set_ylim(0, 1.05)
+    share.set_ylabel("share of steps clipped")
+    total = sum(clipped) / len(clipped) if clipped else 0.0
+    ax.set_title(f"Clipping: {100 * total:.1f}% of {len(steps)} steps clipped", fontsize=10)
+    lines = ax.get_legend_handles_labels()
+    more = share.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="upper right")
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def plot_gradient_heatmap(profiles: list[dict], steps: list[dict], metrics: list[dict], path: Path) -> None:
+    """``log10 ||dL/dh_t||`` over the chunk's positions ``t`` (rows) and training time (columns), under the loss."""
+    plt = pyplot()
+    layers = len(profiles[0]["norms"])
+    fig, axes = plt.subplots(1 + layers, 1, figsize=(9, 3 + 2.4 * layers), sharex=True, squeeze=False)
+    top = axes[0, 0]
+    if steps:
+        top.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.4, alpha=0.5, label="training")
+    if metrics:
+        top.plot([r["step"] for r in metrics], [r["val_loss"] for r in metrics], marker=".", label="validation")
+    top.set_ylabel("loss (nats)")
+    top.grid(alpha=0.3)
+    top.legend(fontsize=8)
+    at = torch.tensor([p["step"] for p in profiles], dtype=torch.float64)
+    edges = torch.cat([at[:1] - 0.5, (at[1:] + at[:-1]) / 2, at[-1:] + 0.5]) if len(at) > 1 else torch.cat([at - 1, at])
+    for layer in range(layers):
+        ax = axes[1 + layer, 0]
+        grid = torch.tensor([p["norms"][layer] for p in profiles], dtype=torch.float64)  # (records, T)
+        logs = grid.clamp_min(1e-30).log10().t()  # (T, records)
+        rows = torch.arange(logs.shape[0] + 1, dtype=torch.float64) - 0.5
+        mesh = ax.pcolormesh(edges.numpy(), rows.numpy(), logs.numpy(), cmap="viridis", shading="flat")
+        fig.colorbar(mesh, ax=ax, label="log10 ||dL/dh_t||", pad=0.01)
+        ax.set_ylabel(f"position t in chunk\n(layer {layer + 1})")
+    axes[-1, 0].set_xlabel("training step")
+    top.set_title("Loss, and the gradient reaching each position of the chunk over training", fontsize=10)
+    fig.tight_layout()
+    save_png(fig, path)
+
+
+def plot_run(out: Path, clip_norm: float) -> list[Path]:
+    """Draw every figure a run's records allow; returns the files written."""
+    metrics, steps, profiles = read_metrics(out), read_steps(out), read_profiles(out)
+    written = []
+    if metrics:
+        plot_loss_curves(metrics, out / PLOTS[0])
+        written.append(out / PLOTS[0])
+    if steps:
+        plot_clipping(steps, clip_norm, out / PLOTS[1])
+        written.append(out / PLOTS[1])
+    if profiles:
+        plot_gradient_heatmap(profiles, steps, metrics, out / PLOTS[2])
+        written.append(out / PLOTS[2])
+    return written
+
+
+def clipping_summary(steps: list[dict]) -> dict:
+    """Share of clipped steps and the gradient norm's median and largest value."""
+    if not steps:
+        return {"steps": 0}
+    norms = sorted(r["grad_norm"] for r in steps)
+    finite = [n for n in norms if math.isfinite(n)]
+    return {
+        "steps": len(steps),
+        "clipped_fraction": sum(r["clipped"] for r in steps) / len(steps),
+        "median_grad_norm": finite[len(finite) // 2] if finite else None,
+        "max_grad_norm": finite[-1] if finite else None,
+    }
