@@ -7,6 +7,7 @@ random embedding and readout, and freshly initialised cells on a long-range task
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,10 +64,23 @@ def _language_subject(label: str, model: LanguageModel, ids: Tensor, steps: int,
     return Subject(label, model.rnn, x, loss_at_end, source)
 
 
+def _run_format(run: Path) -> str | None:
+    try:
+        return json.loads((run / "config.json").read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None  # the loaders below give the precise message
+
+
 def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
-    """A trained character model on windows of its own validation text."""
+    """A trained run: a character model on windows of its own validation text (``steps`` long),
+    or a task model (``rnnlab task``) on a batch of its task's test data."""
     if not run.is_dir():
         raise ValueError(f"run: {run} is not a run directory")
+    if (_run_format(run) or "").startswith("rnnlab-task-run/"):
+        from rnnlab.train.task_loop import load_task_run
+
+        model, task, cfg, _ = load_task_run(run)
+        return _task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
     model, vocab, cfg, train_cfg, _ = load_model(run, "best")
     ids = vocab.encode(split_text(load_corpus(train_cfg.data), train_cfg.val_fraction)[1])
     label = f"{run.name} ({cfg.cell}, trained)"
@@ -93,18 +107,23 @@ def fresh_on_task(cells: list[str], task_name: str, steps: int | None, hidden: i
     from rnnlab.models.sequence import SequenceModel
 
     task = make_task(task_name, steps=steps, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    x, y = task.batch(batch, gen, split="test")
     subjects = []
     for cell in cells:
         torch.manual_seed(seed)
-        model = SequenceModel(task, cell=cell, hidden_size=hidden, num_layers=layers).double().eval()
-
-        def loss_at_end(out: Tensor, model=model) -> Tensor:
-            pred = model.readout(out[-1:])  # the last step only
-            target = y[-1:] if task.kind == "classify-every" else y
-            return task.loss(pred, target) * x.shape[1]
-
-        label = f"{cell} (initial)"
-        subjects.append(Subject(label, model.rnn, x.double(), loss_at_end, f"fresh, task {task_name} T={task.steps}"))
+        model = SequenceModel(task, cell=cell, hidden_size=hidden, num_layers=layers)
+        source = f"fresh, task {task_name} T={task.steps}"
+        subjects.append(_task_subject(f"{cell} (initial)", model, task, batch, seed, source))
     return subjects
+
+
+def _task_subject(label: str, model, task, batch: int, seed: int, source: str) -> Subject:
+    """A sequence model on a seeded batch of its task's test data; the loss is the task's at the last step."""
+    model = copy.deepcopy(model).double().eval()
+    x, y = task.batch(batch, torch.Generator().manual_seed(seed), split="test")
+
+    def loss_at_end(out: Tensor) -> Tensor:
+        pred = model.readout(out[-1:])  # the last step only
+        target = y[-1:] if task.kind == "classify-every" else y
+        return task.loss(pred, target) * x.shape[1]  # the task's mean loss, summed over the batch
+
+    return Subject(label, model.rnn, x.double(), loss_at_end, source)
