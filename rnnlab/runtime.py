@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ctypes
 import platform
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -38,3 +40,16 @@ def tune_process() -> None:
     """Flush denormals (before PyTorch's worker threads exist) and keep large allocations."""
     torch.set_flush_denormal(True)
     keep_large_allocations()
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Run small tensor work on one thread. On a busy 2-core machine OpenMP's waiting made a
+    512 x 512 float64 SVD take seconds instead of 50 ms, and tanh over 90k values 11 ms instead
+    of 0.3 ms."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -10,25 +10,11 @@ would miss.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import torch
 from torch import Tensor
 
 from rnnlab.cells.base import Cell, State
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """LAPACK on these small matrices on one thread: with two, OpenMP's waiting made a
-    512 x 512 SVD take seconds instead of 50 ms on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+from rnnlab.runtime import one_thread
 
 
 def _float_slots(state: State) -> list[int]:
