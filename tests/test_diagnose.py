@@ -99,6 +99,25 @@ def test_recurrent_blocks_are_named_by_gate_and_irnn_starts_on_the_unit_circle()
 def test_summary_handles_a_gradient_that_never_fades():
     s = summarize_profile(torch.ones(10, dtype=torch.float64))
     assert s["log10_per_step"] == pytest.approx(0.0) and s["distance_below_threshold"] is None
+    assert s["zero_from_distance"] is None
+
+
+def test_summary_reports_where_dead_units_cut_the_gradient():
+    norms = torch.tensor([1.0, 0.5, 0.25, 0.0, 0.0], dtype=torch.float64)
+    s = summarize_profile(norms)
+    assert s["zero_from_distance"] == 3 and s["distance_below_threshold"] == 3
+    assert s["log10_per_step"] == pytest.approx(math.log10(0.5))  # the fit leaves the zeros out
+
+
+def test_diagnose_json_is_strict_even_when_a_product_underflows(tmp_path):
+    """A one-unit ReLU RNN can die: its Jacobian product becomes 0 and log10 of it -inf, written as null."""
+    (tmp_path / "text.txt").write_text(TEXT)
+    out = tmp_path / "diag"
+    argv = ["diagnose", "--cells", "rnn-relu", "--hidden", "1", "-T", "30", "--batch", "2", "--seed", "0"]
+    assert main(argv + ["--data", str(tmp_path / "text.txt"), "--out", str(out)]) == 0
+    text = (out / "diagnose.json").read_text()
+    assert "Infinity" not in text and "NaN" not in text
+    json.loads(text)  # strict parse
 
 
 def test_diagnose_cli_on_fresh_cells_writes_figures_and_the_tanh_rnn_forgets_faster(tmp_path, capsys):

@@ -181,6 +181,8 @@ def test_cli_writes_the_figures_and_the_summary(tmp_path, capsys):
         (["--start", "1"], "--start"),
         (["--grid", "3"], "--grid"),
         (["--starts", "-1"], "--starts"),
+        (["--target", "1e300"], "--target"),
+        (["--grid", "100000"], "--grid"),
     ],
 )
 def test_cli_bad_input_is_one_line(tmp_path, capsys, args, flag):

@@ -82,3 +82,23 @@ def test_plot_refuses_a_missing_run_in_one_line(tmp_path, capsys):
     assert main(["plot", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not a run directory" in err
+
+
+def test_a_line_torn_by_a_crash_neither_breaks_plot_nor_resume(tmp_path, capsys):
+    run = _train(tmp_path, "--max-steps", "6", "--eval-every", "3", "--telemetry-every", "3")
+    with open(run / "steps.csv", "a") as f:
+        f.write("7,3.1")  # killed in the middle of a row
+    with open(run / "gradflow.jsonl", "a") as f:
+        f.write('{"step": 9, "norms": [[0.1, ')
+    assert main(["plot", str(run)]) == 0
+    assert main(["train", "--resume", str(run), "--max-steps", "9"]) == 0
+    assert [r["step"] for r in read_steps(run)] == list(range(1, 10))
+    assert [p["step"] for p in read_profiles(run)] == [3, 6, 9]
+
+
+def test_the_heatmap_takes_profiles_of_different_lengths(tmp_path):
+    """A run resumed with another --seq-len records shorter or longer chunks."""
+    run = _train(tmp_path, "--max-steps", "4", "--eval-every", "2", "--telemetry-every", "2")
+    assert main(["train", "--resume", str(run), "--max-steps", "8", "--seq-len", "8"]) == 0
+    assert [len(p["norms"][0]) for p in read_profiles(run)] == [16, 16, 8, 8]
+    assert (run / "gradflow.png").read_bytes()[:4] == b"\x89PNG"

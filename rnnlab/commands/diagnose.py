@@ -3,8 +3,8 @@
 For trained runs (``rnnlab diagnose runs/demo``) and for freshly initialised cells
 (``--cells rnn-tanh,irnn,lstm,gru`` on a corpus or a long-range task): the norm of ``dL_T/dh_t``
 against ``T - t``, the singular values of the step Jacobians along a real sequence, and the
-eigenvalues of the recurrent matrices against the unit circle. Writes three PNG files and a JSON
-summary into ``--out``.
+eigenvalues of the recurrent matrices against the unit circle. Writes ``gradient-flow.png``,
+``jacobians.png`` (unless ``--no-jacobians``), ``spectra.png`` and ``diagnose.json`` into ``--out``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("--cells", type=csv_of(str), default=[], help="fresh cells, e.g. rnn-tanh,irnn,lstm,gru")
     p.add_argument("--data", default="shakespeare", help="corpus for fresh cells (shakespeare, python-stdlib, file)")
     p.add_argument("--task", default=None, help="a long-range task for the fresh cells (adding, copy, digits...)")
-    p.add_argument("-T", "--steps", type=int, default=None, help="sequence length (default 100; a task's own T)")
+    p.add_argument("-T", "--steps", type=int, default=None, help="corpus window (default 100); tasks keep theirs")
     p.add_argument("--batch", type=int, default=16, help="sequences whose gradient norms are summarised")
     p.add_argument("--hidden", type=int, default=128, help="units per layer of the fresh cells")
     p.add_argument("--layers", type=int, default=1, help="layers of the fresh cells")
@@ -72,8 +72,10 @@ def run(args) -> int:
     plot_gradient_flow(results, args.out / FILES[0])
     if not args.no_jacobians:
         plot_jacobians(results, args.out / FILES[1])
+    else:
+        (args.out / FILES[1]).unlink(missing_ok=True)  # an earlier run's figure would not match the JSON
     plot_spectra(results, args.out / FILES[2])
     atomic_write_json(args.out / FILES[3], {"subjects": [r.summary for r in results]})
-    written = [f for f in FILES if (args.out / f).exists() and not (args.no_jacobians and f == FILES[1])]
+    written = [f for f in FILES if (args.out / f).exists()]
     print(f"wrote {', '.join(str(args.out / f) for f in written)} in {time.monotonic() - started:.1f}s")
     return 0

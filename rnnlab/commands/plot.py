@@ -26,6 +26,8 @@ def run(args) -> int:
     out = args.run_dir
     if not out.is_dir():
         raise UsageError(f"OUT: {out} is not a run directory")
+    if (ckpt.run_format(out) or "").startswith("rnnlab-task-run/"):
+        raise UsageError(f"OUT: {out} is a task run; its learning curve is {out / 'curve.png'}")
     _, _, train_cfg, _ = ckpt.read_config(out)
     written = plot_run(out, train_cfg.clip_norm)
     if not written:

@@ -55,14 +55,14 @@ def _check(args) -> None:
         value = getattr(args, name)
         if not (math.isfinite(value) and value > 0):
             raise UsageError(f"--{name}: expected a positive number, got {value}")
-    if not math.isfinite(args.target):
-        raise UsageError(f"--target: expected a finite number, got {args.target}")
-    if args.steps <= 0:
-        raise UsageError(f"--steps: expected a positive integer, got {args.steps}")
-    if args.starts < 0:
-        raise UsageError(f"--starts: expected 0 or more, got {args.starts}")
-    if args.grid < 10:
-        raise UsageError(f"--grid: expected at least 10 points per axis, got {args.grid}")
+    if not (math.isfinite(args.target) and abs(args.target) <= 1e100):  # its square must stay finite
+        raise UsageError(f"--target: expected a number between -1e100 and 1e100, got {args.target}")
+    if not 0 < args.steps <= 100_000:
+        raise UsageError(f"--steps: expected 1 to 100000, got {args.steps}")
+    if not 0 <= args.starts <= 10_000:
+        raise UsageError(f"--starts: expected 0 to 10000, got {args.starts}")
+    if not 10 <= args.grid <= 2001:
+        raise UsageError(f"--grid: expected 10 to 2001 points per axis, got {args.grid}")
     if len(args.start) != 2 or not all(math.isfinite(v) for v in args.start):
         raise UsageError(f"--start: expected two finite numbers W,B, got {args.start}")
     if args.out.exists() and not args.out.is_dir():

@@ -80,7 +80,7 @@ def gradient_norms(loss: Tensor, tr: Trace) -> Tensor:
 
 def profile(norms: Tensor) -> Tensor:
     """Median over the batch of ``norms (T, B)`` by distance ``T - 1 - t``: ``(T,)``, index 0 = the loss step."""
-    return norms.median(dim=1).values.flip(0)
+    return norms.quantile(0.5, dim=1).flip(0)
 
 
 def summarize_profile(by_distance: Tensor, threshold: float = 1e-6) -> dict:
@@ -95,8 +95,10 @@ def summarize_profile(by_distance: Tensor, threshold: float = 1e-6) -> dict:
         ``log10_per_step``: slope of the least-squares line through ``log10`` of the norm against
         ``d`` (over ``d >= 1`` with a non-zero norm; negative = vanishing); ``steps_per_decade``:
         steps for a tenfold change (``1 / |slope|``); ``ratio_at_max_distance``: the norm at
-        ``d = T-1`` over the norm at ``d = 0``; ``distance_below_threshold``: ``None`` if it never
-        falls that far within ``T - 1`` steps.
+        ``d = T-1`` over the norm at ``d = 0``; ``distance_below_threshold``: the first ``d`` where
+        the norm is below ``threshold`` times its value at ``d = 0`` (``None`` if it never falls
+        that far within ``T - 1`` steps); ``zero_from_distance``: the ``d`` from which the norm is
+        exactly zero (dead ReLUs cut the path; such zeros are left out of the slope), or ``None``.
     """
     norms = by_distance.double()
     base = float(norms[0])
@@ -108,13 +110,17 @@ def summarize_profile(by_distance: Tensor, threshold: float = 1e-6) -> dict:
         dc = dk - dk.mean()
         slope = float((dc * (yk - yk.mean())).sum() / (dc * dc).sum())
     below = torch.nonzero(norms < threshold * base).flatten() if base > 0 else torch.zeros(0)
+    nonzero = torch.nonzero(norms != 0).flatten()
+    last = int(nonzero[-1]) if len(nonzero) else -1  # the farthest distance the gradient reaches
+    zero_from = None if last == len(norms) - 1 else last + 1
     return {
         "norm_at_loss_step": base,
         "log10_per_step": slope,
         "steps_per_decade": (1.0 / abs(slope)) if slope else None,
         "ratio_at_max_distance": float(norms[-1]) / base if base > 0 else None,
-        "threshold": threshold,
+        "relative_threshold": threshold,
         "distance_below_threshold": int(below[0]) if len(below) else None,
+        "zero_from_distance": zero_from,
     }
 
 

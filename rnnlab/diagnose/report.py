@@ -80,4 +80,4 @@ def describe(result: Diagnosis) -> str:
     slope, below = flow["log10_per_step"], flow["distance_below_threshold"]
     slope_text = "n/a" if slope is None else f"{slope:+.3f}"
     below_text = f"after {below} steps" if below is not None else f"not within {result.summary['T'] - 1} steps"
-    return f"{result.label}: log10 ||dL_T/dh_t|| changes {slope_text} per step back; under 1e-6 {below_text}"
+    return f"{result.label}: log10 ||dL_T/dh_t|| {slope_text} per step back; under 1e-6 of its start {below_text}"

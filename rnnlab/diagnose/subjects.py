@@ -7,7 +7,6 @@ random embedding and readout, and freshly initialised cells on a long-range task
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from rnnlab.data.stream import split_text
 from rnnlab.data.vocab import CharVocab
 from rnnlab.layers import Recurrent
 from rnnlab.models.language_model import LanguageModel, ModelConfig
-from rnnlab.train.checkpoint import load_model
+from rnnlab.train.checkpoint import load_model, run_format
 
 
 @dataclass
@@ -64,19 +63,12 @@ def _language_subject(label: str, model: LanguageModel, ids: Tensor, steps: int,
     return Subject(label, model.rnn, x, loss_at_end, source)
 
 
-def _run_format(run: Path) -> str | None:
-    try:
-        return json.loads((run / "config.json").read_text(encoding="utf-8")).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None  # the loaders below give the precise message
-
-
 def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
     """A trained run: a character model on windows of its own validation text (``steps`` long),
     or a task model (``rnnlab task``) on a batch of its task's test data."""
     if not run.is_dir():
         raise ValueError(f"run: {run} is not a run directory")
-    if (_run_format(run) or "").startswith("rnnlab-task-run/"):
+    if (run_format(run) or "").startswith("rnnlab-task-run/"):
         from rnnlab.train.task_loop import load_task_run
 
         model, task, cfg, _ = load_task_run(run)

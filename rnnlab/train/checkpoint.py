@@ -52,6 +52,14 @@ def write_config(out: Path, model: ModelConfig, vocab: CharVocab, train: TrainCo
     )
 
 
+def run_format(out: Path) -> str | None:
+    """The ``format`` named in ``out/config.json`` (which command made the run), or ``None``."""
+    try:
+        return json.loads((out / CONFIG).read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def read_config(out: Path) -> tuple[ModelConfig, CharVocab, TrainConfig, dict]:
     """Parse ``config.json`` of a run."""
     path = out / CONFIG

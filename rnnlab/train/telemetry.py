@@ -12,10 +12,13 @@ first drops the rows written after the checkpoint it continues from.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 
 from torch import Tensor
+
+from rnnlab.fileio import atomic_write_bytes
 
 STEPS = "steps.csv"
 GRADFLOW = "gradflow.jsonl"
@@ -59,32 +62,50 @@ class Telemetry:
         self.rows, self.profiles = [], []
 
     def _truncate(self, step: int) -> None:
-        steps = read_steps(self.out)
-        if steps:
-            with open(self.out / STEPS, "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow(STEP_FIELDS)
-                writer.writerows([[r[k] for k in STEP_FIELDS] for r in steps if r["step"] <= step])
-        profiles = read_profiles(self.out)
-        (self.out / GRADFLOW).write_text("".join(json.dumps(p) + "\n" for p in profiles if p["step"] <= step))
+        """Keep the rows up to ``step`` (and drop a line torn by a crash), rewriting atomically."""
+        if (self.out / STEPS).exists():
+            text = io.StringIO()
+            writer = csv.writer(text)
+            writer.writerow(STEP_FIELDS)
+            writer.writerows([[r[k] for k in STEP_FIELDS] for r in read_steps(self.out) if r["step"] <= step])
+            atomic_write_bytes(self.out / STEPS, text.getvalue().encode())
+        if (self.out / GRADFLOW).exists():
+            kept = "".join(json.dumps(p) + "\n" for p in read_profiles(self.out) if p["step"] <= step)
+            atomic_write_bytes(self.out / GRADFLOW, kept.encode())
 
 
 def read_steps(out: Path) -> list[dict]:
-    """The rows of ``steps.csv`` (numbers parsed), or ``[]`` if there is none."""
+    """The rows of ``steps.csv`` (numbers parsed), or ``[]`` if there is none.
+
+    A row that does not parse (the last line of a file whose writer was killed mid-append) is skipped.
+    """
     path = out / STEPS
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        return [
-            {"step": int(r["step"]), "loss": float(r["loss"]), "grad_norm": float(r["grad_norm"]),
-             "clipped": int(r["clipped"]), "lr": float(r["lr"])}
-            for r in csv.DictReader(f)
-        ]  # fmt: skip
+    rows = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        for r in csv.DictReader(f):
+            try:
+                rows.append(
+                    {"step": int(r["step"]), "loss": float(r["loss"]), "grad_norm": float(r["grad_norm"]),
+                     "clipped": int(r["clipped"]), "lr": float(r["lr"])}
+                )  # fmt: skip
+            except (TypeError, ValueError, KeyError):
+                continue
+    return rows
 
 
 def read_profiles(out: Path) -> list[dict]:
-    """The records of ``gradflow.jsonl``, or ``[]``."""
+    """The records of ``gradflow.jsonl``, or ``[]``; a line that does not parse is skipped."""
     path = out / GRADFLOW
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+            if isinstance(record.get("step"), int) and isinstance(record.get("norms"), list):
+                records.append(record)
+        except (ValueError, AttributeError):
+            continue
+    return records

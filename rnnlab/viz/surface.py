@@ -22,7 +22,9 @@ def _positive(x: torch.Tensor):
     return torch.where(x > 0, x, torch.nan).numpy()
 
 
-def _sci(x: float) -> str:
+def _sci(x: float | None) -> str:
+    if x is None:  # a value past float64's range (see rnnlab.diagnose.surface)
+        return "inf"
     return f"{x:.3g}" if 1e-3 <= abs(x) < 1e4 or x == 0 else f"{x:.2e}"
 
 

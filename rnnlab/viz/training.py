@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from rnnlab.train.checkpoint import METRICS
 from rnnlab.train.telemetry import PLOTS, read_profiles, read_steps
 from rnnlab.viz.curves import plot_loss_curves
 from rnnlab.viz.figure import pyplot, save_png
@@ -15,7 +16,7 @@ from rnnlab.viz.figure import pyplot, save_png
 
 def read_metrics(out: Path) -> list[dict]:
     """The evaluation records of ``metrics.jsonl``, or ``[]``."""
-    path = out / "metrics.jsonl"
+    path = out / METRICS
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -56,7 +57,9 @@ def plot_gradient_heatmap(profiles: list[dict], steps: list[dict], metrics: list
     """``log10 ||dL/dh_t||`` over the chunk's positions ``t`` (rows) and training time (columns), under the loss."""
     plt = pyplot()
     layers = len(profiles[0]["norms"])
-    fig, axes = plt.subplots(1 + layers, 1, figsize=(9, 3 + 2.4 * layers), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1 + layers, 1, figsize=(9, 3 + 2.4 * layers), sharex=True, squeeze=False, layout="constrained"
+    )
     top = axes[0, 0]
     if steps:
         top.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.4, alpha=0.5, label="training")
@@ -67,17 +70,23 @@ def plot_gradient_heatmap(profiles: list[dict], steps: list[dict], metrics: list
     top.legend(fontsize=8)
     at = torch.tensor([p["step"] for p in profiles], dtype=torch.float64)
     edges = torch.cat([at[:1] - 0.5, (at[1:] + at[:-1]) / 2, at[-1:] + 0.5]) if len(at) > 1 else torch.cat([at - 1, at])
+    T = max(len(n) for p in profiles for n in p["norms"])  # a resumed run may have changed --seq-len
+    grids = torch.full((layers, len(profiles), T), torch.nan, dtype=torch.float64)  # NaN: no such position
+    for i, p in enumerate(profiles):
+        for layer, norms in enumerate(p["norms"][:layers]):
+            grids[layer, i, : len(norms)] = torch.tensor(norms, dtype=torch.float64)
+    logs = torch.where(grids > 0, grids, torch.nan).log10()
+    finite = logs[torch.isfinite(logs)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    rows = torch.arange(T + 1, dtype=torch.float64) - 0.5
     for layer in range(layers):
         ax = axes[1 + layer, 0]
-        grid = torch.tensor([p["norms"][layer] for p in profiles], dtype=torch.float64)  # (records, T)
-        logs = grid.clamp_min(1e-30).log10().t()  # (T, records)
-        rows = torch.arange(logs.shape[0] + 1, dtype=torch.float64) - 0.5
-        mesh = ax.pcolormesh(edges.numpy(), rows.numpy(), logs.numpy(), cmap="viridis", shading="flat")
-        fig.colorbar(mesh, ax=ax, label="log10 ||dL/dh_t||", pad=0.01)
+        mesh = ax.pcolormesh(edges.numpy(), rows.numpy(), logs[layer].t().numpy(), vmin=low, vmax=high, shading="flat")
         ax.set_ylabel(f"position t in chunk\n(layer {layer + 1})")
+    # one colour bar beside all panels, so the loss and the heatmaps keep the same time axis
+    fig.colorbar(mesh, ax=axes[:, 0].tolist(), label="log10 ||dL/dh_t||", pad=0.01, fraction=0.04)
     axes[-1, 0].set_xlabel("training step")
     top.set_title("Loss, and the gradient reaching each position of the chunk over training", fontsize=10)
-    fig.tight_layout()
     save_png(fig, path)
 
 
