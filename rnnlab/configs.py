@@ -34,7 +34,7 @@ def _parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def _parse_json_dict(text: str) -> dict:
+def parse_json_dict(text: str) -> dict:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
@@ -51,7 +51,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] 
         if f.name in skip:
             continue
         kind = _field_type(cls, f)
-        parse = {bool: _parse_bool, dict: _parse_json_dict}.get(typing.get_origin(kind) or kind, kind)
+        parse = {bool: _parse_bool, dict: parse_json_dict}.get(typing.get_origin(kind) or kind, kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         group.add_argument(
             "--" + f.name.replace("_", "-"),
