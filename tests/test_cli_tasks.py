@@ -7,6 +7,7 @@ import torch
 
 from rnnlab.cli import main
 from rnnlab.train.task_loop import load_task_run
+from rnnlab.train.telemetry import read_steps
 
 TINY = "--hidden 8 --max-steps 20 --eval-every 10 --batch-size 16 --threads 1".split()
 
@@ -35,6 +36,9 @@ def test_task_writes_a_complete_run(adding_run):
     for key in ("elapsed_s", "train_loss", "test_loss", "test_mse"):
         assert all(r[key] is not None for r in records[1:]), key
     assert (adding_run / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    steps = read_steps(adding_run)  # every step's gradient norm before clipping
+    assert [r["step"] for r in steps] == list(range(1, 21)) and all(r["grad_norm"] > 0 for r in steps)
+    assert (adding_run / "clipping.png").read_bytes()[:4] == b"\x89PNG"
     summary = json.loads((adding_run / "summary.json").read_text())
     assert (summary["task"], summary["cell"], summary["T"], summary["steps"]) == ("adding", "lstm", 8, 20)
     assert summary["final"]["mse"] == records[-1]["test_mse"]

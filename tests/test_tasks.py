@@ -11,7 +11,8 @@ from rnnlab.data.digits import load_images
 from rnnlab.data.tasks import TASKS, make_task
 from rnnlab.models.sequence import READOUTS, SequenceModel
 from rnnlab.train.progress import Progress
-from rnnlab.train.task_loop import TaskTrainer, evaluate, resolve_configs
+from rnnlab.train.task_config import resolve_configs
+from rnnlab.train.task_loop import TaskTrainer, evaluate
 
 SHORT = {"adding": 12, "copy": 5}  # small T for the synthetic tasks keeps the tests fast
 

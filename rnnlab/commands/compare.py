@@ -17,7 +17,8 @@ from rnnlab.commands.task import add_run_flags, defaults_epilog, given_fields
 from rnnlab.data.tasks import make_task
 from rnnlab.fileio import atomic_write_json
 from rnnlab.train.progress import Progress, format_seconds
-from rnnlab.train.task_loop import TaskTrainer, check_output, resolve_configs
+from rnnlab.train.task_config import resolve_configs
+from rnnlab.train.task_loop import TaskTrainer, check_output
 
 DEFAULT_CELLS = ["rnn-tanh", "irnn", "lstm", "gru"]
 OUTPUTS = ("compare.json", "compare.png")

@@ -15,14 +15,8 @@ from rnnlab.configs import parse_json_dict
 from rnnlab.data.tasks import TASKS
 from rnnlab.models.sequence import SequenceConfig
 from rnnlab.train.progress import Progress
-from rnnlab.train.task_loop import (
-    CELL_DEFAULTS,
-    TASK_CELL_DEFAULTS,
-    TASK_DEFAULTS,
-    TaskTrainConfig,
-    TaskTrainer,
-    resolve_configs,
-)
+from rnnlab.train.task_config import CELL_DEFAULTS, TASK_CELL_DEFAULTS, TASK_DEFAULTS, TaskTrainConfig, resolve_configs
+from rnnlab.train.task_loop import TaskTrainer
 
 # flags named as a Keras / char-rnn user would type them, besides the field's own --field-name
 ALIASES = {"steps": ("-T", "--steps"), "hidden_size": ("--hidden", "--hidden-size"), "num_layers": ("--layers",)}

@@ -17,9 +17,8 @@ import json
 import math
 import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors import safe_open
@@ -31,9 +30,11 @@ from rnnlab.fileio import atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.models.sequence import SequenceConfig, SequenceModel, build_model
 from rnnlab.train.checkpoint import save_weights
-from rnnlab.train.config import OPTIMIZERS, SCHEDULES, parse_duration
-from rnnlab.train.optim import clip_gradients, learning_rate, make_optimizer
+from rnnlab.train.config import parse_duration
+from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
+from rnnlab.train.task_config import TaskTrainConfig
+from rnnlab.train.telemetry import PLOTS, STEPS, Telemetry, read_steps
 
 CONFIG, WEIGHTS, METRICS, SUMMARY, CURVE = (
     "config.json",
@@ -42,112 +43,8 @@ CONFIG, WEIGHTS, METRICS, SUMMARY, CURVE = (
     "summary.json",
     "curve.png",
 )
-RUN_FILES = (CONFIG, WEIGHTS, METRICS, SUMMARY, CURVE)
+RUN_FILES = (CONFIG, WEIGHTS, METRICS, SUMMARY, CURVE, STEPS, PLOTS[1])
 RUN_FORMAT = "rnnlab-task-run/1"
-
-
-@dataclass
-class TaskTrainConfig:
-    """How a task model is trained (saved in the run, does not travel with the weights).
-
-    ``make_optimizer``, ``learning_rate`` and ``clip_gradients`` of :mod:`rnnlab.train.optim` read the
-    fields it shares with :class:`rnnlab.train.config.TrainConfig` (optimizer, lr, schedule, ...).
-    """
-
-    batch_size: int = field(default=50, metadata={"help": "sequences per step"})
-    optimizer: str = field(default="adam", metadata={"help": ", ".join(OPTIMIZERS)})
-    lr: float = field(default=1e-3, metadata={"help": "learning rate"})
-    schedule: str = field(
-        default="cosine",
-        metadata={"help": "constant; cosine (to 0 over the budget, by the clock or max_steps); step; plateau"},
-    )
-    lr_decay: float = field(default=0.5, metadata={"help": "factor of the step and plateau schedules"})
-    decay_every: int = field(default=1000, metadata={"help": "steps between decays of the step schedule"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
-    weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
-    clip_norm: float = field(default=1.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"})
-    clip_value: float = field(default=0.0, metadata={"help": "clip each gradient entry to [-v, v]; 0 = off"})
-    time_budget: str = field(default="5m", metadata={"help": "stop after this long, e.g. 100s, 5m; '' = none"})
-    max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
-    eval_every: int = field(default=250, metadata={"help": "steps between evaluations on the test set"})
-    seed: int = field(default=0, metadata={"help": "seed of the initial weights and the training batches"})
-    target: float | None = field(default=None, metadata={"help": "report when the test metric first reaches this"})
-    stop_at_target: bool = field(default=False, metadata={"help": "stop once the target is reached"})
-    threads: int = field(default=0, metadata={"help": "CPU threads while training; 0 = PyTorch's choice"})
-
-    def validate(self) -> None:
-        for name in ("batch_size", "eval_every", "decay_every"):
-            checks.positive_int(name, getattr(self, name))
-        for name in ("max_steps", "threads", "warmup_steps"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "an integer >= 0", getattr(self, name))
-        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
-        checks.choice("schedule", self.schedule, SCHEDULES)
-        for name in ("lr", "lr_decay"):
-            if not getattr(self, name) > 0:
-                checks.fail(name, "a positive number", getattr(self, name))
-        for name in ("weight_decay", "clip_norm", "clip_value"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "a number >= 0", getattr(self, name))
-        if parse_duration(self.time_budget) is None and self.max_steps == 0:
-            checks.fail("time_budget/max_steps", "a time budget or a step limit", "neither")
-        if self.stop_at_target and self.target is None:
-            checks.fail("stop_at_target", "a --target to stop at", "no target")
-
-
-# Per-task defaults over the dataclass defaults (fields of SequenceConfig or TaskTrainConfig). The
-# papers ran plain SGD for 10^5-10^6 steps; with minutes on a CPU we use Adam, clipping the gradient
-# norm to 1, a cosine schedule (as Keras/char-rnn users would) and the papers' model sizes.
-_IMAGES = {"hidden_size": 128, "batch_size": 32, "lr": 2e-3, "eval_every": 200}
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    # Le et al. 2015: 100 hidden units, minibatch 16, lr and clipping grid-searched, T = 150..400.
-    "adding": {"hidden_size": 100, "batch_size": 50, "lr": 3e-3},
-    # Arjovsky et al. 2016: RMSprop lr 1e-3, minibatch 20; LSTM with 40 units (uRNN 128), T = 100..500.
-    "copy": {"hidden_size": 128, "batch_size": 50, "lr": 1e-3},
-    # Le et al. 2015 (pixel MNIST): 100 hidden units, minibatch 16; digits is the 8x8 stand-in.
-    **dict.fromkeys(("digits", "digits-permuted", "mnist", "mnist-permuted", "mnist-rows"), _IMAGES),
-}
-# Per-cell changes. IRNN's identity recurrence passes every step undamped, so large steps blow it
-# up (Le et al. needed lr 1e-4..1e-2 with SGD); with Adam, 3e-4 is stable on adding and digits.
-CELL_DEFAULTS: dict[str, dict[str, Any]] = {"irnn": {"lr": 3e-4}}
-# Per task and cell. IRNN's input weights start at N(0, 0.001^2) (Le et al.'s adding setup): one
-# pixel per step then barely moves the state, and on 8x8 digits it plateaus near 30% accuracy;
-# N(0, 1) for one pixel (and 1/sqrt(28) for a row of 28) reaches 95%.
-TASK_CELL_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
-    **{
-        (t, "irnn"): {"cell_options": {"input_std": 1.0}}
-        for t in ("digits", "digits-permuted", "mnist", "mnist-permuted")
-    },
-    ("mnist-rows", "irnn"): {"cell_options": {"input_std": 28**-0.5}},
-}
-
-
-def resolve_configs(task: str, cell: str, given: dict[str, Any]) -> tuple[SequenceConfig, TaskTrainConfig]:
-    """Dataclass defaults < :data:`TASK_DEFAULTS` < :data:`CELL_DEFAULTS` < :data:`TASK_CELL_DEFAULTS` < ``given``.
-
-    Args:
-        task: a task name.
-        cell: a cell name.
-        given: fields of either config that the user set explicitly.
-
-    Returns:
-        ``(model_config, train_config)``, validated.
-    """
-    defaults = {
-        **TASK_DEFAULTS.get(task, {}),
-        **CELL_DEFAULTS.get(cell, {}),
-        **TASK_CELL_DEFAULTS.get((task, cell), {}),
-    }
-    values = {**defaults, **given, "task": task, "cell": cell}
-    model_names = SequenceConfig.__dataclass_fields__
-    unknown = sorted(set(values) - set(model_names) - set(TaskTrainConfig.__dataclass_fields__))
-    if unknown:
-        raise ValueError(f"config: unknown field(s) {', '.join(unknown)}")
-    model_cfg = SequenceConfig(**{k: v for k, v in values.items() if k in model_names})
-    train_cfg = TaskTrainConfig(**{k: v for k, v in values.items() if k not in model_names})
-    model_cfg.validate()
-    train_cfg.validate()
-    return model_cfg, train_cfg
 
 
 @torch.no_grad()
@@ -223,6 +120,7 @@ class TaskTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         for name in RUN_FILES:
             (self.out / name).unlink(missing_ok=True)
+        self.telemetry = Telemetry(self.out)  # every step's gradient norm before clipping: steps.csv
         config = {"format": RUN_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg)}
         atomic_write_json(self.out / CONFIG, config)
 
@@ -257,11 +155,12 @@ class TaskTrainer:
                 loss = task.loss(pred, y)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                norm = clip_gradients(self.model, cfg)  # reads clip_norm, clip_value
+                norm, clipped = clip_and_report(self.model, cfg)  # reads clip_norm, clip_value
                 diverged = not math.isfinite(loss.item()) or not math.isfinite(norm)
                 if not diverged:
                     self.optimizer.step()
                 step += 1
+                self.telemetry.add_step(step, loss.item(), norm, clipped, self.optimizer.param_groups[0]["lr"])
                 window["loss"] += loss.item()
                 window["metric"] += task.metrics(pred.detach(), y)[task.metric]
                 window["norm"] += norm
@@ -311,6 +210,7 @@ class TaskTrainer:
             "eval_s": round(time.monotonic() - t0, 3),
         }
         self.records.append(record)
+        self.telemetry.flush()
         with open(self.out / METRICS, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         save_weights(self.out / WEIGHTS, self.model, {"step": step, f"test_{metric}": test[metric]})
@@ -362,8 +262,11 @@ class TaskTrainer:
 
     def _plot(self) -> None:
         from rnnlab.viz.tasks import plot_task_curve
+        from rnnlab.viz.training import plot_clipping
 
         plot_task_curve(self.records, self.task, self.out / CURVE, title=f"{self.task.name}, {self.model_cfg.cell}")
+        if steps := read_steps(self.out):
+            plot_clipping(steps, self.cfg.clip_norm, self.out / PLOTS[1])
 
     def describe(self) -> str:
         m, c, base = self.model_cfg, self.cfg, self.task.baseline

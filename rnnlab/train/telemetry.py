@@ -51,14 +51,16 @@ class Telemetry:
     def flush(self) -> None:
         """Append what was buffered to the files."""
         path = self.out / STEPS
-        new = not path.exists()
-        with open(path, "a", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            if new:
-                writer.writerow(STEP_FIELDS)
-            writer.writerows(self.rows)
-        with open(self.out / GRADFLOW, "a", encoding="utf-8") as f:
-            f.writelines(json.dumps(p) + "\n" for p in self.profiles)
+        if self.rows:
+            new = not path.exists()
+            with open(path, "a", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                if new:
+                    writer.writerow(STEP_FIELDS)
+                writer.writerows(self.rows)
+        if self.profiles:
+            with open(self.out / GRADFLOW, "a", encoding="utf-8") as f:
+                f.writelines(json.dumps(p) + "\n" for p in self.profiles)
         self.rows, self.profiles = [], []
 
     def _truncate(self, step: int) -> None:
