@@ -22,3 +22,16 @@ def test_tune_process_flushes_denormals():
         assert (tiny * 1.0).item() == 0.0
     finally:
         torch.set_flush_denormal(False)
+
+
+def test_atomic_writes_get_the_permissions_of_a_plain_open(tmp_path):
+    import os
+    import stat
+
+    from rnnlab.fileio import atomic_write_bytes
+
+    atomic_write_bytes(tmp_path / "a.bin", b"x")
+    (tmp_path / "b.bin").write_bytes(b"x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "a.bin").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "b.bin").st_mode) and mode & 0o044  # readable by others
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
