@@ -1,0 +1,65 @@
+"""Hidden activations of a character model over a text, one row per character."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from rnnlab.data.vocab import CharVocab
+from rnnlab.models.language_model import LanguageModel
+
+#: names of the state entries of cells whose state has more than ``h``
+STATE_NAMES = {2: ("h", "c")}
+
+
+@dataclass
+class Activations:
+    """What a model computed at every character of a text.
+
+    Attributes:
+        text: the text.
+        known: ``(N,)`` bool, whether each character is in the model's vocabulary (the others
+            were read as the first vocabulary entry and are shown greyed).
+        states: ``"layer 1 h"`` -> ``(N, H)`` values after reading each character (for LSTM also
+            ``"layer 1 c"``).
+        probs: ``(N, V)`` the model's next-character distribution after each character.
+    """
+
+    text: str
+    known: Tensor
+    states: dict[str, Tensor]
+    probs: Tensor
+
+    def matrix(self) -> tuple[Tensor, list[str]]:
+        """All floating state entries side by side ``(N, sum H)``, and a name per column."""
+        names = [f"{key} {i}" for key, v in self.states.items() for i in range(v.shape[1])]
+        return torch.cat(list(self.states.values()), dim=1), names
+
+
+@torch.no_grad()
+def collect(model: LanguageModel, vocab: CharVocab, text: str) -> Activations:
+    """Run ``model`` over ``text`` from a zero state, one character at a time, layer by layer."""
+    if not text:
+        raise ValueError("text: empty; give at least one character")
+    model = model.eval()
+    known = torch.tensor([c in vocab.index for c in text])
+    safe = "".join(c if ok else vocab.chars[0] for c, ok in zip(text, known.tolist()))
+    x = model.embed(vocab.encode(safe).unsqueeze(1))  # (N, 1, E)
+    states: dict[str, Tensor] = {}
+    for layer in range(model.rnn.num_layers):
+        cell = model.rnn.cell_at(layer)
+        state = cell.init_state(1, x.device, x.dtype)
+        outs, seq = [], []
+        for t in range(x.shape[0]):
+            y, state = cell(x[t], state)
+            outs.append(y[0])
+            seq.append([s[0] for s in state if s.is_floating_point()])
+        entries = list(zip(*seq))
+        labels = STATE_NAMES.get(len(entries), tuple(f"s{k}" if k else "h" for k in range(len(entries))))
+        for label, values in zip(labels, entries):
+            states[f"layer {layer + 1} {label}"] = torch.stack(values)  # (N, H)
+        x = torch.stack(outs).unsqueeze(1)  # (N, 1, O) the next layer's input
+    probs = torch.softmax(model.readout(x[:, 0]), dim=-1)  # (N, V)
+    return Activations(text, known, states, probs)
