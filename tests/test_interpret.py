@@ -112,3 +112,23 @@ def test_collect_refuses_an_empty_text():
     vocab = CharVocab.from_text("ab")
     with pytest.raises(ValueError, match="text: empty"):
         collect(LanguageModel(ModelConfig(vocab_size=2, hidden_size=4)), vocab, "")
+
+
+def test_units_cli_prints_a_ranking_and_refuses_bad_input(tmp_path, capsys):
+    import json
+
+    from rnnlab.cli import main
+
+    corpus = "".join(f"def f{i}(x):\n    return 'a{i}'  # c\n" for i in range(60))
+    (tmp_path / "code.py").write_text(corpus)
+    run = tmp_path / "run"
+    train = ["train", "--data", str(tmp_path / "code.py"), "--out", str(run), "--max-steps", "4", "--time-budget", "0"]
+    assert main(train + "--hidden-size 8 --embedding-size 4 --seq-len 16 --batch-size 2 --sample-chars 0".split()) == 0
+    capsys.readouterr()
+    assert main(["units", str(run), "--text", str(tmp_path / "code.py"), "--top", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["units"] == 16 and result["characters"] == len(corpus)
+    assert len(result["features"]["inside a string"]) == 2 and result["features"]["inside quotation marks"] == []
+    assert main(["units", str(run), "--text", str(tmp_path / "missing.txt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rnnlab units: error: --text: ")
