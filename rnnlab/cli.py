@@ -9,11 +9,24 @@ from __future__ import annotations
 import os
 import sys
 
-from rnnlab.commands import bench, compare, diagnose, evaluate, inspect_run, plot, sample, surface, task, train, units
+from rnnlab.commands import (
+    bench,
+    compare,
+    diagnose,
+    evaluate,
+    inspect_run,
+    plot,
+    sample,
+    surface,
+    task,
+    train,
+    units,
+    visualize,
+)
 from rnnlab.commands.common import Parser, UsageError
 from rnnlab.runtime import tune_process
 
-COMMANDS = (train, sample, evaluate, inspect_run, plot, diagnose, units, surface, task, compare, bench)
+COMMANDS = (train, sample, evaluate, inspect_run, plot, diagnose, units, visualize, surface, task, compare, bench)
 
 
 def build_parser() -> Parser:

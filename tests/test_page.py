@@ -1,0 +1,67 @@
+"""The hidden-state page: its data round-trips, it is self-contained, and the CLI writes it."""
+
+import base64
+import json
+import re
+
+import numpy as np
+import torch
+
+from rnnlab.cli import main
+from rnnlab.interpret.activations import Activations
+from rnnlab.viz.page import page_data, render
+
+
+def _acts(text: str) -> Activations:
+    torch.manual_seed(0)
+    n = len(text)
+    states = {"layer 1 h": torch.randn(n, 3), "layer 1 c": torch.randn(n, 2) * 5}
+    probs = torch.softmax(torch.randn(n, 7), dim=1)
+    return Activations(text, torch.tensor([c != "?" for c in text]), states, probs)
+
+
+def test_page_data_stores_each_unit_as_a_contiguous_scaled_int8_slice():
+    acts = _acts("ab?c</script>d")
+    ranking = {"f": [{"unit": "layer 1 c 1", "index": 4, "correlation": 0.5}]}
+    data = page_data(acts, ranking, list("abcd</s"))
+    n = len(acts.text)
+    for group, (name, values) in zip(data["groups"], acts.states.items()):
+        q = np.frombuffer(base64.b64decode(group["data"]), dtype=np.int8).reshape(group["units"], n)
+        restored = torch.from_numpy(q.astype(np.float32)).t() / 127 * torch.tensor(group["scale"])
+        torch.testing.assert_close(restored, values, atol=float(values.abs().max()) / 127, rtol=0)
+        assert group["name"] == name
+    assert data["ranking"]["f"][0]["group"] == 1 and data["ranking"]["f"][0]["unit_index"] == 1
+    ids = np.frombuffer(base64.b64decode(data["top"]["ids"]), dtype=np.uint8).reshape(n, 5)
+    assert ids[0].tolist() == acts.probs[0].topk(5).indices.tolist()
+    assert np.frombuffer(base64.b64decode(data["known"]), dtype=np.uint8).tolist() == [c != "?" for c in acts.text]
+
+
+def test_the_page_is_self_contained_and_the_text_cannot_close_its_script():
+    acts = _acts("x</script><b>y")
+    html = render(page_data(acts, {}, list("abcdefg")))
+    assert not re.search(r"(src|href)\s*=\s*[\"']?https?:", html)  # nothing fetched from the network
+    payload = html.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(payload)["text"] == "x</script><b>y"
+
+
+def test_visualize_writes_the_page_and_refuses_bad_input(tmp_path, capsys):
+    corpus = "".join(f"def f{i}(x):\n    return 'a{i}'  # c\n" for i in range(60))
+    (tmp_path / "code.py").write_text(corpus)
+    (tmp_path / "other.txt").write_text("déf ü\n")
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "code.py"), "--out", str(run), "--max-steps", "4", "--time-budget", "0"]
+    assert main(argv + "--hidden-size 8 --embedding-size 4 --seq-len 16 --batch-size 2 --sample-chars 0".split()) == 0
+    assert main(["visualize", str(run), "--text", str(tmp_path / "other.txt")]) == 0  # unseen characters: greyed
+    html = (run / "units.html").read_text()
+    assert html.startswith("<!doctype html>") and '"text": "déf ü\\n"' in html
+    assert json.loads((run / "units.json").read_text())["units"] == 16
+    capsys.readouterr()
+    (tmp_path / "empty.txt").write_text("")
+    for bad, message in [
+        (["visualize", str(tmp_path / "nope"), "--text", str(tmp_path / "code.py")], "is not a run directory"),
+        (["visualize", str(run), "--text", str(tmp_path / "empty.txt")], "--text: "),
+        (["visualize", str(run), "--text", str(tmp_path / "code.py"), "--page", "/no/dir/p.html"], "--page"),
+    ]:
+        assert main(bad) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
