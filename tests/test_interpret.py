@@ -93,7 +93,8 @@ def test_collect_reads_every_layer_and_matches_the_model(cell):
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=6, num_layers=2, embedding_size=4))
     text = "ab\ncdz a"  # 'z' is outside the vocabulary
     acts = collect(model, vocab, text)
-    expected = {"layer 1 h", "layer 2 h"} | ({"layer 1 c", "layer 2 c"} if cell == "lstm" else set())
+    extra = ["c", "gate i", "gate f", "gate o"] if cell == "lstm" else ["gate r", "gate z"]
+    expected = {f"layer {k} {name}" for k in (1, 2) for name in ["h", *extra]}
     assert set(acts.states) == expected and all(v.shape == (len(text), 6) for v in acts.states.values())
     assert acts.known.tolist() == [c != "z" for c in text]
     safe = vocab.encode(text.replace("z", vocab.chars[0])).unsqueeze(1)
@@ -101,7 +102,9 @@ def test_collect_reads_every_layer_and_matches_the_model(cell):
         logits, _ = model(safe)
     torch.testing.assert_close(acts.probs, torch.softmax(logits[:, 0], -1), rtol=1e-5, atol=1e-6)
     matrix, names = acts.matrix()
-    assert matrix.shape == (len(text), 6 * len(expected)) and names[0] == "layer 1 h 0"
+    ranked = [k for k in expected if " gate " not in k]  # the gates are shown, not ranked
+    assert matrix.shape == (len(text), 6 * len(ranked)) and names[0] == "layer 1 h 0"
+    assert acts.matrix(gates=True)[0].shape == (len(text), 6 * len(expected))
 
 
 def test_collect_refuses_an_empty_text():
@@ -127,8 +130,26 @@ def test_units_cli_prints_a_ranking_and_refuses_bad_input(tmp_path, capsys):
     capsys.readouterr()
     assert main(["units", str(run), "--text", str(tmp_path / "code.py"), "--top", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["units"] == 16 and result["characters"] == len(corpus)
+    assert result["units"] == 16 and result["characters"] == len(corpus)  # h and c; gates are not ranked
     assert len(result["features"]["inside a string"]) == 2 and result["features"]["inside quotation marks"] == []
     assert main(["units", str(run), "--text", str(tmp_path / "missing.txt")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("rnnlab units: error: --text: ")
+
+
+def test_gate_values_are_the_sigmoids_the_cell_computes_and_saturation_counts_them():
+    from rnnlab.cells import make_cell
+    from rnnlab.cells.gates import GateCapture
+    from rnnlab.interpret.saturation import gate_saturation
+
+    cell = make_cell("lstm", 3, 4)
+    x, state = torch.randn(2, 3), cell.init_state(2)
+    with GateCapture() as capture:
+        cell(x, state)
+    pre = (x @ cell.weight_ih.t() + cell.bias_ih + cell.bias_hh).chunk(4, 1)  # h = 0: no recurrent term
+    torch.testing.assert_close(capture.steps[cell][0]["f"], torch.sigmoid(pre[1]))
+    cell(x, state)  # outside the block nothing is kept
+    assert len(capture.steps[cell]) == 1
+    values = torch.tensor([[0.05, 0.5], [0.95, 0.5], [0.02, 0.99], [0.5, 0.5]])
+    sat = gate_saturation({"layer 1 gate f": values, "layer 1 h": values})
+    assert sat == {"layer 1 gate f": {"left": [0.5, 0.0], "right": [0.25, 0.25]}}

@@ -22,7 +22,7 @@ def _acts(text: str) -> Activations:
 
 def test_page_data_stores_each_unit_as_a_contiguous_scaled_int8_slice():
     acts = _acts("ab?c</script>d")
-    ranking = {"f": [{"unit": "layer 1 c 1", "index": 4, "correlation": 0.5}]}
+    ranking = {"f": [{"unit": "layer 1 c 1", "index": 4, "correlation": 0.5}]}  # columns: h 0-2, c 0-1
     data = page_data(acts, ranking, list("abcd</s"))
     n = len(acts.text)
     for group, (name, values) in zip(data["groups"], acts.states.items()):
@@ -54,7 +54,9 @@ def test_visualize_writes_the_page_and_refuses_bad_input(tmp_path, capsys):
     assert main(["visualize", str(run), "--text", str(tmp_path / "other.txt")]) == 0  # unseen characters: greyed
     html = (run / "units.html").read_text()
     assert html.startswith("<!doctype html>") and '"text": "déf ü\\n"' in html
-    assert json.loads((run / "units.json").read_text())["units"] == 16
+    assert json.loads((run / "units.json").read_text())["units"] == 16  # h and c (the gates are shown, not ranked)
+    assert set(json.loads((run / "units.json").read_text())["gate_saturation"]) == {"layer 1 gate " + g for g in "ifo"}
+    assert (run / "units-saturation.png").read_bytes()[:4] == b"\x89PNG"
     capsys.readouterr()
     (tmp_path / "empty.txt").write_text("")
     for bad, message in [

@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
+from rnnlab.cells.gates import record
 
 
 class GRUCell(Cell):
@@ -45,6 +46,7 @@ class GRUCell(Cell):
         r = torch.sigmoid(i_r + h_r)
         z = torch.sigmoid(i_z + h_z)
         n = torch.tanh(i_n + r * h_n)
+        record(self, r=r, z=z)
         h = n + z * (h - n)  # == (1 - z) * n + z * h
         return h, (h,)
 

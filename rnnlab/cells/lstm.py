@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
+from rnnlab.cells.gates import record
 
 
 class LSTMCell(Cell):
@@ -77,11 +78,15 @@ class LSTMCell(Cell):
         gates = (gi + gh).chunk(self.gates, dim=1)
         if self.forget_gate:
             i, f, g, o = gates
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+            c = f * c + i * torch.tanh(g)
+            record(self, i=i, f=f, o=o)
         else:
             i, g, o = gates
-            c = c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
+            i, o = torch.sigmoid(i), torch.sigmoid(o)
+            c = c + i * torch.tanh(g)
+            record(self, i=i, o=o)
+        h = o * torch.tanh(c)
         return h, (h, c)
 
     def extra_repr(self) -> str:

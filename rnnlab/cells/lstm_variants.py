@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
+from rnnlab.cells.gates import record
 
 
 class _LSTMFamily(Cell):
@@ -63,8 +64,11 @@ class PeepholeLSTMCell(_LSTMFamily):
         gi, gh = gate_preactivations(self, x, h)
         i, f, g, o = (gi + gh).chunk(4, 1)
         p_i, p_f, p_o = self.weight_peep
-        c = torch.sigmoid(f + p_f * c) * c + torch.sigmoid(i + p_i * c) * torch.tanh(g)
-        h = torch.sigmoid(o + p_o * c) * torch.tanh(c)
+        i, f = torch.sigmoid(i + p_i * c), torch.sigmoid(f + p_f * c)
+        c = f * c + i * torch.tanh(g)
+        o = torch.sigmoid(o + p_o * c)
+        record(self, i=i, f=f, o=o)
+        h = o * torch.tanh(c)
         return h, (h, c)
 
 
@@ -82,9 +86,10 @@ class CIFGLSTMCell(_LSTMFamily):
         h, c = state[0], state[1]
         gi, gh = gate_preactivations(self, x, h)
         i, g, o = (gi + gh).chunk(3, 1)
-        i = torch.sigmoid(i)
+        i, o = torch.sigmoid(i), torch.sigmoid(o)
         c = c + i * (torch.tanh(g) - c)  # == (1 - i) * c + i * g
-        h = torch.sigmoid(o) * torch.tanh(c)
+        record(self, i=i, o=o)
+        h = o * torch.tanh(c)
         return h, (h, c)
 
 
@@ -123,6 +128,8 @@ class LayerNormLSTMCell(_LSTMFamily):
             nn.functional.linear(h, self.weight_hh)
         )
         i, f, g, o = gates.chunk(4, 1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(self.ln_c(c))
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        c = f * c + i * torch.tanh(g)
+        record(self, i=i, f=f, o=o)
+        h = o * torch.tanh(self.ln_c(c))
         return h, (h, c)

@@ -2,12 +2,14 @@
 
 The page (one HTML file, works offline) shows the text with every character coloured by the
 chosen unit's value after reading it (each layer's ``h``, and ``c`` for LSTM), a layer and unit
-picker, the model's top-5 next characters on hover, and the units that best track each text
-feature (click one to show it). Characters outside the vocabulary are shown greyed.
+picker, the model's top-5 next characters on hover, the units that best track each text feature
+(click one to show it) and, for gated cells, the gates' saturation (also ``OUT/units-saturation.png``).
+Characters outside the vocabulary are shown greyed. ``OUT/units.json`` holds the rankings.
 """
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -31,6 +33,7 @@ def run(args) -> int:
     from rnnlab.interpret.activations import collect
     from rnnlab.interpret.features import all_features
     from rnnlab.interpret.ranking import rank_units
+    from rnnlab.interpret.saturation import gate_saturation, plot_saturation
     from rnnlab.viz.page import page_data, write_page
 
     for name in ("chars", "top"):
@@ -50,8 +53,15 @@ def run(args) -> int:
     acts = collect(model, vocab, text)
     matrix, names = acts.matrix()
     ranking = rank_units(matrix, all_features(text), names, args.top)
-    write_page(page, page_data(acts, ranking, vocab.chars))
-    atomic_write_json(page.with_suffix(".json"), {"characters": len(text), "units": len(names), "features": ranking})
+    saturation = gate_saturation(acts.states)
+    figure = page.with_name(page.stem + "-saturation.png")
+    data = page_data(acts, ranking, vocab.chars)
+    if saturation:
+        plot_saturation(saturation, figure)
+        data["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
+    write_page(page, data)
+    summary = {"characters": len(text), "units": len(names), "features": ranking, "gate_saturation": saturation}
+    atomic_write_json(page.with_suffix(".json"), summary)
     print(
         f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB) and {page.with_suffix('.json')}: {len(text):,} characters, "
         f"{len(names)} units, {int((~acts.known).sum())} outside the vocabulary; {time.monotonic() - started:.1f}s"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from rnnlab.cells.gates import GateCapture
 from rnnlab.data.vocab import CharVocab
 from rnnlab.models.language_model import LanguageModel
 
@@ -23,7 +24,7 @@ class Activations:
         known: ``(N,)`` bool, whether each character is in the model's vocabulary (the others
             were read as the first vocabulary entry and are shown greyed).
         states: ``"layer 1 h"`` -> ``(N, H)`` values after reading each character (for LSTM also
-            ``"layer 1 c"``).
+            ``"layer 1 c"``, and for gated cells each gate, ``"layer 1 gate f"``).
         probs: ``(N, V)`` the model's next-character distribution after each character.
     """
 
@@ -32,10 +33,11 @@ class Activations:
     states: dict[str, Tensor]
     probs: Tensor
 
-    def matrix(self) -> tuple[Tensor, list[str]]:
-        """All floating state entries side by side ``(N, sum H)``, and a name per column."""
-        names = [f"{key} {i}" for key, v in self.states.items() for i in range(v.shape[1])]
-        return torch.cat(list(self.states.values()), dim=1), names
+    def matrix(self, gates: bool = False) -> tuple[Tensor, list[str]]:
+        """The state entries (and with ``gates`` the gates) side by side ``(N, sum H)``, and a name per column."""
+        kept = {k: v for k, v in self.states.items() if gates or " gate " not in k}
+        names = [f"{key} {i}" for key, v in kept.items() for i in range(v.shape[1])]
+        return torch.cat(list(kept.values()), dim=1), names
 
 
 @torch.no_grad()
@@ -52,14 +54,18 @@ def collect(model: LanguageModel, vocab: CharVocab, text: str) -> Activations:
         cell = model.rnn.cell_at(layer)
         state = cell.init_state(1, x.device, x.dtype)
         outs, seq = [], []
-        for t in range(x.shape[0]):
-            y, state = cell(x[t], state)
-            outs.append(y[0])
-            seq.append([s[0] for s in state if s.is_floating_point()])
+        with GateCapture() as capture:
+            for t in range(x.shape[0]):
+                y, state = cell(x[t], state)
+                outs.append(y[0])
+                seq.append([s[0] for s in state if s.is_floating_point()])
         entries = list(zip(*seq))
         labels = STATE_NAMES.get(len(entries), tuple(f"s{k}" if k else "h" for k in range(len(entries))))
         for label, values in zip(labels, entries):
             states[f"layer {layer + 1} {label}"] = torch.stack(values)  # (N, H)
+        steps = capture.steps.get(cell, [])
+        for gate in steps[0] if steps else {}:
+            states[f"layer {layer + 1} gate {gate}"] = torch.stack([s[gate][0] for s in steps])  # (N, H)
         x = torch.stack(outs).unsqueeze(1)  # (N, 1, O) the next layer's input
     probs = torch.softmax(model.readout(x[:, 0]), dim=-1)  # (N, V)
     return Activations(text, known, states, probs)

@@ -28,20 +28,19 @@ def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str
     """Everything the page shows, as JSON-ready values."""
     if len(chars) > 256:
         raise ValueError(f"vocabulary: the page shows at most 256 characters' predictions, got {len(chars)}")
-    groups, offsets, start = [], {}, 0
+    groups, number = [], {}
     for k, (name, values) in enumerate(acts.states.items()):
         scale = values.abs().amax(0).clamp_min(1e-12)  # (H,)
         q = (values / scale * 127).round().clamp(-127, 127).to(torch.int8).t()  # (H, N), unit-major
         groups.append({"name": name, "units": values.shape[1], "scale": scale.tolist(), "data": _b64(q)})
-        offsets[k] = (start, values.shape[1])
-        start += values.shape[1]
+        number[name] = k
     probs, ids = acts.probs.topk(min(TOP_K, acts.probs.shape[1]), dim=1)  # (N, K)
     ranked = {}
     for feature, entries in ranking.items():
         ranked[feature] = []
         for e in entries:
-            group = next(k for k, (s, n) in offsets.items() if s <= e["index"] < s + n)
-            ranked[feature].append({**e, "group": group, "unit_index": e["index"] - offsets[group][0]})
+            group, unit = e["unit"].rsplit(" ", 1)  # "layer 1 c 40"
+            ranked[feature].append({**e, "group": number[group], "unit_index": int(unit)})
     return {
         "text": acts.text,
         "known": _b64(acts.known.to(torch.uint8)),
