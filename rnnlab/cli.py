@@ -17,6 +17,7 @@ from rnnlab.commands import (
     inspect_run,
     plot,
     sample,
+    serve,
     surface,
     task,
     train,
@@ -26,7 +27,11 @@ from rnnlab.commands import (
 from rnnlab.commands.common import Parser, UsageError
 from rnnlab.runtime import tune_process
 
-COMMANDS = (train, sample, evaluate, inspect_run, plot, diagnose, units, visualize, surface, task, compare, bench)
+COMMANDS = (
+    *(train, sample, evaluate, inspect_run, plot),
+    *(diagnose, units, visualize, serve),
+    *(surface, task, compare, bench),
+)
 
 
 def build_parser() -> Parser:

@@ -67,3 +67,41 @@ def test_visualize_writes_the_page_and_refuses_bad_input(tmp_path, capsys):
         assert main(bad) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
+
+
+def test_serve_answers_on_loopback_and_refuses_a_port_in_use(tmp_path, capsys):
+    import argparse
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from rnnlab.commands import serve
+
+    corpus = "".join(f"def f{i}(x):\n    return 'a{i}'  # c\n" for i in range(60))
+    (tmp_path / "code.py").write_text(corpus)
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "code.py"), "--out", str(run), "--max-steps", "2", "--time-budget", "0"]
+    assert main(argv + "--hidden-size 8 --embedding-size 4 --seq-len 16 --batch-size 2 --sample-chars 0".split()) == 0
+    args = argparse.Namespace(run_dir=run, text=str(tmp_path / "code.py"), chars=500, top=3, port=0, host="127.0.0.1")
+    started = threading.Event()
+    thread = threading.Thread(target=serve.run, args=(args, started), daemon=True)
+    thread.start()
+    assert started.wait(60)
+    host, port = started.server.server_address[:2]
+    try:
+        assert host == "127.0.0.1"
+        html = urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read().decode()
+        assert html.startswith("<!doctype html>") and '"text": "def f0(x):' in html
+        try:
+            urllib.request.urlopen(f"http://{host}:{port}/secret", timeout=10)
+            raise AssertionError("expected 404")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+        capsys.readouterr()
+        taken = ["serve", str(run), "--text", str(tmp_path / "code.py"), "--port", str(port)]
+        assert main(taken) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "already in use" in err
+    finally:
+        started.server.shutdown()
+        thread.join(10)
