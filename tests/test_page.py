@@ -105,3 +105,21 @@ def test_serve_answers_on_loopback_and_refuses_a_port_in_use(tmp_path, capsys):
     finally:
         started.server.shutdown()
         thread.join(10)
+
+
+def test_lstmvis_export_writes_states_ids_dictionary_and_project(tmp_path):
+    import h5py
+
+    from rnnlab.interpret.lstmvis import export
+
+    acts = _acts("ab c\n?")
+    files = export(acts, ["a", "b", "c", " ", "\n"], tmp_path / "lv", name="demo")
+    assert [f.name for f in files] == ["states.hdf5", "chars.hdf5", "chars.dict", "lstm.yml"]
+    with h5py.File(tmp_path / "lv" / "states.hdf5") as f:
+        np.testing.assert_array_equal(f["states1"][:], acts.states["layer 1 c"].numpy())
+        np.testing.assert_array_equal(f["output1"][:], acts.states["layer 1 h"].numpy())
+    with h5py.File(tmp_path / "lv" / "chars.hdf5") as f:
+        assert f["words"][:].tolist() == [0, 1, 3, 2, 4, 0]  # '?' is unseen: id 0
+    assert (tmp_path / "lv" / "chars.dict").read_text().splitlines() == ["a 0", "b 1", "c 2", "<space> 3", "<nl> 4"]
+    project = (tmp_path / "lv" / "lstm.yml").read_text()
+    assert "name: demo" in project and "{type: output, layer: 1, path: output1}" in project

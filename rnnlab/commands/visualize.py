@@ -35,6 +35,7 @@ def register(sub) -> None:
     p = sub.add_parser("visualize", help="an HTML page of the hidden units over a text", description=__doc__)
     add_text_flags(p)
     p.add_argument("--page", type=Path, default=None, help="where to write the page (default OUT/units.html)")
+    p.add_argument("--lstmvis", type=Path, default=None, metavar="DIR", help="also export the states for LSTMVis")
     p.set_defaults(func=run)
 
 
@@ -46,11 +47,18 @@ def run(args) -> int:
     page = args.page or args.run_dir / "units.html"
     if args.run_dir.is_dir() and not page.parent.is_dir():
         raise UsageError(f"--page: folder {page.parent} does not exist")
+    if args.lstmvis is not None and args.lstmvis.exists() and not args.lstmvis.is_dir():
+        raise UsageError(f"--lstmvis: {args.lstmvis} exists and is not a folder")
     started = time.monotonic()
     found = study(args.run_dir, args.text, args.chars, args.top)
     write_page(page, found.page_data(page.with_name(page.stem + "-saturation.png")))
     summary = found.summary()
     atomic_write_json(page.with_suffix(".json"), summary)
+    if args.lstmvis is not None:
+        from rnnlab.interpret.lstmvis import export
+
+        files = export(found.acts, found.chars, args.lstmvis, name=args.run_dir.name)
+        print("LSTMVis project: " + ", ".join(str(f) for f in files))
     print(
         f"wrote {page} ({page.stat().st_size / 1e6:.1f} MB) and {page.with_suffix('.json')}: "
         f"{summary['characters']:,} characters, {summary['units']} units, "
