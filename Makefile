@@ -16,7 +16,14 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/rnnlab train --out runs/demo --force
 	$(VENV)/bin/rnnlab sample runs/demo --length 800 --seed 1
 
-test: $(VENV)/.installed
+# Debian's Chromium for the page tests in a real browser (root, or sudo, needed once)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(VENV)/.chromium: $(VENV)/.installed
+	command -v chromium >/dev/null || $(SUDO) apt-get install -y -q chromium >/dev/null \
+		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null)
+	touch $@
+
+test: $(VENV)/.installed $(VENV)/.chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
