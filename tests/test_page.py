@@ -23,14 +23,15 @@ def _acts(text: str) -> Activations:
 def test_page_data_stores_each_unit_as_a_contiguous_scaled_int8_slice():
     acts = _acts("ab?c</script>d")
     ranking = {"f": [{"unit": "layer 1 c 1", "index": 4, "correlation": 0.5}]}  # columns: h 0-2, c 0-1
-    data = page_data(acts, ranking, list("abcd</s"))
-    n = len(acts.text)
-    for group, (name, values) in zip(data["groups"], acts.states.items()):
-        q = np.frombuffer(base64.b64decode(group["data"]), dtype=np.int8).reshape(group["units"], n)
+    page = page_data(acts, ranking, list("abcd</s"))
+    data, n = page.meta, len(acts.text)
+    for group, blob, (name, values) in zip(data["groups"], page.groups, acts.states.items()):
+        q = np.frombuffer(blob, dtype=np.int8).reshape(group["units"], n)
         restored = torch.from_numpy(q.astype(np.float32)).t() / 127 * torch.tensor(group["scale"])
         torch.testing.assert_close(restored, values, atol=float(values.abs().max()) / 127, rtol=0)
         assert group["name"] == name
     assert data["ranking"]["f"][0]["group"] == 1 and data["ranking"]["f"][0]["unit_index"] == 1
+    assert page.first == 1  # the page opens on the best unit of the first feature
     ids = np.frombuffer(base64.b64decode(data["top"]["ids"]), dtype=np.uint8).reshape(n, 5)
     assert ids[0].tolist() == acts.probs[0].topk(5).indices.tolist()
     assert np.frombuffer(base64.b64decode(data["known"]), dtype=np.uint8).tolist() == [c != "?" for c in acts.text]
@@ -38,10 +39,22 @@ def test_page_data_stores_each_unit_as_a_contiguous_scaled_int8_slice():
 
 def test_the_page_is_self_contained_and_the_text_cannot_close_its_script():
     acts = _acts("x</script><b>y")
-    html = render(page_data(acts, {}, list("abcdefg")))
-    assert not re.search(r"(src|href)\s*=\s*[\"']?https?:", html)  # nothing fetched from the network
+    page = page_data(acts, {"f": [{"unit": "layer 1 c 0", "index": 3, "correlation": 0.5}]}, list("abcdefg"))
+    html = render(page)
+    assert not re.search(r"(src|href|fetch)\s*[=(]\s*[\"']?https?:", html)  # nothing fetched from the network
     payload = html.split('<script id="data" type="application/json">')[1].split("</script>")[0]
-    assert json.loads(payload)["text"] == "x</script><b>y"
+    assert json.loads(payload)["text"] == "x</script><b>y" and "group_url" not in json.loads(payload)
+    blocks = re.findall(r'<script type="application/octet-stream" id="group-(\d)">([^<]*)</script>', html)
+    assert [int(k) for k, _ in blocks] == [1, 0]  # the group shown first comes first, before the page's script
+    assert html.index('id="group-1"') < html.index("const data = JSON.parse") < html.index('id="group-0"')
+    assert [base64.b64decode(b) for _, b in sorted(blocks)] == page.groups
+
+
+def test_the_served_page_carries_no_group_and_fetches_them():
+    page = page_data(_acts("abc"), {}, list("abc"))
+    html = render(page, group_url="group/")
+    payload = html.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+    assert json.loads(payload)["group_url"] == "group/" and 'type="application/octet-stream"' not in html
 
 
 def test_visualize_writes_the_page_and_refuses_bad_input(tmp_path, capsys):
@@ -92,11 +105,15 @@ def test_serve_answers_on_loopback_and_refuses_a_port_in_use(tmp_path, capsys):
         assert host == "127.0.0.1"
         html = urllib.request.urlopen(f"http://{host}:{port}/", timeout=10).read().decode()
         assert html.startswith("<!doctype html>") and '"text": "def f0(x):' in html
-        try:
-            urllib.request.urlopen(f"http://{host}:{port}/secret", timeout=10)
-            raise AssertionError("expected 404")
-        except urllib.error.HTTPError as e:
-            assert e.code == 404
+        group = urllib.request.urlopen(f"http://{host}:{port}/group/1", timeout=10)
+        assert group.headers["Content-Type"] == "application/octet-stream"
+        assert len(group.read()) == 8 * 500  # layer 1 c: 8 units x 500 characters, one byte each
+        for missing in ("/secret", "/group/99", "/group/x", "/group/-1"):
+            try:
+                urllib.request.urlopen(f"http://{host}:{port}{missing}", timeout=10)
+                raise AssertionError(f"expected 404 for {missing}")
+            except urllib.error.HTTPError as e:
+                assert e.code == 404
         capsys.readouterr()
         taken = ["serve", str(run), "--text", str(tmp_path / "code.py"), "--port", str(port)]
         assert main(taken) == 2

@@ -1,7 +1,8 @@
 """``rnnlab serve OUT --text FILE``: the hidden-unit page of ``rnnlab visualize``, served on localhost.
 
 Binds to the loopback address by default (``--host`` to change it) on ``--port`` (default 8765;
-0 picks a free port) and serves the page at ``/`` until Ctrl-C.
+0 picks a free port) and serves the page at ``/`` until Ctrl-C. The page is small: it fetches
+each layer's values (raw int8 bytes, ``/group/<k>``) when it first shows them.
 """
 
 from __future__ import annotations
@@ -22,23 +23,29 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def make_server(page: dict, host: str, port: int) -> http.server.ThreadingHTTPServer:
-    """An HTTP server answering ``/`` with ``page["html"]`` (bytes, set when ready; 503 before), else 404."""
+def make_server(content: dict, host: str, port: int) -> http.server.ThreadingHTTPServer:
+    """An HTTP server answering ``/`` with ``content["html"]`` and ``/group/<k>`` with ``content["groups"][k]``
+    (bytes, set when ready; 503 before), anything else with 404."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
-            if self.path.split("?")[0] not in ("/", "/index.html"):
-                self.send_error(404)
-                return
-            html = page.get("html")
-            if html is None:
+            path = self.path.split("?")[0]
+            if "html" not in content:
                 self.send_error(503, "the page is still being computed")
-                return
+            elif path in ("/", "/index.html"):
+                self._send(content["html"], "text/html; charset=utf-8")
+            elif path.startswith("/group/") and path[7:].isdigit() and int(path[7:]) < len(content["groups"]):
+                self._send(content["groups"][int(path[7:])], "application/octet-stream")
+            else:
+                self.send_error(404)
+
+        def _send(self, body: bytes, kind: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(html)))
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")  # another run may be served on this port later
             self.end_headers()
-            self.wfile.write(html)
+            self.wfile.write(body)
 
         def log_message(self, format, *args) -> None:  # one line per request would bury the useful ones
             pass
@@ -60,11 +67,13 @@ def run(args, started: threading.Event | None = None) -> int:
     check_text_flags(args)
     if not 0 <= args.port <= 65535:
         raise UsageError(f"--port: expected 0 to 65535, got {args.port}")
-    page: dict = {}
-    server = make_server(page, args.host, args.port)  # claim the port before the seconds of work
+    content: dict = {}
+    server = make_server(content, args.host, args.port)  # claim the port before the seconds of work
     try:
         found = study(args.run_dir, args.text, args.chars, args.top)
-        page["html"] = render(found.page_data(args.run_dir / "units-saturation.png")).encode("utf-8")
+        page = found.page(args.run_dir / "units-saturation.png")
+        content["groups"] = page.groups
+        content["html"] = render(page, group_url="group/").encode("utf-8")
         host, port = server.server_address[:2]
         print(f"serving {found.summary()['characters']:,} characters at http://{host}:{port}/ (Ctrl-C to stop)")
         if started is not None:

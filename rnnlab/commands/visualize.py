@@ -51,7 +51,7 @@ def run(args) -> int:
         raise UsageError(f"--lstmvis: {args.lstmvis} exists and is not a folder")
     started = time.monotonic()
     found = study(args.run_dir, args.text, args.chars, args.top)
-    write_page(page, found.page_data(page.with_name(page.stem + "-saturation.png")))
+    write_page(page, found.page(page.with_name(page.stem + "-saturation.png")))
     summary = found.summary()
     atomic_write_json(page.with_suffix(".json"), summary)
     if args.lstmvis is not None:

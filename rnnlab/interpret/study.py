@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rnnlab.data.corpora import load_corpus
 from rnnlab.interpret.activations import Activations, collect
@@ -12,6 +13,9 @@ from rnnlab.interpret.features import all_features
 from rnnlab.interpret.ranking import rank_units
 from rnnlab.interpret.saturation import gate_saturation, plot_saturation
 from rnnlab.train.checkpoint import load_model
+
+if TYPE_CHECKING:
+    from rnnlab.viz.page import Page
 
 
 @dataclass
@@ -34,15 +38,15 @@ class Study:
             "gate_saturation": self.saturation,
         }
 
-    def page_data(self, figure: Path) -> dict:
-        """The page's data; the saturation scatter is drawn to ``figure`` and embedded."""
+    def page(self, figure: Path) -> Page:
+        """The page; the saturation scatter is drawn to ``figure`` and embedded."""
         from rnnlab.viz.page import page_data
 
-        data = page_data(self.acts, self.ranking, self.chars)
+        page = page_data(self.acts, self.ranking, self.chars)
         if self.saturation:
             plot_saturation(self.saturation, figure)
-            data["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
-        return data
+            page.meta["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
+        return page
 
 
 def study(run_dir: Path, text_spec: str, chars: int, top: int) -> Study:

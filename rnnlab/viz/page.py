@@ -1,14 +1,21 @@
-"""The hidden-state page: one self-contained HTML file (no network), text coloured by a unit.
+"""The hidden-state page: the text coloured by a unit, as one self-contained HTML file or served.
 
-Activations are stored per unit as int8 (each unit scaled by its largest magnitude), unit after
-unit, so that a change of unit recolours from one contiguous slice; the top-5 next characters as
-byte ids and probabilities in 1/255 steps. All of it is base64 inside the page.
+Activations are stored per group (a layer's ``h``, ``c`` or one gate) as int8, each unit scaled by
+its largest magnitude, unit after unit, so that a change of unit recolours from one contiguous
+slice; the top-5 next characters as byte ids and probabilities in 1/255 steps.
+
+A page of 20,000 characters for a two-layer LSTM of 512 units holds 12 groups of 10 MB each, so
+the page never decodes what it does not show: the static page carries each group as its own
+base64 block, the group shown first before the page's script and the others after it (the page
+is drawn and usable while the browser still reads the rest), and a group is decoded when it is
+first picked. The served page fetches a group's raw bytes from ``group/<k>`` when it is picked.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -20,19 +27,33 @@ from rnnlab.interpret.activations import Activations
 TOP_K = 5
 
 
+@dataclass
+class Page:
+    """``meta``: the JSON the page's script reads; ``groups``: each group's ``(H, N)`` int8 values as bytes."""
+
+    meta: dict
+    groups: list[bytes]
+
+    @property
+    def first(self) -> int:
+        """The group shown when the page opens: the best unit of the first feature that has one."""
+        return next((e[0]["group"] for e in self.meta["ranking"].values() if e), 0)
+
+
 def _b64(t: torch.Tensor) -> str:
     return base64.b64encode(t.contiguous().numpy().tobytes()).decode("ascii")
 
 
-def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str]) -> dict:
-    """Everything the page shows, as JSON-ready values."""
+def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str]) -> Page:
+    """Everything the page shows."""
     if len(chars) > 256:
         raise ValueError(f"vocabulary: the page shows at most 256 characters' predictions, got {len(chars)}")
-    groups, number = [], {}
+    groups, blobs, number = [], [], {}
     for k, (name, values) in enumerate(acts.states.items()):
         scale = values.abs().amax(0).clamp_min(1e-12)  # (H,)
         q = (values / scale * 127).round().clamp(-127, 127).to(torch.int8).t()  # (H, N), unit-major
-        groups.append({"name": name, "units": values.shape[1], "scale": scale.tolist(), "data": _b64(q)})
+        groups.append({"name": name, "units": values.shape[1], "scale": scale.tolist()})
+        blobs.append(q.contiguous().numpy().tobytes())
         number[name] = k
     probs, ids = acts.probs.topk(min(TOP_K, acts.probs.shape[1]), dim=1)  # (N, K)
     ranked = {}
@@ -41,7 +62,7 @@ def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str
         for e in entries:
             group, unit = e["unit"].rsplit(" ", 1)  # "layer 1 c 40"
             ranked[feature].append({**e, "group": number[group], "unit_index": int(unit)})
-    return {
+    meta = {
         "text": acts.text,
         "known": _b64(acts.known.to(torch.uint8)),
         "groups": groups,
@@ -53,15 +74,34 @@ def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str
         },
         "ranking": ranked,
     }
+    return Page(meta, blobs)
 
 
-def render(data: dict) -> str:
-    """The page's HTML with ``data`` inside (``</`` escaped so the text cannot close the script)."""
+def _block(page: Page, k: int) -> str:
+    # a group's bytes, then a one-line script that runs once the parser is past them
+    b64 = base64.b64encode(page.groups[k]).decode("ascii")
+    return f'<script type="application/octet-stream" id="group-{k}">{b64}</script><script>groupParsed({k})</script>\n'
+
+
+def render(page: Page, group_url: str | None = None) -> str:
+    """The page's HTML (``</`` in the JSON escaped so the text cannot close the script).
+
+    Args:
+        page: what to show.
+        group_url: ``None`` embeds every group (the static page); otherwise the page fetches
+            group ``k`` from ``group_url + str(k)`` when it is first shown.
+    """
     template = resources.files("rnnlab.viz").joinpath("templates/units.html").read_text(encoding="utf-8")
-    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
-    return template.replace("/*DATA*/", payload)
+    meta = page.meta if group_url is None else {**page.meta, "group_url": group_url}
+    payload = json.dumps(meta, ensure_ascii=False).replace("</", "<\\/")
+    head, tail = template.replace("/*DATA*/", payload).split("<!--GROUPS-->")
+    if group_url is not None:
+        return head + tail
+    before, after = head.split("<!--FIRST-->")
+    rest = "".join(_block(page, k) for k in range(len(page.groups)) if k != page.first)
+    return before + _block(page, page.first) + after + rest + tail
 
 
-def write_page(path: Path, data: dict) -> None:
-    """Write the page atomically."""
-    atomic_write_bytes(path, render(data).encode("utf-8"))
+def write_page(path: Path, page: Page) -> None:
+    """Write the static page atomically."""
+    atomic_write_bytes(path, render(page).encode("utf-8"))
