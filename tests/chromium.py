@@ -59,11 +59,15 @@ class Browser:
         """Load ``url`` and wait until the expression ``ready`` is truthy."""
         self.call("Page.enable")
         self.call("Page.navigate", url=url)
+        self.wait(ready, url)
+
+    def wait(self, expression: str, what: str = "the page") -> None:
+        """Wait (at most a minute) until ``expression`` is truthy in the tab."""
         for _ in range(600):
-            if self.evaluate(f"Boolean({ready})"):
+            if self.evaluate(f"Boolean({expression})"):
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"{url} did not get ready")
+        raise TimeoutError(f"{what} did not get ready: {expression}")
 
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
