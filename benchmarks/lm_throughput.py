@@ -1,12 +1,16 @@
 """Training throughput of `rnnlab train` against a bare PyTorch loop of the same model.
 
-Both train the same architecture (embedding 64 -> one LSTM layer -> linear, Adam, clipping at
-norm 5) on the same Shakespeare characters with the same batch shape, in one process, in
-alternating blocks. The rnnlab side is the real trainer, data pipeline, progress reporting,
-evaluation and checkpoints included (evaluation every `--eval-every` steps, default as in
-`rnnlab train`).
+Both train the same architecture on the same tokens with the same batch shape, optimizer and
+clipping at norm 5, in one process, in alternating blocks. The rnnlab side is the real trainer,
+data pipeline, progress reporting, evaluation and checkpoints included (evaluation every
+`--eval-every` steps, default as in `rnnlab train`).
 
-    .venv/bin/python benchmarks/charlm_throughput.py [--steps 1000] [--hidden 256]
+- `--level char` (default): Shakespeare characters, embedding 64 -> one LSTM layer of
+  `--hidden` (256) -> linear, Adam lr 5e-3, batch 32 x 64.
+- `--level word`: Penn Treebank words (10,000), Zaremba et al. 2014 "small": embedding 200 ->
+  two LSTM layers of 200 -> linear, SGD lr 1, batch 20 x 20.
+
+    .venv/bin/python benchmarks/lm_throughput.py [--level word] [--steps 1000]
 """
 
 import argparse
@@ -17,19 +21,29 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from rnnlab.data import CharVocab, StreamBatches, load_corpus
+from rnnlab.data import StreamBatches
 from rnnlab.models.language_model import ModelConfig
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.data import load_run_data
 from rnnlab.train.loop import Trainer
 from rnnlab.train.progress import Progress
 
+PRESETS = {
+    "char": {"model": dict(hidden_size=256, embedding_size=64, num_layers=1),
+             "train": dict(data="shakespeare", batch_size=32, seq_len=64, optimizer="adam", lr=5e-3)},
+    "word": {"model": dict(hidden_size=200, embedding_size=200, num_layers=2),
+             "train": dict(data="ptb", level="word", batch_size=20, seq_len=20, optimizer="sgd", lr=1.0)},
+}  # fmt: skip
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
-def bare_loop(ids: torch.Tensor, vocab_size: int, hidden: int, batch: int, seq: int, steps: int) -> float:
-    """Chars per second of a plain embedding + nn.LSTM + linear + Adam loop."""
-    embed, lstm, head = nn.Embedding(vocab_size, 64), nn.LSTM(64, hidden), nn.Linear(hidden, vocab_size)
+
+def bare_loop(ids: torch.Tensor, vocab_size: int, m: ModelConfig, t: TrainConfig, steps: int) -> float:
+    """Tokens per second of a plain embedding + nn.LSTM + linear loop."""
+    embed, head = nn.Embedding(vocab_size, m.embedding_size), nn.Linear(m.hidden_size, vocab_size)
+    lstm = nn.LSTM(m.embedding_size, m.hidden_size, m.num_layers)
     params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
-    opt = torch.optim.Adam(params, lr=5e-3)
-    batches = StreamBatches(ids, batch, seq)
+    opt = OPTIMIZERS[t.optimizer](params, lr=t.lr)
+    batches = StreamBatches(ids, t.batch_size, t.seq_len)
     state = None
     start = time.perf_counter()
     for _ in range(steps):
@@ -42,42 +56,41 @@ def bare_loop(ids: torch.Tensor, vocab_size: int, hidden: int, batch: int, seq: 
         nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
         loss.item()
-    return steps * batch * seq / (time.perf_counter() - start)
+    return steps * t.batch_size * t.seq_len / (time.perf_counter() - start)
 
 
-def rnnlab_loop(hidden: int, batch: int, seq: int, steps: int, eval_every: int) -> float:
-    """Chars per second of the real trainer, wall clock from the first step to the saved run."""
+def rnnlab_loop(m: ModelConfig, t: TrainConfig) -> float:
+    """Tokens per second of the real trainer, wall clock from the first step to the saved run."""
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = TrainConfig(seq_len=seq, batch_size=batch, max_steps=steps, time_budget="", eval_every=eval_every)
-        trainer = Trainer(
-            Path(tmp) / "run", ModelConfig(hidden_size=hidden), cfg, progress=Progress(open("/dev/null", "w"))
-        )
+        trainer = Trainer(Path(tmp) / "run", m, t, progress=Progress(open("/dev/null", "w")))
         start = time.perf_counter()
         trainer.run()
-        return steps * batch * seq / (time.perf_counter() - start)
+        return t.max_steps * t.batch_size * t.seq_len / (time.perf_counter() - start)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", choices=PRESETS, default="char")
     parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--hidden", type=int, default=256)
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--seq", type=int, default=64)
+    parser.add_argument("--hidden", type=int, default=None, help="units per layer (default: the preset's)")
     parser.add_argument("--eval-every", type=int, default=TrainConfig.eval_every)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    text = load_corpus("shakespeare")
-    vocab = CharVocab.from_text(text)
-    ids = vocab.encode(text[: int(len(text) * 0.9)])
+    preset = PRESETS[args.level]
+    extra = {"hidden_size": args.hidden} if args.hidden else {}
+    t = TrainConfig(**preset["train"], max_steps=args.steps, time_budget="", eval_every=args.eval_every)
+    data = load_run_data(t)
     ours, bare = [], []
     for _ in range(args.rounds):
         torch.manual_seed(0)
-        bare.append(bare_loop(ids, len(vocab), args.hidden, args.batch, args.seq, args.steps))
-        ours.append(rnnlab_loop(args.hidden, args.batch, args.seq, args.steps, args.eval_every))
-    o, b = max(ours), max(bare)
-    print(f"LSTM 1x{args.hidden}, batch {args.batch} x {args.seq}, {args.steps} steps, eval every {args.eval_every}")
-    print(f"bare PyTorch loop : {b / 1000:7.1f}k chars/s  (rounds: {', '.join(f'{v / 1000:.1f}k' for v in bare)})")
-    print(f"rnnlab train      : {o / 1000:7.1f}k chars/s  (rounds: {', '.join(f'{v / 1000:.1f}k' for v in ours)})")
+        m = ModelConfig(**{**preset["model"], **extra})
+        bare.append(bare_loop(data.ids["train"], len(data.vocab), m, t, args.steps))
+        ours.append(rnnlab_loop(m, t))
+    o, b, unit = max(ours), max(bare), data.vocab.unit
+    print(f"{t.data}: LSTM {m.num_layers}x{m.hidden_size}, batch {t.batch_size} x {t.seq_len}, {t.optimizer}, "
+          f"{args.steps} steps, eval every {args.eval_every}")  # fmt: skip
+    print(f"bare PyTorch loop : {b / 1000:7.1f}k {unit}s/s  (rounds: {', '.join(f'{v / 1000:.1f}k' for v in bare)})")
+    print(f"rnnlab train      : {o / 1000:7.1f}k {unit}s/s  (rounds: {', '.join(f'{v / 1000:.1f}k' for v in ours)})")
     print(f"ratio rnnlab / bare: {o / b:.3f}")
 
 

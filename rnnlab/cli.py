@@ -10,6 +10,7 @@ import os
 import sys
 
 from rnnlab.commands import (
+    agree,
     bench,
     compare,
     diagnose,
@@ -17,6 +18,7 @@ from rnnlab.commands import (
     inspect_run,
     plot,
     sample,
+    score,
     serve,
     surface,
     task,
@@ -29,6 +31,7 @@ from rnnlab.runtime import tune_process
 
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
+    *(score, agree),
     *(diagnose, units, visualize, serve),
     *(surface, task, compare, bench),
 )

@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 
 from rnnlab import checks
-from rnnlab.data.vocab import CharVocab
+from rnnlab.data.vocab import Vocab
 from rnnlab.models.language_model import LanguageModel
 
 
@@ -48,7 +48,7 @@ def check_sampling(temperature: float, top_k: int, top_p: float, length: int) ->
 @torch.no_grad()
 def generate(
     model: LanguageModel,
-    vocab: CharVocab,
+    vocab: Vocab,
     prime: str = "",
     length: int = 500,
     temperature: float = 1.0,
@@ -72,13 +72,12 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        start = prime or ("\n" if "\n" in vocab.index else vocab.chars[0])
-        ids = vocab.encode(start).view(-1, 1)  # (P, 1)
+        ids = vocab.prime_ids(prime).view(-1, 1)  # (P, 1)
         logits, state = model(ids)
         last = logits[-1, 0]
         for _ in range(length):
             idx = pick(last, temperature, top_k, top_p, generator)
-            yield vocab.chars[idx]
+            yield vocab.piece(idx)
             logits, state = model(torch.tensor([[idx]]), state)
             last = logits[0, 0]
     finally:

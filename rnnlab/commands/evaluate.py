@@ -1,4 +1,4 @@
-"""``rnnlab eval OUT``: validation loss of a run in nats and bits per character, as JSON."""
+"""``rnnlab eval OUT``: loss of a run on its validation or test split, or on any text (nats, bits, perplexity; JSON)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import json
 import math
 from pathlib import Path
 
+from rnnlab.commands.common import UsageError
 from rnnlab.data.corpora import load_corpus
-from rnnlab.data.stream import split_text
 from rnnlab.train.checkpoint import load_model
+from rnnlab.train.data import load_run_data
 from rnnlab.train.loop import evaluate
 
 
@@ -16,30 +17,34 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="validation loss of a trained model")
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
     p.add_argument("--data", default=None, help="text to evaluate on in full (default: the run's validation split)")
+    p.add_argument("--split", choices=("valid", "test"), default="valid", help="the run's split to evaluate on")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     model, vocab, _, train_cfg, info = load_model(args.run_dir, args.checkpoint)
+    unit = vocab.unit
     if args.data is None:
-        text = split_text(load_corpus(train_cfg.data), train_cfg.val_fraction)[1]
-        source = f"{train_cfg.data} (validation split)"
+        ids = load_run_data(train_cfg, vocab).ids
+        if args.split not in ids:
+            raise UsageError(f"--split: {train_cfg.data} has no {args.split} split (only ptb comes with a test split)")
+        ids, source = ids[args.split], f"{train_cfg.data} ({args.split} split)"
     else:
         text, source = load_corpus(args.data), args.data
-    missing = vocab.missing(text)
-    if missing:
-        shown = " ".join(repr(c) for c in missing[:20])
-        raise ValueError(f"data: {len(missing)} character(s) outside the model's vocabulary: {shown}")
-    ids = vocab.encode(text)
+        missing = vocab.missing(text)
+        if missing:
+            shown = " ".join(repr(c) for c in missing[:20])
+            raise ValueError(f"data: {len(missing)} character(s) outside the model's vocabulary: {shown}")
+        ids = vocab.encode(text)
     if len(ids) <= train_cfg.seq_len:
-        raise ValueError(f"data: {len(ids)} characters; evaluation needs more than {train_cfg.seq_len}")
+        raise ValueError(f"data: {len(ids)} {unit}s; evaluation needs more than {train_cfg.seq_len}")
     loss = evaluate(model, ids, train_cfg.seq_len)
     result = {
         "data": source,
-        "characters": len(ids) - 1,
+        f"{unit}s": len(ids) - 1,
         "loss_nats": loss,
-        "bits_per_char": loss / math.log(2),
+        f"bits_per_{unit}": loss / math.log(2),
         "perplexity": math.exp(loss),
         "checkpoint_step": info.get("step"),
     }

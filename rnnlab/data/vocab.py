@@ -1,10 +1,13 @@
-"""Character vocabulary: every distinct character of the training text, in sorted order."""
+"""Character vocabulary: every distinct character of the training text, in sorted order; and
+:func:`vocab_from_json`, which reads either kind (character or word) back from a run."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from rnnlab.data.words import WordVocab
 
 
 class CharVocab:
@@ -13,6 +16,9 @@ class CharVocab:
     Args:
         chars: the distinct characters, in id order.
     """
+
+    kind = "char"
+    unit = "char"  # what one token is, in messages
 
     def __init__(self, chars: list[str]) -> None:
         if not chars or len(set(chars)) != len(chars) or any(len(c) != 1 for c in chars):
@@ -51,6 +57,18 @@ class CharVocab:
         """The text of a sequence of ids."""
         return "".join(self.chars[int(i)] for i in ids)
 
+    def piece(self, idx: int) -> str:
+        """The text one generated id adds."""
+        return self.chars[idx]
+
+    def echo(self, prime: str) -> str:
+        """How a sample shows its prime: as it is."""
+        return prime
+
+    def prime_ids(self, prime: str) -> Tensor:
+        """The ids a sample starts from: ``prime``, or else a newline (or the first character)."""
+        return self.encode(prime or ("\n" if "\n" in self.index else self.chars[0]))
+
     def to_json(self) -> dict:
         return {"kind": "char", "chars": "".join(self.chars)}
 
@@ -59,3 +77,15 @@ class CharVocab:
         if not isinstance(obj, dict) or obj.get("kind") != "char" or not isinstance(obj.get("chars"), str):
             raise ValueError("vocabulary: expected {'kind': 'char', 'chars': '...'}")
         return cls(list(obj["chars"]))
+
+
+Vocab = CharVocab | WordVocab
+
+
+def vocab_from_json(obj: dict) -> Vocab:
+    """The vocabulary a run saved, of either kind."""
+    kinds = {CharVocab.kind: CharVocab, WordVocab.kind: WordVocab}
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind not in kinds:
+        raise ValueError(f"vocabulary: unknown kind {kind!r}; expected one of {', '.join(kinds)}")
+    return kinds[kind].from_json(obj)

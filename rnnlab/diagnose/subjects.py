@@ -20,6 +20,7 @@ from rnnlab.data.vocab import CharVocab
 from rnnlab.layers import Recurrent
 from rnnlab.models.language_model import LanguageModel, ModelConfig
 from rnnlab.train.checkpoint import load_model, run_format
+from rnnlab.train.data import load_run_data
 
 
 @dataclass
@@ -74,7 +75,7 @@ def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
         model, task, cfg, _ = load_task_run(run)
         return _task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
     model, vocab, cfg, train_cfg, _ = load_model(run, "best")
-    ids = vocab.encode(split_text(load_corpus(train_cfg.data), train_cfg.val_fraction)[1])
+    ids = load_run_data(train_cfg, vocab).ids["valid"]
     label = f"{run.name} ({cfg.cell}, trained)"
     return _language_subject(label, model, ids, steps, batch, seed, f"run {run}, validation text of {train_cfg.data}")
 

@@ -28,6 +28,12 @@ class ModelConfig:
     embedding_size: int = field(default=64, metadata={"help": "embedding width; 0 = one-hot input as char-rnn"})
     dropout: float = field(default=0.0, metadata={"help": "dropout on embeddings, between layers, before readout"})
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
+    init_range: float = field(
+        default=0.0, metadata={"help": "every weight starts uniform in [-r, r] (Zaremba et al. 2014: 0.1); 0 = off"}
+    )
+    tie_weights: bool = field(
+        default=False, metadata={"help": "share the embedding with the readout (Press & Wolf 2017; Inan et al. 2017)"}
+    )
 
     def validate(self) -> None:
         checks.positive_int("vocab_size", self.vocab_size)
@@ -36,8 +42,12 @@ class ModelConfig:
         if isinstance(self.embedding_size, bool) or not isinstance(self.embedding_size, int) or self.embedding_size < 0:
             checks.fail("embedding_size", "an integer >= 0", self.embedding_size)
         checks.probability("dropout", self.dropout)
+        if not self.init_range >= 0:
+            checks.fail("init_range", "a number >= 0", self.init_range)
         if self.cell not in CELLS:
             checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        if self.tie_weights and self.embedding_size == 0:
+            checks.fail("tie_weights", "an embedding to tie (embedding_size > 0)", "one-hot input")
 
 
 class LanguageModel(nn.Module):
@@ -62,7 +72,14 @@ class LanguageModel(nn.Module):
             **config.cell_options,
         )
         self.drop = nn.Dropout(config.dropout)
+        if config.tie_weights and self.rnn.output_size != E:
+            checks.fail("tie_weights", f"embedding_size equal to the last layer's output ({self.rnn.output_size})", E)
         self.readout = nn.Linear(self.rnn.output_size, V)
+        if config.tie_weights:
+            self.readout.weight = self.embedding.weight  # (V, E): one matrix reads words in and out
+        if config.init_range:
+            for p in self.parameters():
+                nn.init.uniform_(p, -config.init_range, config.init_range)
 
     def embed(self, ids: Tensor) -> Tensor:
         """Input vectors ``(T, B, E)`` for ids ``(T, B)``."""

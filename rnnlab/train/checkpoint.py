@@ -26,7 +26,7 @@ from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
 from rnnlab.configs import from_dict
-from rnnlab.data.vocab import CharVocab
+from rnnlab.data.vocab import Vocab, vocab_from_json
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 from rnnlab.models.language_model import LanguageModel, ModelConfig
 from rnnlab.train.config import TrainConfig
@@ -39,7 +39,7 @@ class CheckpointError(ValueError):
     """A run directory or checkpoint cannot be used; the message says why."""
 
 
-def write_config(out: Path, model: ModelConfig, vocab: CharVocab, train: TrainConfig, data: dict) -> None:
+def write_config(out: Path, model: ModelConfig, vocab: Vocab, train: TrainConfig, data: dict) -> None:
     atomic_write_json(
         out / CONFIG,
         {
@@ -60,7 +60,7 @@ def run_format(out: Path) -> str | None:
         return None
 
 
-def read_config(out: Path) -> tuple[ModelConfig, CharVocab, TrainConfig, dict]:
+def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:
     """Parse ``config.json`` of a run."""
     path = out / CONFIG
     if not out.is_dir():
@@ -74,13 +74,18 @@ def read_config(out: Path) -> tuple[ModelConfig, CharVocab, TrainConfig, dict]:
         model = from_dict(ModelConfig, raw["model"], "model config")
         model.validate()
         train = from_dict(TrainConfig, raw["train"], "train config")
-        return model, CharVocab.from_json(raw["vocab"]), train, raw.get("data", {})
+        return model, vocab_from_json(raw["vocab"]), train, raw.get("data", {})
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"run {out}: {CONFIG} is damaged ({e})") from e
 
 
 def _tensors_of(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors, seen = {}, set()
+    for k, v in model.state_dict().items():
+        v = v.detach().contiguous()
+        tensors[k] = v.clone() if v.data_ptr() in seen else v  # tied weights: safetensors stores each once
+        seen.add(v.data_ptr())
+    return tensors
 
 
 def save_weights(path: Path, model: nn.Module, info: dict) -> None:
@@ -106,7 +111,12 @@ def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None
         raise CheckpointError(f"{path}: weights do not fit the model in {CONFIG} ({first})") from e
 
 
-def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, CharVocab, ModelConfig, TrainConfig, dict]:
+def load_weights(path: Path, model: nn.Module) -> None:
+    """Load the weights saved by :func:`save_weights` into ``model``."""
+    _load_into(model, _read(path)[0], path)
+
+
+def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, Vocab, ModelConfig, TrainConfig, dict]:
     """The model of a run, with its vocabulary, configs and the checkpoint's info.
 
     Args:

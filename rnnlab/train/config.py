@@ -8,12 +8,24 @@ from dataclasses import dataclass, field
 from rnnlab import checks
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
-SCHEDULES = ("constant", "cosine", "step", "plateau")
+SCHEDULES = ("constant", "cosine", "step", "plateau", "epoch")
+LEVELS = ("char", "word")
+TOKENIZERS = ("whitespace", "regex")
 
 
 @dataclass
 class TrainConfig:
-    data: str = field(default="shakespeare", metadata={"help": "shakespeare, python-stdlib, or a file/folder/glob"})
+    data: str = field(
+        default="shakespeare", metadata={"help": "shakespeare, python-stdlib, ptb, or a file/folder/glob"}
+    )
+    level: str = field(default="char", metadata={"help": "tokens: char (characters) or word (one sentence a line)"})
+    tokenizer: str = field(
+        default="whitespace", metadata={"help": "word level: whitespace, or regex (splits off punctuation)"}
+    )
+    max_vocab: int = field(
+        default=0, metadata={"help": "word level: at most this many entries, <unk> and <eos> included; 0 = all"}
+    )
+    min_freq: int = field(default=1, metadata={"help": "word level: rarer words are read as <unk>"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the text held out for validation"})
     seq_len: int = field(default=64, metadata={"help": "BPTT truncation length (characters per chunk)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams"})
@@ -21,10 +33,14 @@ class TrainConfig:
     lr: float = field(default=5e-3, metadata={"help": "learning rate"})
     schedule: str = field(
         default="cosine",
-        metadata={"help": "constant; cosine (to 0 over the budget); step (x lr_decay every decay_every); plateau"},
+        metadata={
+            "help": "constant; cosine (to 0 over the budget); step (x lr_decay every decay_every); plateau "
+            "(x lr_decay when validation does not improve); epoch (x lr_decay each epoch after decay_after)"
+        },
     )
     lr_decay: float = field(default=0.5, metadata={"help": "factor of the step and plateau schedules"})
     decay_every: int = field(default=1000, metadata={"help": "steps between decays of the step schedule"})
+    decay_after: int = field(default=4, metadata={"help": "epochs at the full rate before the epoch schedule decays"})
     warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
     weight_decay: float = field(default=0.0, metadata={"help": "L2 weight decay"})
     clip_norm: float = field(default=5.0, metadata={"help": "clip the gradient's global norm to this; 0 = off"})
@@ -34,8 +50,11 @@ class TrainConfig:
     )
     time_budget: str = field(default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
+    max_epochs: float = field(default=0.0, metadata={"help": "stop after this many passes over the data; 0 = no limit"})
     eval_every: int = field(default=500, metadata={"help": "steps between evaluations and checkpoints"})
-    eval_chars: int = field(default=100_000, metadata={"help": "validation characters per evaluation; 0 = all"})
+    eval_chars: int = field(
+        default=100_000, metadata={"help": "validation tokens (characters or words) per evaluation; 0 = all"}
+    )
     sample_chars: int = field(default=200, metadata={"help": "characters of the sample printed at each evaluation"})
     seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
 
@@ -49,7 +68,14 @@ class TrainConfig:
             checks.fail("val_fraction", "a number in (0, 1)", self.val_fraction)
         for name in ("seq_len", "batch_size", "decay_every", "eval_every"):
             checks.positive_int(name, getattr(self, name))
-        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars", "telemetry_every"):
+        checks.choice("level", self.level, LEVELS)
+        checks.choice("tokenizer", self.tokenizer, TOKENIZERS)
+        checks.positive_int("min_freq", self.min_freq)
+        if self.max_vocab < 0 or 0 < self.max_vocab < 3:
+            checks.fail("max_vocab", "0 (no limit) or at least 3 (<unk>, <eos> and a word)", self.max_vocab)
+        if not self.max_epochs >= 0:
+            checks.fail("max_epochs", "a number >= 0", self.max_epochs)
+        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars", "telemetry_every", "decay_after"):
             if getattr(self, name) < 0:
                 checks.fail(name, "an integer >= 0", getattr(self, name))
         checks.choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -61,8 +87,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 checks.fail(name, "a number >= 0", getattr(self, name))
         budget = self.budget_seconds()
-        if budget is None and self.max_steps == 0:
-            checks.fail("time_budget/max_steps", "a time budget or a step limit", "neither")
+        if budget is None and self.max_steps == 0 and self.max_epochs == 0:
+            checks.fail("time_budget/max_steps/max_epochs", "a time budget, a step or an epoch limit", "neither")
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}

@@ -8,7 +8,6 @@ whole state (step, elapsed time, data position, carried hidden state, optimizer,
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
 import signal
@@ -20,19 +19,27 @@ import torch
 from torch import Tensor
 
 from rnnlab.bptt import GradientFlow
-from rnnlab.data.corpora import DataError, load_corpus
-from rnnlab.data.stream import StreamBatches, split_text
-from rnnlab.data.vocab import CharVocab
+from rnnlab.data.corpora import DataError
+from rnnlab.data.stream import StreamBatches
 from rnnlab.engine import detach_state
+from rnnlab.fileio import atomic_write_json
 from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
+from rnnlab.train.data import load_run_data
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
 from rnnlab.train.telemetry import GRADFLOW, PLOTS, STEPS, Telemetry
 
-RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, STEPS, GRADFLOW, *PLOTS)
+RESULTS = "results.json"
+RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, RESULTS, STEPS, GRADFLOW, *PLOTS)
+
+
+def describe_loss(loss: float, unit: str) -> str:
+    """``1.2345 nats/char (1.781 bits)``, or for words ``4.8000 nats/word (perplexity 121.5)``."""
+    extra = f"perplexity {math.exp(loss):.1f}" if unit == "word" else f"{loss / math.log(2):.3f} bits"
+    return f"{loss:.4f} nats/{unit} ({extra})"
 
 
 @dataclass
@@ -78,10 +85,6 @@ def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 
     return total / count
 
 
-def fingerprint(text: str) -> dict:
-    return {"chars": len(text), "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
-
-
 def prepare_output(out: Path, force: bool) -> None:
     """Create ``out``; refuse a directory holding a run unless ``force`` (then clear its files)."""
     if out.exists() and not out.is_dir():
@@ -124,24 +127,21 @@ class Trainer:
     ) -> None:
         cfg.validate()
         self.out, self.cfg, self.progress = out, cfg, progress or Progress()
-        text = load_corpus(cfg.data)
-        data_info = fingerprint(text)
+        saved_vocab = saved_info = None
         if resume:
-            model_cfg, vocab, _, saved_info = ckpt.read_config(out)
-            if saved_info != data_info:
-                raise DataError(f"data: {cfg.data} is not the corpus this run was trained on")
-        else:
-            vocab = CharVocab.from_text(text)
+            model_cfg, saved_vocab, _, saved_info = ckpt.read_config(out)
+        data = load_run_data(cfg, saved_vocab, saved_info)
+        vocab, data_info = data.vocab, data.info
+        if not resume:
             model_cfg.vocab_size = len(vocab)
             model_cfg.validate()
-        train_text, val_text = split_text(text, cfg.val_fraction)
-        self.vocab = vocab
-        self.batches = StreamBatches(vocab.encode(train_text), cfg.batch_size, cfg.seq_len, "training text")
-        val_ids = vocab.encode(val_text)
+        self.vocab, self.test_ids = vocab, data.ids.get("test")
+        self.batches = StreamBatches(data.ids["train"], cfg.batch_size, cfg.seq_len, "training text")
+        val_ids = data.ids["valid"]
         self.val_ids = val_ids[: cfg.eval_chars + 1] if cfg.eval_chars else val_ids
         if len(self.val_ids) <= cfg.seq_len:
             raise DataError(
-                f"data: the validation text has {len(self.val_ids)} characters; sequence length "
+                f"data: the validation text has {len(self.val_ids)} {vocab.unit}s; sequence length "
                 f"{cfg.seq_len} needs at least {cfg.seq_len + 1} (give more text or a larger --val-fraction)"
             )
         torch.manual_seed(cfg.seed)
@@ -175,11 +175,17 @@ class Trainer:
             while not self._stop:
                 elapsed = base + time.monotonic() - started
                 done_steps = cfg.max_steps and st.step >= cfg.max_steps
-                if done_steps or (budget and elapsed >= budget):
+                epochs = st.step / len(self.batches)
+                done_epochs = cfg.max_epochs and epochs >= cfg.max_epochs - 1e-9
+                if done_steps or done_epochs or (budget and elapsed >= budget):
                     break
-                fraction = max(st.step / cfg.max_steps if cfg.max_steps else 0.0, elapsed / budget if budget else 0.0)
+                fraction = max(
+                    st.step / cfg.max_steps if cfg.max_steps else 0.0,
+                    epochs / cfg.max_epochs if cfg.max_epochs else 0.0,
+                    elapsed / budget if budget else 0.0,
+                )
                 t0 = time.monotonic()
-                lr = learning_rate(cfg, st.step, fraction, st.plateau_scale)
+                lr = learning_rate(cfg, st.step, fraction, st.plateau_scale, st.step // len(self.batches))
                 loss, norm, clipped = self._step(lr)
                 seconds = time.monotonic() - t0
                 window.add(loss, norm, clipped, cfg.batch_size * cfg.seq_len, seconds)
@@ -199,9 +205,29 @@ class Trainer:
         best, how = st.best_val, "interrupted" if self._stop else "done"
         self.progress.log(
             f"{how} at step {st.step} after {format_seconds(st.elapsed_s)}; best validation loss "
-            f"{best:.4f} nats/char ({best / math.log(2):.3f} bits) at step {st.best_step}"
+            f"{describe_loss(best, self.vocab.unit)} at step {st.best_step}"
         )
-        return {"step": st.step, "best_val": best, "interrupted": self._stop, "last": last_eval}
+        summary = {"step": st.step, "best_val": best, "interrupted": self._stop, "last": last_eval}
+        if self.test_ids is not None and not self._stop:
+            summary.update(self._test())
+        return summary
+
+    def _test(self) -> dict:
+        """The best weights' loss on the corpus's test split, written to ``results.json``."""
+        best = LanguageModel(self.model.config)
+        ckpt.load_weights(self.out / ckpt.BEST, best)
+        test = evaluate(best, self.test_ids, self.cfg.seq_len)
+        result = {
+            "best_step": self.state.best_step,
+            "val_loss": self.state.best_val,
+            "val_perplexity": math.exp(self.state.best_val),
+            "test_loss": test,
+            "test_perplexity": math.exp(test),
+            "test_tokens": len(self.test_ids) - 1,
+        }
+        atomic_write_json(self.out / RESULTS, result)
+        self.progress.log(f"test (best weights, step {self.state.best_step}): {describe_loss(test, self.vocab.unit)}")
+        return result
 
     def _step(self, lr: float) -> tuple[float, float, bool]:
         for group in self.optimizer.param_groups:
@@ -267,7 +293,7 @@ class Trainer:
         ckpt.save_training_state(self.out / ckpt.LAST, self.model, self.optimizer, self.carry, asdict(st))
         train = f"{record['train_loss']:.4f}" if window.steps else "-"
         self.progress.log(
-            f"step {st.step}: train {train}  val {val:.4f} nats/char ({record['val_bpc']:.3f} bits)  "
+            f"step {st.step}: train {train}  val {describe_loss(val, self.vocab.unit)}  "
             f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}"
         )
         if cfg.sample_chars:
@@ -285,7 +311,7 @@ class Trainer:
         m, c = self.model.config, self.cfg
         return (
             f"{m.cell} {m.num_layers}x{m.hidden_size}, {count_parameters(self.model):,} parameters, "
-            f"vocabulary {m.vocab_size}; {len(self.batches) * c.batch_size * c.seq_len:,} training chars, "
+            f"vocabulary {m.vocab_size}; {len(self.batches) * c.batch_size * c.seq_len:,} training {self.vocab.unit}s, "
             f"{len(self.val_ids) - 1:,} for validation; batch {c.batch_size} x {c.seq_len}; "
             f"{c.optimizer} lr {c.lr} ({c.schedule}); run in {self.out}"
         )

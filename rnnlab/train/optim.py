@@ -22,12 +22,13 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return makers[cfg.optimizer]()
 
 
-def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: float) -> float:
+def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: float, epoch: int = 0) -> float:
     """Learning rate for ``step`` (0-based).
 
     Args:
         progress: fraction of the run's budget spent (steps or time, whichever is further).
         plateau_scale: product of the decays the plateau schedule has applied so far.
+        epoch: the pass over the training data this step is in (0-based).
     """
     warm = min(1.0, (step + 1) / cfg.warmup_steps) if cfg.warmup_steps else 1.0
     if cfg.schedule == "cosine":
@@ -36,6 +37,8 @@ def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: f
         scale = cfg.lr_decay ** (step // cfg.decay_every)
     elif cfg.schedule == "plateau":
         scale = plateau_scale
+    elif cfg.schedule == "epoch":  # Zaremba et al. 2014: lr 1 for 4 epochs, then halved each epoch
+        scale = cfg.lr_decay ** max(0, epoch + 1 - cfg.decay_after)
     else:
         scale = 1.0
     return cfg.lr * warm * scale
