@@ -191,7 +191,8 @@ class Trainer:
                 window.add(loss, norm, clipped, cfg.batch_size * cfg.seq_len, seconds)
                 self.telemetry.add_step(st.step, loss, norm, clipped, lr)
                 left = self._time_left(elapsed, budget, window)
-                self.progress.update(st.step, loss, window.chars / max(window.seconds, 1e-9), left, fraction)
+                speed = window.chars / max(window.seconds, 1e-9)
+                self.progress.update(st.step, loss, speed, left, fraction, self.vocab.unit)
                 if st.step % cfg.eval_every == 0:
                     st.elapsed_s = base + time.monotonic() - started
                     last_eval = self._evaluate(window)

@@ -29,9 +29,11 @@ class Progress:
         self._last_draw = 0.0
         self._dirty = False
 
-    def update(self, step: int, loss: float, chars_per_s: float, left_s: float | None, fraction: float) -> None:
+    def update(
+        self, step: int, loss: float, chars_per_s: float, left_s: float | None, fraction: float, unit: str = "char"
+    ) -> None:
         left = f"{format_seconds(left_s)} left" if left_s is not None else ""
-        text = f"step {step:>6}  loss {loss:.3f}  {chars_per_s / 1000:6.1f}k char/s  {left}"
+        text = f"step {step:>6}  loss {loss:.3f}  {chars_per_s / 1000:6.1f}k {unit}/s  {left}"
         if self.tty:
             now = time.monotonic()
             if now - self._last_draw < 0.2:
