@@ -66,6 +66,30 @@ def test_accuracy_counts_the_pairs_where_the_agreeing_verb_is_likelier():
     assert all(r["accuracy"] == 0.5 and r["pairs"] == 20 and r["margin"] == pytest.approx(0.0) for r in result.values())
 
 
+class NearestNoun(torch.nn.Module):
+    """A causal stand-in for a model: after a noun it prefers the verb forms of that noun's number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = torch.zeros(len(VOCAB), len(VOCAB))  # (input id, next-id logits)
+        for singular, plural in NOUNS:
+            for s, p in VERBS:
+                self.table[VOCAB.index[singular], VOCAB.index[s]] = 1.0
+                self.table[VOCAB.index[plural], VOCAB.index[p]] = 1.0
+
+    def forward(self, ids):
+        return self.table[ids], None  # (T, B, V): each step sees only its own input
+
+
+def test_accuracy_reads_the_prediction_at_the_verb():
+    pairs = make_pairs(VOCAB, 9, 30, seed=1)
+    result = accuracy_by_distance(NearestNoun(), VOCAB, pairs)
+    assert result[0]["accuracy"] == 1.0 and result[0]["margin"] == pytest.approx(1.0)  # the subject is last
+    for d in (3, 4, 9):  # the last word before the verb is a noun of either number
+        agree = [(p.prefix[-1] in PLURAL) == p.plural for p in pairs if p.distance == d]
+        assert 0 < sum(agree) < len(agree) and result[d]["accuracy"] == pytest.approx(sum(agree) / len(agree))
+
+
 def test_agree_command_writes_a_table_json_and_plot(tmp_path, capsys):
     lines = [f"the {s} that ate the {p} was full\nthe {p} in the {s} were there" for s, p in NOUNS]
     extra = " ".join(WORDS)
@@ -88,6 +112,8 @@ def test_agree_command_writes_a_table_json_and_plot(tmp_path, capsys):
     capsys.readouterr()
     assert main(["agree", str(chars), "--out", str(out)]) == 2
     assert "char-level model" in capsys.readouterr().err
+    assert main(["agree", str(tmp_path / "run"), str(tmp_path / "run"), "--out", str(out)]) == 2
+    assert "named twice" in capsys.readouterr().err
 
 
 def test_the_penn_treebank_is_mikolovs_split():

@@ -45,6 +45,7 @@ def test_tokenizers():
         ["x"],
     ]
     assert tokenize("Hello, world!", "whitespace") == [["Hello,", "world!"]]
+    assert tokenize("a <unk> rose, <eos>", "regex") == [["a", "<unk>", "rose", ",", "<eos>"]]  # markers stay whole
     with pytest.raises(ValueError, match="tokenizer"):
         tokenize("x", "nltk")
 
@@ -90,9 +91,33 @@ def test_sentence_probability_and_perplexity_by_hand():
     assert s.tokens == ["the", "cat", "sat", EOS] and s.logprob == pytest.approx(by_hand)
     assert s.perplexity == pytest.approx(math.exp(-by_hand / 4))
     assert u.known == [True, False, True] and u.logprobs[1] == pytest.approx(float(logp[0]))  # zebra -> <unk>
-    ids = vocab.encode(TEXT)
-    mean = -float(logp[ids[1:]].mean())  # the loss evaluate() reports: every next-token prediction
-    assert evaluate(model, ids, seq_len=2, batch_size=1) == pytest.approx(mean, rel=1e-6)
+    ids = vocab.encode(TEXT * 3)  # 39 ids: 38 predictions
+    mean = -float(logp[ids[1:]].mean())  # every next-token prediction
+    assert evaluate(model, ids, seq_len=4, exact=True) == pytest.approx(mean, rel=1e-6)
+    # 4 streams of 9 (2 chunks of 4 read, the 9th left out), and the 3 ids beyond them
+    quick = -float(logp[ids[[b * 9 + 1 + k for b in range(4) for k in range(8)]]].mean())
+    assert evaluate(model, ids, seq_len=4, batch_size=4) == pytest.approx(quick, rel=1e-6)
+
+
+class Bigram(torch.nn.Module):
+    """A causal stand-in for a model: next-word logits from a table, by the current word only."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.table = torch.randn(n, n, generator=torch.Generator().manual_seed(0))
+
+    def forward(self, ids):
+        return self.table[ids], None
+
+
+def test_each_word_is_scored_given_the_words_before_it():
+    vocab = WordVocab.from_text(TEXT)
+    model = Bigram(len(vocab))
+    [s] = score_sentences(model, vocab, ["the dog sat"])
+    logp = torch.log_softmax(model.table.double(), 1)
+    e, the, dog, sat = (vocab.index[w] for w in (EOS, "the", "dog", "sat"))
+    expected = [logp[e, the], logp[the, dog], logp[dog, sat], logp[sat, e]]  # from <eos>, then each word
+    assert s.logprobs == pytest.approx([float(v) for v in expected])
 
 
 def test_score_pads_a_batch_without_changing_a_sentence():
@@ -181,6 +206,10 @@ def test_score_command_and_its_bad_input(tmp_path, capsys):
         (["score", str(run)], "nothing to score"),
         (["score", str(chars), "the cat"], "char-level model"),
         (["score", str(tmp_path / "nope"), "the cat"], "no such directory"),
+        (["units", str(run), "--text", str(tmp_path / "words.txt")], "word-level model"),
+        (["visualize", str(run), "--text", str(tmp_path / "words.txt")], "word-level model"),
+        (["train", "--resume", str(run), "--level", "char"], "vocabulary of a resumed run is fixed"),
+        (["eval", str(run), "--split", "test"], "no test split"),
         (["train", "--level", "word", "--data", str(tmp_path / "blank.txt"), "--out", str(tmp_path / "b")], "data:"),
     ]:
         assert main(bad) == 2, bad

@@ -36,7 +36,9 @@ def run(args) -> int:
         if not isinstance(vocab, WordVocab):
             raise UsageError(f"RUN: {run_dir} is a {vocab.unit}-level model; the probe needs word-level runs")
         pairs = make_pairs(vocab, args.max_distance, args.pairs, args.seed)
-        label = f"{run_dir.name} ({cfg.cell} {cfg.num_layers}x{cfg.hidden_size})"
+        label = f"{run_dir} ({cfg.cell} {cfg.num_layers}x{cfg.hidden_size})"
+        if label in results:
+            raise UsageError(f"RUN: {run_dir} is named twice")
         results[label] = accuracy_by_distance(model, vocab, pairs)
         table[label] = {"run": str(run_dir), "cell": cfg.cell, "by_distance": results[label]}
     args.out.mkdir(parents=True, exist_ok=True)

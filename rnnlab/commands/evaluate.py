@@ -17,19 +17,22 @@ def register(sub) -> None:
     p = sub.add_parser("eval", help="validation loss of a trained model")
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
     p.add_argument("--data", default=None, help="text to evaluate on in full (default: the run's validation split)")
-    p.add_argument("--split", choices=("valid", "test"), default="valid", help="the run's split to evaluate on")
+    p.add_argument("--split", choices=("valid", "test"), default=None, help="the run's split to evaluate on (valid)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     model, vocab, _, train_cfg, info = load_model(args.run_dir, args.checkpoint)
-    unit = vocab.unit
+    unit = "character" if vocab.unit == "char" else vocab.unit
+    if args.data is not None and args.split is not None:
+        raise UsageError("--split: names a split of the run's own data; --data is evaluated whole")
     if args.data is None:
+        split = args.split or "valid"
         ids = load_run_data(train_cfg, vocab).ids
-        if args.split not in ids:
-            raise UsageError(f"--split: {train_cfg.data} has no {args.split} split (only ptb comes with a test split)")
-        ids, source = ids[args.split], f"{train_cfg.data} ({args.split} split)"
+        if split not in ids:
+            raise UsageError(f"--split: {train_cfg.data} has no {split} split (only ptb comes with a test split)")
+        ids, source = ids[split], f"{train_cfg.data} ({ {'valid': 'validation'}.get(split, split) } split)"
     else:
         text, source = load_corpus(args.data), args.data
         missing = vocab.missing(text)
@@ -39,12 +42,12 @@ def run(args) -> int:
         ids = vocab.encode(text)
     if len(ids) <= train_cfg.seq_len:
         raise ValueError(f"data: {len(ids)} {unit}s; evaluation needs more than {train_cfg.seq_len}")
-    loss = evaluate(model, ids, train_cfg.seq_len)
+    loss = evaluate(model, ids, train_cfg.seq_len, exact=True)
     result = {
         "data": source,
         f"{unit}s": len(ids) - 1,
         "loss_nats": loss,
-        f"bits_per_{unit}": loss / math.log(2),
+        f"bits_per_{vocab.unit}": loss / math.log(2),
         "perplexity": math.exp(loss),
         "checkpoint_step": info.get("step"),
     }

@@ -25,7 +25,9 @@ def run(args) -> int:
         "run": str(args.run_dir),
         "model": asdict(model_cfg),
         "parameters": count_parameters(model),
-        "vocabulary": "".join(vocab.chars),
+        "vocabulary": "".join(vocab.chars)
+        if vocab.unit == "char"
+        else {"words": len(vocab), "first": vocab.chars[:50]},
         "train": asdict(train_cfg),
         "best": {"step": info.get("step"), "val_loss": best, "val_bpc": best / math.log(2) if best else None},
         "last": {"step": last.get("step"), "elapsed_s": last.get("elapsed_s")},

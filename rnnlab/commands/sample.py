@@ -31,6 +31,9 @@ def run(args) -> int:
     if missing:
         shown = " ".join(repr(c) for c in missing)
         raise ValueError(f"--prime: character(s) outside the model's vocabulary: {shown}")
+    unknown = vocab.unknown(vocab.tokens(args.prime)) if vocab.unit == "word" else []
+    if unknown:
+        print(f"note: read as <unk>: {' '.join(unknown[:20])}", file=sys.stderr)
     gen = torch.Generator()
     gen.manual_seed(args.seed) if args.seed is not None else gen.seed()
     out = sys.stdout

@@ -16,6 +16,7 @@ from rnnlab.train.loop import Trainer
 from rnnlab.train.progress import Progress
 
 MODEL_FLAGS = tuple(f.name for f in dataclasses.fields(ModelConfig) if f.name != "vocab_size")
+VOCAB_FLAGS = ("level", "tokenizer", "max_vocab", "min_freq")  # the saved vocabulary is kept on resume
 
 
 def register(sub) -> None:
@@ -37,6 +38,9 @@ def run(args) -> int:
         given = [f"--{n.replace('_', '-')}" for n in MODEL_FLAGS if getattr(args, n) is not None]
         if given:
             raise UsageError(f"{', '.join(given)}: the architecture of a resumed run is fixed")
+        given = [f"--{n.replace('_', '-')}" for n in VOCAB_FLAGS if getattr(args, n) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)}: the vocabulary of a resumed run is fixed")
         if args.out is not None and args.out != args.resume:
             raise UsageError("--out: a resumed run stays in its directory; give only --resume OUT")
         _, _, saved, _ = ckpt.read_config(args.resume)

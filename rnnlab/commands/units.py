@@ -14,7 +14,6 @@ from pathlib import Path
 
 from rnnlab.commands.common import UsageError
 from rnnlab.data.corpora import load_corpus
-from rnnlab.train.checkpoint import load_model
 
 
 def register(sub) -> None:
@@ -30,13 +29,12 @@ def run(args) -> int:
     from rnnlab.interpret.activations import collect
     from rnnlab.interpret.features import all_features
     from rnnlab.interpret.ranking import rank_units
+    from rnnlab.interpret.study import load_char_model
 
     for name in ("chars", "top"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
-    if not args.run_dir.is_dir():
-        raise UsageError(f"OUT: {args.run_dir} is not a run directory")
-    model, vocab, cfg, _, _ = load_model(args.run_dir)
+    model, vocab, cfg = load_char_model(args.run_dir)
     try:
         text = load_corpus(args.text)[: args.chars]
     except ValueError as e:

@@ -20,8 +20,9 @@ UNK, EOS = "<unk>", "<eos>"
 #: tokenizer name -> function from one line to its tokens
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {
     "whitespace": str.split,
-    # words (with inner apostrophes and hyphens), numbers (with , and .) and each other symbol
-    "regex": re.compile(r"\d+(?:[.,]\d+)*|\w+(?:['’-]\w+)*|[^\w\s]").findall,
+    # <unk> and <eos> as written, words (with inner apostrophes and hyphens), numbers (with , and .)
+    # and each other symbol
+    "regex": re.compile(r"<unk>|<eos>|\d+(?:[.,]\d+)*|\w+(?:['’-]\w+)*|[^\w\s]").findall,
 }
 
 
@@ -117,7 +118,7 @@ class WordVocab:
 
     def prime_ids(self, prime: str) -> Tensor:
         """The ids a sample starts from: ``<eos>`` (a sentence starts), then the words of ``prime``."""
-        words = [w for line in tokenize(prime, self.tokenizer) for w in line]
+        words = self.tokens(prime)[:-1] if prime.strip() else []  # a line break inside is an <eos>
         return self.ids([EOS, *words])
 
     def to_json(self) -> dict:

@@ -49,6 +49,20 @@ class Study:
         return page
 
 
+def load_char_model(run_dir: Path):
+    """``(model, vocab, model_config)`` of a character-level run.
+
+    Raises:
+        ValueError: no such run, or a word-level run (the features are per character).
+    """
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"OUT: {run_dir} is not a run directory")
+    model, vocab, cfg, _, _ = load_model(Path(run_dir))
+    if vocab.unit != "char":
+        raise ValueError(f"OUT: {run_dir} is a {vocab.unit}-level model; the unit features are per character")
+    return model, vocab, cfg
+
+
 def study(run_dir: Path, text_spec: str, chars: int, top: int) -> Study:
     """Load the run, read at most ``chars`` characters of ``text_spec`` and compute everything.
 
@@ -56,9 +70,7 @@ def study(run_dir: Path, text_spec: str, chars: int, top: int) -> Study:
         ValueError: a run that does not exist or cannot be read, or a text that cannot be read
             (the message starts with the flag to blame).
     """
-    if not Path(run_dir).is_dir():
-        raise ValueError(f"OUT: {run_dir} is not a run directory")
-    model, vocab, _, _, _ = load_model(Path(run_dir))
+    model, vocab, _ = load_char_model(run_dir)
     try:
         text = load_corpus(text_spec)[:chars]
     except ValueError as e:

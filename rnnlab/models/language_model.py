@@ -29,7 +29,11 @@ class ModelConfig:
     dropout: float = field(default=0.0, metadata={"help": "dropout on embeddings, between layers, before readout"})
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
     init_range: float = field(
-        default=0.0, metadata={"help": "every weight starts uniform in [-r, r] (Zaremba et al. 2014: 0.1); 0 = off"}
+        default=0.0,
+        metadata={
+            "help": "every parameter, biases included, starts uniform in [-r, r], replacing the cells' own "
+            "initialisation (forget bias, identity matrices) as Zaremba et al. 2014 (0.1) do; 0 = off"
+        },
     )
     tie_weights: bool = field(
         default=False, metadata={"help": "share the embedding with the readout (Press & Wolf 2017; Inan et al. 2017)"}

@@ -10,6 +10,7 @@ from rnnlab import checks
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "step", "plateau", "epoch")
 LEVELS = ("char", "word")
+LOSSES = ("mean", "sum")
 TOKENIZERS = ("whitespace", "regex")
 
 
@@ -29,6 +30,10 @@ class TrainConfig:
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the text held out for validation"})
     seq_len: int = field(default=64, metadata={"help": "BPTT truncation length (characters per chunk)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams"})
+    loss: str = field(
+        default="mean",
+        metadata={"help": "mean over every token; sum (over the chunk's steps, mean over streams, as Zaremba et al.)"},
+    )
     optimizer: str = field(default="adam", metadata={"help": ", ".join(OPTIMIZERS)})
     lr: float = field(default=5e-3, metadata={"help": "learning rate"})
     schedule: str = field(
@@ -55,7 +60,9 @@ class TrainConfig:
     eval_chars: int = field(
         default=100_000, metadata={"help": "validation tokens (characters or words) per evaluation; 0 = all"}
     )
-    sample_chars: int = field(default=200, metadata={"help": "characters of the sample printed at each evaluation"})
+    sample_chars: int = field(
+        default=200, metadata={"help": "tokens (characters or words) of the sample printed at each evaluation"}
+    )
     seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
 
     def budget_seconds(self) -> float | None:
@@ -69,6 +76,7 @@ class TrainConfig:
         for name in ("seq_len", "batch_size", "decay_every", "eval_every"):
             checks.positive_int(name, getattr(self, name))
         checks.choice("level", self.level, LEVELS)
+        checks.choice("loss", self.loss, LOSSES)
         checks.choice("tokenizer", self.tokenizer, TOKENIZERS)
         checks.positive_int("min_freq", self.min_freq)
         if self.max_vocab < 0 or 0 < self.max_vocab < 3:

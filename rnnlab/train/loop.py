@@ -71,13 +71,27 @@ class _Window:
 
 
 @torch.no_grad()
-def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 32) -> float:
-    """Mean cross-entropy (nats per token) over ``ids``, read as parallel streams with carried state."""
-    batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
+def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 32, exact: bool = False) -> float:
+    """Mean cross-entropy (nats per token) over ``ids``, with the state carried throughout.
+
+    The quick way (for the evaluations during training) reads ``batch_size`` parallel streams,
+    each from a zero state, and leaves out the last few tokens that do not fill a chunk.
+    ``exact`` reads one stream from the first token and predicts every later one: the figure to
+    report (``rnnlab eval``, the test perplexity).
+    """
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
-    for x, y in StreamBatches(ids, batch, seq_len, "validation text").all():
+    if exact:
+        window = max(seq_len, 512)  # carrying the state makes the window's length irrelevant
+        chunks = (
+            (ids[t : t + window, None], ids[t + 1 : t + window + 1, None]) for t in range(0, len(ids) - 1, window)
+        )
+    else:
+        batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
+        chunks = StreamBatches(ids, batch, seq_len, "validation text").all()
+    for x, y in chunks:
+        x = x[: len(y)]  # (T, B)
         logits, state = model(x, state)
         total += float(loss_of(logits, y)) * y.numel()
         count += y.numel()
@@ -137,7 +151,7 @@ class Trainer:
             model_cfg.validate()
         self.vocab, self.test_ids = vocab, data.ids.get("test")
         self.batches = StreamBatches(data.ids["train"], cfg.batch_size, cfg.seq_len, "training text")
-        val_ids = data.ids["valid"]
+        val_ids = self.full_val_ids = data.ids["valid"]
         self.val_ids = val_ids[: cfg.eval_chars + 1] if cfg.eval_chars else val_ids
         if len(self.val_ids) <= cfg.seq_len:
             raise DataError(
@@ -214,14 +228,17 @@ class Trainer:
         return summary
 
     def _test(self) -> dict:
-        """The best weights' loss on the corpus's test split, written to ``results.json``."""
+        """The best weights' loss on the whole validation and test splits (every token, one stream),
+        written to ``results.json``."""
         best = LanguageModel(self.model.config)
         ckpt.load_weights(self.out / ckpt.BEST, best)
-        test = evaluate(best, self.test_ids, self.cfg.seq_len)
+        val = evaluate(best, self.full_val_ids, self.cfg.seq_len, exact=True)
+        test = evaluate(best, self.test_ids, self.cfg.seq_len, exact=True)
         result = {
             "best_step": self.state.best_step,
-            "val_loss": self.state.best_val,
-            "val_perplexity": math.exp(self.state.best_val),
+            "val_loss": val,
+            "val_perplexity": math.exp(val),
+            "val_tokens": len(self.full_val_ids) - 1,
             "test_loss": test,
             "test_perplexity": math.exp(test),
             "test_tokens": len(self.test_ids) - 1,
@@ -241,9 +258,10 @@ class Trainer:
         with flow or contextlib.nullcontext():
             logits, carry = self.model(x, self.carry)  # (T, B, V)
         self.carry = detach_state(carry)  # truncated BPTT boundary
-        loss = loss_of(logits, y)
+        loss = loss_of(logits, y)  # nats per token, what is reported
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        # "sum": summed over the chunk's steps, averaged over the streams (Zaremba et al. 2014)
+        (loss * x.shape[0] if self.cfg.loss == "sum" else loss).backward()
         norm, clipped = clip_and_report(self.model, self.cfg)
         self.optimizer.step()
         self.state.step += 1
@@ -256,8 +274,11 @@ class Trainer:
         lefts = []
         if budget:
             lefts.append(budget - elapsed)
-        if self.cfg.max_steps and window.steps:
-            lefts.append((self.cfg.max_steps - self.state.step) * window.seconds / window.steps)
+        per_step = window.seconds / window.steps if window.steps else None
+        if self.cfg.max_steps and per_step:
+            lefts.append((self.cfg.max_steps - self.state.step) * per_step)
+        if self.cfg.max_epochs and per_step:
+            lefts.append((self.cfg.max_epochs * len(self.batches) - self.state.step) * per_step)
         return min(lefts) if lefts else None
 
     def _on_interrupt(self, signum, frame) -> None:
