@@ -29,7 +29,7 @@ def run(args) -> int:
         raise UsageError("--split: names a split of the run's own data; --data is evaluated whole")
     if args.data is None:
         split = args.split or "valid"
-        ids = load_run_data(train_cfg, vocab).ids
+        ids = load_run_data(train_cfg, vocab, only=(split,)).ids
         if split not in ids:
             raise UsageError(f"--split: {train_cfg.data} has no {split} split (only ptb comes with a test split)")
         ids, source = ids[split], f"{train_cfg.data} ({ {'valid': 'validation'}.get(split, split) } split)"

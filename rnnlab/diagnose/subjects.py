@@ -75,7 +75,7 @@ def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
         model, task, cfg, _ = load_task_run(run)
         return _task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
     model, vocab, cfg, train_cfg, _ = load_model(run, "best")
-    ids = load_run_data(train_cfg, vocab).ids["valid"]
+    ids = load_run_data(train_cfg, vocab, only=("valid",)).ids["valid"]
     label = f"{run.name} ({cfg.cell}, trained)"
     return _language_subject(label, model, ids, steps, batch, seed, f"run {run}, validation text of {train_cfg.data}")
 

@@ -48,12 +48,15 @@ class RunData:
     info: dict
 
 
-def load_run_data(cfg: TrainConfig, vocab: Vocab | None = None, info: dict | None = None) -> RunData:
+def load_run_data(
+    cfg: TrainConfig, vocab: Vocab | None = None, info: dict | None = None, only: tuple[str, ...] | None = None
+) -> RunData:
     """The data of a run trained with ``cfg``.
 
     Args:
         vocab: the run's own vocabulary, when it is resumed or read (else one is built).
         info: the fingerprint the run saved; the corpus must still match it.
+        only: encode just these splits (as ``rnnlab eval`` needs one), not every split.
 
     Raises:
         DataError: the corpus cannot be read, is not the one of ``info``, or (at the word level)
@@ -65,5 +68,5 @@ def load_run_data(cfg: TrainConfig, vocab: Vocab | None = None, info: dict | Non
         raise DataError(f"data: {cfg.data} is not the corpus this run was trained on")
     if vocab is None:
         vocab = VOCAB_OF_LEVEL[cfg.level](cfg, splits)
-    ids = {name: vocab.encode(text) for name, text in splits.items()}
+    ids = {name: vocab.encode(text) for name, text in splits.items() if only is None or name in only}
     return RunData(vocab, ids, found)
