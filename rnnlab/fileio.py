@@ -50,3 +50,18 @@ def strict_json(obj: Any) -> Any:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented, strict JSON (non-finite numbers become ``null``), atomically."""
     atomic_write_bytes(path, (json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n").encode())
+
+
+def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, clear: bool = True) -> None:
+    """Make ``out`` ready for a new run: refuse a file, or a folder holding any of a run's ``files``
+    unless ``force`` (``hint`` says what to do instead); then create it and, with ``clear``, remove
+    the old run's files."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out: {out} exists and is not a directory")
+    existing = [n for n in files if (out / n).exists()]
+    if existing and not force:
+        raise ValueError(f"--out: {out} already holds a run; {hint}")
+    if clear:
+        out.mkdir(parents=True, exist_ok=True)
+        for name in existing:
+            (out / name).unlink()

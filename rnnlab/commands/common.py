@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 class UsageError(Exception):
@@ -26,3 +27,29 @@ def csv_of(kind):
             raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}") from e
 
     return parse
+
+
+def texts_of(args: argparse.Namespace, what: str, verb: str) -> list[str]:
+    """The texts given as arguments (``args.texts``) and the non-empty lines of ``args.file``.
+
+    Raises:
+        UsageError: an empty text, an unreadable or empty file, or nothing given.
+    """
+    found = list(args.texts)
+    for k, s in enumerate(found, 1):
+        if not s.split():
+            raise UsageError(f"{what} {k} is empty; give at least one word")
+    file: Path | None = args.file
+    if file is not None:
+        if not file.is_file():
+            raise UsageError(f"--file: {file} is not a file")
+        try:
+            lines = [ln for ln in file.read_text(encoding="utf-8").splitlines() if ln.split()]
+        except UnicodeDecodeError as e:
+            raise UsageError(f"--file: {file} is not UTF-8 text") from e
+        if not lines:
+            raise UsageError(f"--file: {file} holds no {what} (no line with a word)")
+        found += lines
+    if not found:
+        raise UsageError(f'nothing to {verb}: give a {what} ("the cat was full") or --file FILE')
+    return found

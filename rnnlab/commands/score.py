@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import UsageError, texts_of
 from rnnlab.data.words import WordVocab
 from rnnlab.score import score_sentences
 from rnnlab.train.checkpoint import load_model
@@ -20,7 +20,7 @@ from rnnlab.train.checkpoint import load_model
 def register(sub) -> None:
     p = sub.add_parser("score", help="probability of sentences under a word language model", description=__doc__)
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a word-level model")
-    p.add_argument("sentences", nargs="*", help="sentences to score")
+    p.add_argument("texts", nargs="*", metavar="SENTENCE", help="sentences to score")
     p.add_argument("--file", type=Path, default=None, help="also score every non-empty line of this file")
     p.add_argument("--words", action="store_true", help="show every word's log-probability")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -28,28 +28,8 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _sentences(args) -> list[str]:
-    found = list(args.sentences)
-    for k, s in enumerate(found, 1):
-        if not s.split():
-            raise UsageError(f"sentence {k} is empty; give at least one word")
-    if args.file is not None:
-        if not args.file.is_file():
-            raise UsageError(f"--file: {args.file} is not a file")
-        try:
-            lines = [ln for ln in args.file.read_text(encoding="utf-8").splitlines() if ln.split()]
-        except UnicodeDecodeError as e:
-            raise UsageError(f"--file: {args.file} is not UTF-8 text") from e
-        if not lines:
-            raise UsageError(f"--file: {args.file} holds no sentence (no line with a word)")
-        found += lines
-    if not found:
-        raise UsageError('nothing to score: give a sentence ("the cat was full") or --file FILE')
-    return found
-
-
 def run(args) -> int:
-    sentences = _sentences(args)
+    sentences = texts_of(args, "sentence", "score")
     model, vocab, *_ = load_model(args.run_dir, args.checkpoint)
     if not isinstance(vocab, WordVocab):
         raise UsageError(

@@ -14,7 +14,7 @@ import importlib.util
 import re
 import sys
 import sysconfig
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -113,6 +113,22 @@ def _read_many(files: list[Path], name: str) -> str:
     if not text:
         raise DataError(f"data: {name} holds no non-empty UTF-8 text file")
     return text
+
+
+def read_data_file(path: Path, names: Iterable[str], what: str) -> str:
+    """The UTF-8 text of a data file the user named (a BOM is dropped).
+
+    Raises:
+        DataError: no such file (listing the named sets ``names`` too), a folder, or not UTF-8.
+    """
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as e:
+        raise DataError(f"data: {path}: no such file (or a name: {', '.join(names)})") from e
+    except IsADirectoryError as e:
+        raise DataError(f"data: {path} is a folder; expected {what}") from e
+    except UnicodeDecodeError as e:
+        raise DataError(f"data: {path} is not UTF-8 ({e.reason} at byte {e.start})") from e
 
 
 def load_corpus(spec: str) -> str:

@@ -22,7 +22,7 @@ from rnnlab.bptt import GradientFlow
 from rnnlab.data.corpora import DataError
 from rnnlab.data.stream import StreamBatches
 from rnnlab.engine import detach_state
-from rnnlab.fileio import atomic_write_json
+from rnnlab.fileio import atomic_write_json, claim_run_dir
 from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
 from rnnlab.train import checkpoint as ckpt
@@ -101,14 +101,7 @@ def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 
 
 def prepare_output(out: Path, force: bool) -> None:
     """Create ``out``; refuse a directory holding a run unless ``force`` (then clear its files)."""
-    if out.exists() and not out.is_dir():
-        raise DataError(f"out: {out} exists and is not a directory")
-    existing = [n for n in RUN_FILES if (out / n).exists()]
-    if existing and not force:
-        raise DataError(f"out: {out} already holds a run; use --resume {out} to continue it or --force to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in existing:
-        (out / name).unlink()
+    claim_run_dir(out, RUN_FILES, force, f"use --resume {out} to continue it or --force to replace it")
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

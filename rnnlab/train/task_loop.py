@@ -26,7 +26,7 @@ from safetensors import safe_open
 from rnnlab import checks
 from rnnlab.configs import from_dict
 from rnnlab.data.tasks import Task
-from rnnlab.fileio import atomic_write_json
+from rnnlab.fileio import atomic_write_json, claim_run_dir
 from rnnlab.models.language_model import count_parameters
 from rnnlab.models.sequence import SequenceConfig, SequenceModel, build_model
 from rnnlab.train.checkpoint import save_weights
@@ -70,11 +70,7 @@ def evaluate(model: SequenceModel, task: Task, split: str = "test") -> dict[str,
 
 def check_output(out: Path, force: bool) -> None:
     """Refuse ``out`` if it is a file, or holds a run and ``force`` is off."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a directory")
-    existing = [n for n in RUN_FILES if (out / n).exists()]
-    if existing and not force:
-        raise ValueError(f"--out: {out} already holds a run ({', '.join(existing)}); use --force to replace it")
+    claim_run_dir(out, RUN_FILES, force, "use --force to replace it", clear=False)
 
 
 def reached(value: float, target: float | None, higher_is_better: bool) -> bool:
