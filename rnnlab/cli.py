@@ -17,12 +17,15 @@ from rnnlab.commands import (
     evaluate,
     inspect_run,
     plot,
+    predict,
     sample,
     score,
     serve,
     surface,
+    tag,
     task,
     train,
+    train_text,
     units,
     visualize,
 )
@@ -32,6 +35,7 @@ from rnnlab.runtime import tune_process
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
     *(score, agree),
+    *(predict, tag),
     *(diagnose, units, visualize, serve),
     *(surface, task, compare, bench),
 )
@@ -50,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     tune_process()  # first: denormal flushing must precede PyTorch's worker threads
     try:
-        args = build_parser().parse_args(argv)
+        args = train_text.parse(argv) or build_parser().parse_args(argv)
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`rnnlab sample ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

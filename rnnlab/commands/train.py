@@ -24,6 +24,13 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data name>)")
     p.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
     p.add_argument("--force", action="store_true", help="replace a run already in --out")
+    p.add_argument(
+        "--task",
+        choices=("lm", "classify", "tag"),
+        default="lm",
+        help="lm: a language model (the flags below); classify: texts to labels; tag: a tag per token "
+        "(see rnnlab train --task classify --help, rnnlab train --task tag --help)",
+    )
     add_flags(p, ModelConfig, skip=("vocab_size",))
     add_flags(p, TrainConfig)
     p.set_defaults(func=run)

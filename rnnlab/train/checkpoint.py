@@ -33,6 +33,10 @@ from rnnlab.train.config import TrainConfig
 
 CONFIG, BEST, LAST, METRICS = "config.json", "model.safetensors", "last.safetensors", "metrics.jsonl"
 RUN_FORMAT = "rnnlab-run/1"
+OTHER_RUNS = {  # runs of other commands, named in the error a language-model command gives
+    "rnnlab-classify/1": "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
+    "rnnlab-tag/1": "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
+}
 
 
 class CheckpointError(ValueError):
@@ -69,12 +73,17 @@ def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:
         raise CheckpointError(f"run {out}: no {CONFIG}; is this a run directory made by 'rnnlab train'?")
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
+        other = OTHER_RUNS.get(raw.get("format"))
+        if other:
+            raise CheckpointError(f"run {out} is {other}, not a language model")
         if raw.get("format") != RUN_FORMAT:
             raise ValueError(f"format is {raw.get('format')!r}, expected {RUN_FORMAT!r}")
         model = from_dict(ModelConfig, raw["model"], "model config")
         model.validate()
         train = from_dict(TrainConfig, raw["train"], "train config")
         return model, vocab_from_json(raw["vocab"]), train, raw.get("data", {})
+    except CheckpointError:
+        raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"run {out}: {CONFIG} is damaged ({e})") from e
 
@@ -111,9 +120,14 @@ def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None
         raise CheckpointError(f"{path}: weights do not fit the model in {CONFIG} ({first})") from e
 
 
-def load_weights(path: Path, model: nn.Module) -> None:
-    """Load the weights saved by :func:`save_weights` into ``model``."""
-    _load_into(model, _read(path)[0], path)
+def load_weights(path: Path, model: nn.Module) -> dict:
+    """Load the weights saved by :func:`save_weights` into ``model``; returns their ``info``."""
+    tensors, meta = _read(path)
+    _load_into(model, tensors, path)
+    try:
+        return json.loads(meta.get("info", "{}"))
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: damaged metadata ({e})") from e
 
 
 def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, Vocab, ModelConfig, TrainConfig, dict]:

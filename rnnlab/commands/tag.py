@@ -1,0 +1,52 @@
+"""``rnnlab tag OUT "Apple is a great company" ...``: the tag of every token under a tagger.
+
+Sentences come as arguments or from ``--file`` (one a line) and are split into tokens as the
+CoNLL data are (words, numbers and each punctuation mark apart). Each sentence prints as
+``token/TAG`` pairs, then its entities if the tags have any; ``--conll`` prints a token and its
+tag a line, a blank line after each sentence; ``--json`` prints tokens, tags and entities.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rnnlab.commands.common import texts_of
+from rnnlab.data.words import TOKENIZERS
+from rnnlab.metrics import entities
+
+
+def register(sub) -> None:
+    p = sub.add_parser("tag", help="tag every token with a tagger (rnnlab train --task tag)", description=__doc__)
+    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a tagger")
+    p.add_argument("texts", nargs="*", metavar="SENTENCE", help="sentences to tag")
+    p.add_argument("--file", type=Path, default=None, help="also tag every non-empty line of this file")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--conll", action="store_true", help="a token and its tag a line")
+    form.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    texts = texts_of(args, "sentence", "tag")
+    from rnnlab.train.tag import load_tagger, predict_tags
+
+    model, encoder = load_tagger(args.run_dir)
+    sentences = [tuple(TOKENIZERS["regex"](t)) for t in texts]
+    tags = predict_tags(model, encoder, sentences)
+    rows = []
+    for tokens, found in zip(sentences, tags):
+        spans = entities(found) if encoder.scheme != "none" else []
+        named = [{"type": k, "text": " ".join(tokens[a : b + 1]), "start": a, "end": b + 1} for k, a, b in spans]
+        rows.append({"tokens": list(tokens), "tags": found, "entities": named})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        if args.conll:
+            print("\n".join(f"{t}\t{g}" for t, g in zip(row["tokens"], row["tags"])) + "\n")
+            continue
+        print(" ".join(f"{t}/{g}" for t, g in zip(row["tokens"], row["tags"])))
+        if row["entities"]:
+            print("  " + "; ".join(f"{e['type']}: {e['text']}" for e in row["entities"]))
+    return 0

@@ -1,0 +1,93 @@
+"""Text classifier, many to one: embedding -> Recurrent -> one vector per text -> linear -> classes.
+
+The seed notes read the class from the last hidden state; ``pooling`` offers that (``last``: the
+state after each text's last token, and with ``bidirectional`` also the backward cell's state after
+the first token), the mean over time, or the maximum over time of every feature (Collobert et al.
+2011; Conneau et al. 2017). Dropout acts on the embeddings and on the pooled vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab import checks
+from rnnlab.cells import CELLS
+from rnnlab.layers import Recurrent
+
+POOLINGS = ("last", "mean", "max")
+
+
+@dataclass
+class ClassifierConfig:
+    """Architecture of a text classifier; saved in the run's ``config.json`` with the weights."""
+
+    vocab_size: int = 0
+    num_classes: int = 0
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    hidden_size: int = field(default=128, metadata={"help": "units per layer and direction"})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    embedding_size: int = field(default=128, metadata={"help": "embedding width"})
+    bidirectional: bool = field(default=True, metadata={"help": "read each text both ways"})
+    pooling: str = field(default="max", metadata={"help": "one vector per text: " + ", ".join(POOLINGS)})
+    dropout: float = field(
+        default=0.5, metadata={"help": "dropout on embeddings, between layers, on the pooled vector"}
+    )
+
+    def validate(self) -> None:
+        checks.positive_int("vocab_size", self.vocab_size)
+        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+            checks.fail("num_classes", "at least 2 classes", self.num_classes)
+        checks.positive_int("hidden_size", self.hidden_size)
+        checks.positive_int("num_layers", self.num_layers)
+        checks.positive_int("embedding_size", self.embedding_size)
+        checks.probability("dropout", self.dropout)
+        if self.cell not in CELLS:
+            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        if self.pooling not in POOLINGS:
+            checks.fail("pooling", "one of " + ", ".join(POOLINGS), self.pooling)
+
+
+def pool(outputs: Tensor, final_h: Tensor, lengths: Tensor, how: str, directions: int) -> Tensor:
+    """One vector ``(B, D)`` per sequence.
+
+    Args:
+        outputs: the last layer's outputs ``(T, B, D)``, zero past each sequence's end.
+        final_h: the final hidden states ``(num_layers * directions, B, H)``.
+        lengths: valid steps ``(B,)``.
+        how: ``"last"``, ``"mean"`` or ``"max"``.
+        directions: 1 or 2.
+    """
+    if how == "last":
+        return torch.cat(list(final_h[-directions:]), dim=-1)  # forward after the end, backward after the start
+    valid = torch.arange(outputs.shape[0], device=outputs.device).unsqueeze(1) < lengths.to(outputs.device)  # (T, B)
+    if how == "mean":
+        return outputs.sum(0) / lengths.to(outputs.dtype).unsqueeze(1)
+    return outputs.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(0)
+
+
+class TextClassifier(nn.Module):
+    """Logits ``(B, num_classes)`` for padded ids ``(T, B)`` and their lengths ``(B,)``."""
+
+    def __init__(self, config: ClassifierConfig) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=0)
+        self.rnn = Recurrent(
+            config.cell,
+            config.embedding_size,
+            config.hidden_size,
+            num_layers=config.num_layers,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.drop = nn.Dropout(config.dropout)
+        self.readout = nn.Linear(self.rnn.output_size, config.num_classes)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        out, state = self.rnn(self.drop(self.embedding(ids)), lengths=lengths)  # (T, B, D)
+        pooled = pool(out, state[0], lengths, self.config.pooling, self.rnn.num_directions)
+        return self.readout(self.drop(pooled))

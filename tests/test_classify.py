@@ -1,0 +1,116 @@
+"""Text classification: pooling, labelled files and splits, scores, the baseline, vocabularies."""
+
+import pytest
+import torch
+
+from rnnlab.baseline import tfidf_baseline
+from rnnlab.data.corpora import DataError
+from rnnlab.data.labelled import Example, check_labels, read_table, stratified_split
+from rnnlab.data.tokens import PAD, UNK, Labels, TokenVocab, normalise
+from rnnlab.metrics import class_scores, confusion_matrix
+from rnnlab.models.classifier import ClassifierConfig, TextClassifier, pool
+
+
+def test_pooling_reads_only_the_valid_steps():
+    outputs = torch.tensor(
+        [[[1.0, -1.0], [5.0, 0.0]], [[3.0, -4.0], [0.0, 0.0]], [[2.0, -2.0], [0.0, 0.0]]]
+    )  # (3, 2, 2)
+    lengths = torch.tensor([3, 1])
+    final = torch.tensor([[[9.0, 9.0], [8.0, 8.0]]])
+    assert torch.equal(pool(outputs, final, lengths, "max", 1), torch.tensor([[3.0, -1.0], [5.0, 0.0]]))
+    assert torch.allclose(pool(outputs, final, lengths, "mean", 1), torch.tensor([[2.0, -7 / 3], [5.0, 0.0]]))
+    assert torch.equal(pool(outputs, final, lengths, "last", 1), final[0])
+    both = torch.tensor([[[1.0], [2.0]], [[3.0], [4.0]]])  # (2 directions, B=2, H=1)
+    assert torch.equal(pool(outputs, both, lengths, "last", 2), torch.tensor([[1.0, 3.0], [2.0, 4.0]]))
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_text_is_classified_the_same_alone_and_padded_in_a_batch(pooling, bidirectional):
+    cfg = ClassifierConfig(
+        vocab_size=12, num_classes=3, hidden_size=5, embedding_size=4, pooling=pooling, bidirectional=bidirectional
+    )
+    model = TextClassifier(cfg).eval()
+    short = torch.tensor([[2], [3]])  # (T=2, B=1)
+    batch = torch.tensor([[2, 4], [3, 5], [0, 6], [0, 7]])  # the same text padded, next to a longer one
+    alone = model(short, torch.tensor([2]))
+    together = model(batch, torch.tensor([2, 4]))
+    assert torch.allclose(alone[0], together[0], atol=1e-6)
+    assert not torch.allclose(together[0], together[1])
+
+
+def test_last_state_pooling_is_the_recurrent_state_after_the_last_token():
+    cfg = ClassifierConfig(
+        vocab_size=9, num_classes=2, hidden_size=3, embedding_size=3, pooling="last", bidirectional=False, dropout=0.0
+    )
+    model = TextClassifier(cfg).eval()
+    ids = torch.tensor([[2], [3], [4]])
+    out, _ = model.rnn(model.embedding(ids))
+    assert torch.allclose(model(ids, torch.tensor([3])), model.readout(out[-1]), atol=1e-6)
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_table_with_named_columns_and_its_errors(tmp_path):
+    good = _write(tmp_path / "a.csv", 'id,text,label\n1,"hello, world",pos\n2,bad day,neg\n\n')
+    assert read_table(good) == [Example("pos", "hello, world"), Example("neg", "bad day")]
+    tsv = _write(tmp_path / "a.tsv", "sentiment\tbody\nneg\tso so\n")
+    assert read_table(tsv, "sentiment", "body") == [Example("neg", "so so")]
+    with pytest.raises(DataError, match=r"no column 'label' or 'text' \(its header: sentiment, body\)"):
+        read_table(tsv)
+    with pytest.raises(DataError, match="line 3: empty text"):
+        read_table(_write(tmp_path / "e.csv", "label,text\npos,fine\nneg,  \n"))
+    with pytest.raises(DataError, match="line 2: no label"):
+        read_table(_write(tmp_path / "n.csv", "label,text\n,fine\n"))
+    with pytest.raises(DataError, match="no such file"):
+        read_table(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="expected a .csv or .tsv"):
+        read_table(tmp_path / "x.json")
+    with pytest.raises(DataError, match="no examples"):
+        read_table(_write(tmp_path / "h.csv", "label,text\n"))
+
+
+def test_stratified_split_holds_out_every_label_in_proportion():
+    examples = [Example("a", f"x{i}") for i in range(80)] + [Example("b", f"y{i}") for i in range(20)]
+    rest, held = stratified_split(examples, 0.1, seed=1)
+    assert sorted(e.label for e in held) == ["a"] * 8 + ["b"] * 2
+    assert len(rest) == 90 and not set(rest) & set(held)
+    assert stratified_split(examples, 0.1, seed=1) == (rest, held)
+    assert stratified_split(examples, 0.1, seed=2)[1] != held
+    with pytest.raises(DataError, match="'c' never appear in the training data"):
+        check_labels(rest, [Example("c", "z")], "test_data")
+
+
+def test_class_scores_by_hand():
+    gold, pred = [0, 0, 0, 1, 1, 2], [0, 0, 1, 1, 2, 2]
+    assert confusion_matrix(gold, pred, 3).tolist() == [[2, 1, 0], [0, 1, 1], [0, 0, 1]]
+    s = class_scores(gold, pred, ["a", "b", "c"])
+    assert s["accuracy"] == pytest.approx(4 / 6)
+    f1 = [2 * 1 * (2 / 3) / (1 + 2 / 3), 0.5, 2 * 0.5 * 1 / 1.5]  # a: P 1 R 2/3; b: P 1/2 R 1/2; c: P 1/2 R 1
+    assert s["macro_f1"] == pytest.approx(sum(f1) / 3)
+    assert s["per_class"]["c"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": f1[2], "support": 1})
+
+
+def test_vocabularies():
+    vocab = TokenVocab.build([["b", "a", "b"], ["c", "b", "a"]], min_freq=2)
+    assert vocab.tokens == [PAD, UNK, "b", "a"]
+    assert vocab.ids(["a", "zebra"]) == [3, 1]
+    assert TokenVocab.build([["b", "a", "b", "c"]], max_size=3).tokens == [PAD, UNK, "b"]
+    assert TokenVocab.from_json(vocab.to_json()).tokens == vocab.tokens
+    assert normalise("Paris-1996", True) == "paris-0000"
+    labels = Labels.build(["pos", "neg", "pos"])
+    assert labels.names == ["neg", "pos"] and labels.ids(["pos"]) == [1]
+
+
+def test_tfidf_baseline_learns_words_that_carry_the_label():
+    train = [Example("pos", f"good film {i}") for i in range(20)] + [Example("neg", f"bad film {i}") for i in range(20)]
+    splits = {
+        "train": train,
+        "val": [Example("pos", "good"), Example("neg", "bad")],
+        "test": [Example("pos", "a good one"), Example("neg", "a bad one")],
+    }
+    result = tfidf_baseline(splits, ["neg", "pos"])
+    assert result["test"]["accuracy"] == 1.0 and result["C"] in (0.1, 1.0, 10.0, 100.0)
