@@ -114,3 +114,48 @@ def test_tfidf_baseline_learns_words_that_carry_the_label():
     }
     result = tfidf_baseline(splits, ["neg", "pos"])
     assert result["test"]["accuracy"] == 1.0 and result["C"] in (0.1, 1.0, 10.0, 100.0)
+
+
+class _Quiet:
+    def update(self, *args, **kwargs):
+        pass
+
+    def log(self, text):
+        self.last = text
+
+
+def _fit(tmp_path, scores, stop_at=None, **cfg):
+    from rnnlab.train.fit import fit
+    from rnnlab.train.text_config import FitConfig
+
+    model = torch.nn.Linear(2, 1)
+    seen = iter(scores)
+
+    def loss_of(batch):
+        if stop_at is not None and batch == stop_at:
+            raise KeyboardInterrupt
+        return model(torch.ones(1, 2)).pow(2).sum()
+
+    return fit(
+        model,
+        FitConfig(data="x", **cfg),
+        tmp_path,
+        lambda epoch: (((epoch, k), 1) for k in range(3)),
+        loss_of,
+        validate=lambda: {"acc": next(seen)},
+        key="acc",
+        progress=_Quiet(),
+        describe=str,
+    )
+
+
+def test_fit_keeps_the_best_epoch_stops_early_and_survives_ctrl_c(tmp_path):
+    summary = _fit(tmp_path, [0.5, 0.7, 0.6, 0.6, 0.9], epochs=5, patience=2)
+    assert (summary["best_epoch"], summary["epochs"], summary["best"]) == (2, 4, 0.7)
+    assert summary["stopped"].startswith("no better validation score for 2 epochs")
+    assert (tmp_path / "model.safetensors").is_file() and len(
+        (tmp_path / "metrics.jsonl").read_text().splitlines()
+    ) == 4
+    (tmp_path / "model.safetensors").unlink()
+    summary = _fit(tmp_path, [0.4], stop_at=(1, 1), epochs=5)
+    assert summary["interrupted"] and summary["best_epoch"] == 1 and (tmp_path / "model.safetensors").is_file()

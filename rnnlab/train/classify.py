@@ -62,7 +62,8 @@ def load_splits(cfg: ClassifyConfig) -> dict[str, list[Example]]:
     if cfg.val_data:
         val = read_table(cfg.val_data, cfg.label_column, cfg.text_column)
     else:
-        examples, val = stratified_split(examples, cfg.val_fraction / (1 - cfg.test_fraction), cfg.seed + 1)
+        share = cfg.val_fraction if cfg.test_data else cfg.val_fraction / (1 - cfg.test_fraction)  # of the whole
+        examples, val = stratified_split(examples, share, cfg.seed + 1)
     if len({e.label for e in examples}) < 2:
         raise DataError(f"data: the training examples have {len({e.label for e in examples})} label; need 2 or more")
     check_labels(examples, val, "val_data" if cfg.val_data else "validation split")

@@ -93,14 +93,16 @@ def load_splits(cfg: TagConfig) -> dict[str, list[Sentence]]:
     else:
         train = read_conll(cfg.data, cfg.tag_column)
         test = val = None
+    share = cfg.val_fraction  # of all the sentences
     if cfg.test_data:
         test = read_conll(cfg.test_data, cfg.tag_column)
     elif test is None:
         train, test = _split(train, cfg.test_fraction, cfg.seed)
+        share = cfg.val_fraction / (1 - cfg.test_fraction)
     if cfg.val_data:
         val = read_conll(cfg.val_data, cfg.tag_column)
     elif val is None:
-        train, val = _split(train, cfg.val_fraction / (1 - cfg.test_fraction), cfg.seed + 1)
+        train, val = _split(train, share, cfg.seed + 1)
     if not train:
         raise DataError("data: too few sentences to split off validation and test sentences")
     seen = {t for s in train for t in s.tags}

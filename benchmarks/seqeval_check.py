@@ -1,0 +1,22 @@
+"""Score a tagger run's test predictions with the seqeval package too (it must give the same F1).
+
+.venv/bin/python benchmarks/seqeval_check.py runs/conll2003
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from seqeval.metrics import f1_score, precision_score, recall_score
+
+from rnnlab.train.tag import load_splits, load_tagger, predict_tags
+from rnnlab.train.text_config import TagConfig
+
+out = Path(sys.argv[1])
+model, encoder = load_tagger(out)
+test = load_splits(TagConfig(**json.loads((out / "config.json").read_text())["train"]))["test"]  # the run's own split
+gold = [list(s.tags) for s in test]
+pred = predict_tags(model, encoder, [s.tokens for s in test])
+ours = json.loads((out / "results.json").read_text())["test"]
+print(f"seqeval: P {precision_score(gold, pred):.4f}  R {recall_score(gold, pred):.4f}  F1 {f1_score(gold, pred):.4f}")
+print(f"rnnlab:  P {ours['precision']:.4f}  R {ours['recall']:.4f}  F1 {ours['f1']:.4f}")
