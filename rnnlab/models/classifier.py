@@ -31,7 +31,7 @@ class ClassifierConfig:
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     embedding_size: int = field(default=128, metadata={"help": "embedding width"})
     bidirectional: bool = field(default=True, metadata={"help": "read each text both ways"})
-    pooling: str = field(default="max", metadata={"help": "one vector per text: " + ", ".join(POOLINGS)})
+    pooling: str = field(default="last", metadata={"help": "one vector per text: " + ", ".join(POOLINGS)})
     dropout: float = field(
         default=0.5, metadata={"help": "dropout on embeddings, between layers, on the pooled vector"}
     )

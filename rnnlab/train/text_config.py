@@ -28,8 +28,8 @@ class FitConfig:
     min_freq: int = field(default=1, metadata={"help": "words seen fewer times in training read as <unk>"})
     max_vocab: int = field(default=0, metadata={"help": "at most this many words (0 = no limit)"})
     lowercase: bool = field(default=True, metadata={"help": "look words up lowercased"})
-    epochs: int = field(default=10, metadata={"help": "passes over the training data at most"})
-    patience: int = field(default=3, metadata={"help": "stop after this many epochs without a better validation score"})
+    epochs: int = field(default=20, metadata={"help": "passes over the training data at most"})
+    patience: int = field(default=5, metadata={"help": "stop after this many epochs without a better validation score"})
     batch_size: int = field(default=32, metadata={"help": "examples per step"})
     optimizer: str = field(default="adam", metadata={"help": ", ".join(OPTIMIZERS)})
     lr: float = field(default=0.001, metadata={"help": "learning rate"})
@@ -89,8 +89,6 @@ class ClassifyConfig(FitConfig):
 class TagConfig(FitConfig):
     """Training a tagger on CoNLL-format sentences."""
 
-    epochs: int = field(default=20, metadata={"help": "passes over the training data at most"})
-    patience: int = field(default=4, metadata={"help": "stop after this many epochs without a better validation score"})
     batch_size: int = field(default=16, metadata={"help": "sentences per step"})
     tag_column: int = field(default=-1, metadata={"help": "which tag column after the token (-1 = the last)"})
     tag_scheme: str = field(default="auto", metadata={"help": "the file's tags: " + ", ".join(SCHEMES)})
