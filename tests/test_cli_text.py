@@ -123,6 +123,10 @@ def test_tag_trains_scores_entities_and_tags_a_sentence(tmp_path, capsys):
     assert row["entities"] == [{"type": "PER", "text": "Mary Smith", "start": 2, "end": 4}]
     assert main(["tag", str(out), "We saw Paris .", "--conll"]) == 0
     assert capsys.readouterr().out.splitlines()[2] == "Paris\tB-LOC"
+    assert main(["inspect", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["task"] == "tag" and report["scheme"] == "bio" and report["test"]["f1"] == results["test"]["f1"]
+    assert report["tags"] == ["B-PER", "E-PER", "O", "S-LOC"] and report["parameters"] > 0
 
 
 def test_tag_with_a_tag_column_without_entities_is_scored_by_accuracy(tmp_path, capsys):
