@@ -16,12 +16,11 @@ def test_pooling_reads_only_the_valid_steps():
         [[[1.0, -1.0], [5.0, 0.0]], [[3.0, -4.0], [0.0, 0.0]], [[2.0, -2.0], [0.0, 0.0]]]
     )  # (3, 2, 2)
     lengths = torch.tensor([3, 1])
-    final = torch.tensor([[[9.0, 9.0], [8.0, 8.0]]])
-    assert torch.equal(pool(outputs, final, lengths, "max", 1), torch.tensor([[3.0, -1.0], [5.0, 0.0]]))
-    assert torch.allclose(pool(outputs, final, lengths, "mean", 1), torch.tensor([[2.0, -7 / 3], [5.0, 0.0]]))
-    assert torch.equal(pool(outputs, final, lengths, "last", 1), final[0])
-    both = torch.tensor([[[1.0], [2.0]], [[3.0], [4.0]]])  # (2 directions, B=2, H=1)
-    assert torch.equal(pool(outputs, both, lengths, "last", 2), torch.tensor([[1.0, 3.0], [2.0, 4.0]]))
+    assert torch.equal(pool(outputs, lengths, "max", 1), torch.tensor([[3.0, -1.0], [5.0, 0.0]]))
+    assert torch.allclose(pool(outputs, lengths, "mean", 1), torch.tensor([[2.0, -7 / 3], [5.0, 0.0]]))
+    assert torch.equal(pool(outputs, lengths, "last", 1), torch.tensor([[2.0, -2.0], [5.0, 0.0]]))
+    # two directions of one unit each: forward at the last valid step, backward at the first
+    assert torch.equal(pool(outputs, lengths, "last", 2), torch.tensor([[2.0, -1.0], [5.0, 0.0]]))
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
@@ -159,3 +158,33 @@ def test_fit_keeps_the_best_epoch_stops_early_and_survives_ctrl_c(tmp_path):
     (tmp_path / "model.safetensors").unlink()
     summary = _fit(tmp_path, [0.4], stop_at=(1, 1), epochs=5)
     assert summary["interrupted"] and summary["best_epoch"] == 1 and (tmp_path / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("cell", sorted(__import__("rnnlab.cells", fromlist=["CELLS"]).CELLS))
+def test_every_cell_classifies_and_tags_padded_batches(cell):
+    from rnnlab.models.tagger import Tagger, TaggerConfig
+
+    ids, lengths = torch.tensor([[2, 4], [3, 5], [0, 6]]), torch.tensor([2, 3])
+    model = TextClassifier(ClassifierConfig(vocab_size=8, num_classes=3, hidden_size=4, embedding_size=4, cell=cell))
+    assert model(ids, lengths).shape == (2, 3)
+    tagger = Tagger(
+        TaggerConfig(
+            vocab_size=8,
+            num_chars=5,
+            num_tags=3,
+            hidden_size=4,
+            embedding_size=4,
+            cell=cell,
+            char_embedding_size=3,
+            char_hidden_size=4,
+        )
+    )
+    batch = {
+        "words": ids,
+        "lengths": lengths,
+        "mask": ids > 0,
+        "chars": torch.tensor([[2, 3], [4, 0]]),
+        "char_lengths": torch.tensor([2, 1]),
+        "word_index": torch.tensor([[0, 1], [1, 0], [0, 1]]),
+    }
+    assert tagger.emissions(batch).shape == (3, 2, 3)

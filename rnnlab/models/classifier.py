@@ -1,8 +1,8 @@
 """Text classifier, many to one: embedding -> Recurrent -> one vector per text -> linear -> classes.
 
 The seed notes read the class from the last hidden state; ``pooling`` offers that (``last``: the
-state after each text's last token, and with ``bidirectional`` also the backward cell's state after
-the first token), the mean over time, or the maximum over time of every feature (Collobert et al.
+output after each text's last token, and with ``bidirectional`` also the backward cell's output
+after the first token), the mean over time, or the maximum over time of every feature (Collobert et al.
 2011; Conneau et al. 2017). Dropout acts on the embeddings and on the pooled vector.
 """
 
@@ -50,21 +50,27 @@ class ClassifierConfig:
             checks.fail("pooling", "one of " + ", ".join(POOLINGS), self.pooling)
 
 
-def pool(outputs: Tensor, final_h: Tensor, lengths: Tensor, how: str, directions: int) -> Tensor:
+def pool(outputs: Tensor, lengths: Tensor, how: str, directions: int) -> Tensor:
     """One vector ``(B, D)`` per sequence.
 
     Args:
-        outputs: the last layer's outputs ``(T, B, D)``, zero past each sequence's end.
-        final_h: the final hidden states ``(num_layers * directions, B, H)``.
+        outputs: the last layer's outputs ``(T, B, D)``, zero past each sequence's end; with two
+            directions the forward cell's come first in ``D``.
         lengths: valid steps ``(B,)``.
-        how: ``"last"``, ``"mean"`` or ``"max"``.
+        how: ``"last"`` (the forward output at each sequence's last step, and the backward output
+            at its first), ``"mean"`` or ``"max"`` over the valid steps.
         directions: 1 or 2.
     """
+    lengths = lengths.to(outputs.device)
     if how == "last":
-        return torch.cat(list(final_h[-directions:]), dim=-1)  # forward after the end, backward after the start
-    valid = torch.arange(outputs.shape[0], device=outputs.device).unsqueeze(1) < lengths.to(outputs.device)  # (T, B)
+        forward = outputs[lengths - 1, torch.arange(outputs.shape[1], device=outputs.device)]  # (B, D)
+        if directions == 1:
+            return forward
+        half = outputs.shape[2] // 2
+        return torch.cat([forward[:, :half], outputs[0, :, half:]], dim=-1)
     if how == "mean":
         return outputs.sum(0) / lengths.to(outputs.dtype).unsqueeze(1)
+    valid = torch.arange(outputs.shape[0], device=outputs.device).unsqueeze(1) < lengths  # (T, B)
     return outputs.masked_fill(~valid.unsqueeze(2), float("-inf")).amax(0)
 
 
@@ -88,6 +94,6 @@ class TextClassifier(nn.Module):
         self.readout = nn.Linear(self.rnn.output_size, config.num_classes)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
-        out, state = self.rnn(self.drop(self.embedding(ids)), lengths=lengths)  # (T, B, D)
-        pooled = pool(out, state[0], lengths, self.config.pooling, self.rnn.num_directions)
+        out, _ = self.rnn(self.drop(self.embedding(ids)), lengths=lengths)  # (T, B, D)
+        pooled = pool(out, lengths, self.config.pooling, self.rnn.num_directions)
         return self.readout(self.drop(pooled))
