@@ -30,7 +30,7 @@ class TaggerConfig:
     num_chars: int = 0
     num_tags: int = 0
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
-    hidden_size: int = field(default=100, metadata={"help": "units per direction of the sentence net"})
+    hidden_size: int = field(default=200, metadata={"help": "units per direction of the sentence net"})
     num_layers: int = field(default=1, metadata={"help": "stacked layers of the sentence net"})
     embedding_size: int = field(default=100, metadata={"help": "word embedding width"})
     char_embedding_size: int = field(default=25, metadata={"help": "character embedding width; 0 = no characters"})
