@@ -10,6 +10,7 @@ validation and test scores of those weights, per entity type too.
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,10 +108,12 @@ def load_splits(cfg: TagConfig) -> dict[str, list[Sentence]]:
         raise DataError("data: too few sentences to split off validation and test sentences")
     seen = {t for s in train for t in s.tags}
     for name, split in (("validation", val), ("test", test)):
-        unseen = sorted({t for s in split for t in s.tags} - seen)
+        # rare tags of a large corpus (CoNLL-2003's chunks) can miss the training split: the model
+        # cannot predict them, so they count as errors; said once, not refused
+        unseen = Counter(t for s in split for t in s.tags if t not in seen)
         if unseen:
-            shown = ", ".join(map(repr, unseen[:5]))
-            raise DataError(f"{name} data: tag(s) {shown} never appear in the training data")
+            shown = ", ".join(f"{t!r} ({n})" for t, n in unseen.most_common(5))
+            print(f"note: {name} tokens with tags never seen in training, scored as errors: {shown}", file=sys.stderr)
     return {"train": train, "val": val, "test": test}
 
 
