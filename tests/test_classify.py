@@ -72,6 +72,18 @@ def test_read_table_with_named_columns_and_its_errors(tmp_path):
         read_table(_write(tmp_path / "h.csv", "label,text\n"))
 
 
+def test_quotes_commas_and_extra_fields(tmp_path):
+    tsv = _write(tmp_path / "q.tsv", 'label\ttext\npos\t"great film\nneg\tbad film\n')  # TSV: a quote is text
+    assert read_table(tsv) == [Example("pos", '"great film'), Example("neg", "bad film")]
+    with pytest.raises(DataError, match="line 2: 3 field.s., expected 2; quote texts that hold commas"):
+        read_table(_write(tmp_path / "x.csv", "label,text\npos,hello, world\n"))
+    with pytest.raises(DataError, match="a quote left open"):
+        read_table(_write(tmp_path / "o.csv", 'label,text\npos,"open quote\nneg,bad\n'))
+    assert (
+        read_table(_write(tmp_path / "m.csv", 'label,text\npos,"two\nlines, quoted"\n'))[0].text == "two\nlines, quoted"
+    )
+
+
 def test_stratified_split_holds_out_every_label_in_proportion():
     examples = [Example("a", f"x{i}") for i in range(80)] + [Example("b", f"y{i}") for i in range(20)]
     rest, held = stratified_split(examples, 0.1, seed=1)
@@ -91,6 +103,8 @@ def test_class_scores_by_hand():
     f1 = [2 * 1 * (2 / 3) / (1 + 2 / 3), 0.5, 2 * 0.5 * 1 / 1.5]  # a: P 1 R 2/3; b: P 1/2 R 1/2; c: P 1/2 R 1
     assert s["macro_f1"] == pytest.approx(sum(f1) / 3)
     assert s["per_class"]["c"] == pytest.approx({"precision": 0.5, "recall": 1.0, "f1": f1[2], "support": 1})
+    # a class neither true nor predicted in this split does not pull the macro average down (as scikit-learn)
+    assert class_scores(gold, pred, ["a", "b", "c", "d"])["macro_f1"] == pytest.approx(sum(f1) / 3)
 
 
 def test_vocabularies():
@@ -166,7 +180,9 @@ def test_every_cell_classifies_and_tags_padded_batches(cell):
 
     ids, lengths = torch.tensor([[2, 4], [3, 5], [0, 6]]), torch.tensor([2, 3])
     model = TextClassifier(ClassifierConfig(vocab_size=8, num_classes=3, hidden_size=4, embedding_size=4, cell=cell))
-    assert model(ids, lengths).shape == (2, 3)
+    model.eval()
+    both = model(ids, lengths)
+    assert both.shape == (2, 3) and torch.allclose(model(ids[:2, :1], lengths[:1]), both[:1], atol=1e-5)
     tagger = Tagger(
         TaggerConfig(
             vocab_size=8,
@@ -187,4 +203,14 @@ def test_every_cell_classifies_and_tags_padded_batches(cell):
         "char_lengths": torch.tensor([2, 1]),
         "word_index": torch.tensor([[0, 1], [1, 0], [0, 1]]),
     }
-    assert tagger.emissions(batch).shape == (3, 2, 3)
+    tagger.eval()
+    scores = tagger.emissions(batch)
+    alone = {
+        "words": ids[:2, :1],
+        "lengths": lengths[:1],
+        "mask": ids[:2, :1] > 0,
+        "chars": batch["chars"],
+        "char_lengths": batch["char_lengths"],
+        "word_index": batch["word_index"][:2, :1],
+    }
+    assert scores.shape == (3, 2, 3) and torch.allclose(tagger.emissions(alone)[:, 0], scores[:2, 0], atol=1e-5)

@@ -140,6 +140,22 @@ def test_a_tag_only_in_the_test_data_is_noted_and_scored_as_an_error(tmp_path, c
     assert results["test"]["entities"] == 2 and results["test"]["recall"] <= 0.5
 
 
+def test_iob1_tags_are_read_as_bio_and_a_baseline_without_features_is_skipped(tmp_path, capsys):
+    data = _conll(tmp_path / "ner.conll", n=40)
+    iob1 = tmp_path / "iob1.conll"
+    iob1.write_text(data.read_text().replace("B-PER", "I-PER").replace("B-LOC", "I-LOC"))
+    argv = ["train", "--task", "tag", "--data", str(iob1), "--out", str(tmp_path / "t"), "--epochs", "1", *SMALL]
+    assert main(argv) == 0
+    assert "note: an I- tag begins an entity (IOB1)" in capsys.readouterr().err
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["tags"] == ["B-PER", "E-PER", "O", "S-LOC"]
+    one = tmp_path / "one.csv"
+    one.write_text("label,text\n" + "".join(f"{'ab'[i % 2]},{'xy'[i % 2]}\n" for i in range(40)))
+    argv = ["train", "--task", "classify", "--data", str(one), "--out", str(tmp_path / "c"), "--epochs", "1"]
+    assert main([*argv, *SMALL]) == 0
+    assert "note: no TF-IDF baseline" in capsys.readouterr().out
+    assert "baseline_skipped" in json.loads((tmp_path / "c" / "results.json").read_text())
+
+
 def test_tag_with_a_tag_column_without_entities_is_scored_by_accuracy(tmp_path, capsys):
     data, out = _conll(tmp_path / "pos.conll", n=40), tmp_path / "pos"
     argv = ["train", "--task", "tag", "--data", str(data), "--out", str(out), "--tag-column", "0", "--epochs", "2"]

@@ -1,7 +1,7 @@
 """``rnnlab tag OUT "Apple is a great company" ...``: the tag of every token under a tagger.
 
-Sentences come as arguments or from ``--file`` (one a line) and are split into tokens as the
-CoNLL data are (words, numbers and each punctuation mark apart). Each sentence prints as
+Sentences come as arguments or from ``--file`` (one a line) and are split into words, numbers and
+single punctuation marks (so "U.S." becomes four tokens, where the CoNLL data keep one). Each sentence prints as
 ``token/TAG`` pairs, then its entities if the tags have any; ``--conll`` prints a token and its
 tag a line, a blank line after each sentence; ``--json`` prints tokens, tags and entities.
 """

@@ -63,6 +63,13 @@ LABELLED: dict[str, Callable[[], list[Example]]] = {
 }
 
 
+def _rows_of(reader, path: Path):
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise DataError(f"data: {path} line {reader.line_num}: {e} (a quote left open?)") from e
+
+
 def read_table(path: str | Path, label_column: str = "label", text_column: str = "text") -> list[Example]:
     """The examples of a CSV or TSV file with a header row.
 
@@ -74,7 +81,10 @@ def read_table(path: str | Path, label_column: str = "label", text_column: str =
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
         raise DataError(f"data: {path}: expected a .csv or .tsv file (or a name: {', '.join(LABELLED)})")
     text = read_data_file(path, LABELLED, "a CSV or TSV file")
-    reader = csv.reader(io.StringIO(text), delimiter="," if path.suffix.lower() == ".csv" else "\t")
+    if path.suffix.lower() == ".csv":  # quoted fields may hold commas and line breaks; a stray quote is an error
+        reader = csv.reader(io.StringIO(text), delimiter=",", strict=True)
+    else:  # TSV has no quoting: a quote is text (a review may open one and never close it)
+        reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
     if not header:
         raise DataError(f"data: {path} is empty")
@@ -87,12 +97,13 @@ def read_table(path: str | Path, label_column: str = "label", text_column: str =
         )
     li, ti = header.index(label_column), header.index(text_column)
     examples = []
-    for row in reader:
+    for row in _rows_of(reader, path):
         if not any(cell.strip() for cell in row):
             continue
         line = reader.line_num
-        if len(row) <= max(li, ti):
-            raise DataError(f"data: {path} line {line}: {len(row)} field(s), expected {len(header)}")
+        if len(row) != len(header):
+            quote = "; quote texts that hold commas" if path.suffix.lower() == ".csv" else ""
+            raise DataError(f"data: {path} line {line}: {len(row)} field(s), expected {len(header)}{quote}")
         label, body = row[li].strip(), row[ti].strip()
         if not label:
             raise DataError(f"data: {path} line {line}: no label")

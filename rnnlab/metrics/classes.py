@@ -21,7 +21,8 @@ def _f1(tp: float, n_pred: float, n_gold: float) -> tuple[float, float, float]:
 
 
 def class_scores(gold: Sequence[int], pred: Sequence[int], names: Sequence[str]) -> dict:
-    """Accuracy, macro-F1 (the unweighted mean of every class's F1) and per-class P/R/F1.
+    """Accuracy, macro-F1 (the unweighted mean of the F1 of every class that is true or predicted at
+    least once, as scikit-learn's ``average="macro"`` takes it) and per-class P/R/F1.
 
     Returns:
         ``{"accuracy", "macro_f1", "per_class": {name: {"precision", "recall", "f1", "support"}},
@@ -36,7 +37,7 @@ def class_scores(gold: Sequence[int], pred: Sequence[int], names: Sequence[str])
         per_class[name] = {"precision": p, "recall": r, "f1": f, "support": int(m[k].sum())}
     return {
         "accuracy": float(np.trace(m) / m.sum()),
-        "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
+        "macro_f1": float(np.mean([per_class[n]["f1"] for k, n in enumerate(names) if m[k].sum() + m[:, k].sum()])),
         "per_class": per_class,
         "confusion": m.tolist(),
     }

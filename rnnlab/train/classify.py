@@ -143,8 +143,12 @@ def train_classifier(out: Path, model_cfg: ClassifierConfig, cfg: ClassifyConfig
     results["test"] = score(model, *data["test"], labels)
     if cfg.baseline:
         tick = time.monotonic()
-        results["baseline"] = tfidf_baseline(splits, labels.names)
-        results["baseline"]["elapsed_s"] = time.monotonic() - tick
+        try:
+            results["baseline"] = tfidf_baseline(splits, labels.names)
+            results["baseline"]["elapsed_s"] = time.monotonic() - tick
+        except ValueError as e:  # e.g. texts of one-character words only: no TF-IDF features; keep the run
+            progress.log(f"note: no TF-IDF baseline ({e})")
+            results["baseline_skipped"] = str(e)
     atomic_write_json(out / text_run.RESULTS, results)
     from rnnlab.viz.confusion import plot_confusion
 

@@ -37,6 +37,11 @@ def _learned(tags: tuple[str, ...], scheme: str, learned: str) -> list[str]:
     return to_bioes(tags) if scheme == "bio" and learned == "bioes" else list(tags)
 
 
+def _iob1(tags: tuple[str, ...]) -> bool:
+    """Whether an ``I-`` tag begins an entity (the IOB1 scheme of the original CoNLL-2003 files)."""
+    return any(t[:2] == "I-" and (i == 0 or tags[i - 1][2:] != t[2:]) for i, t in enumerate(tags))
+
+
 @dataclass
 class TagEncoder:
     """Sentences to the tensors a :class:`Tagger` reads, and tag ids back to the file's tags."""
@@ -142,6 +147,9 @@ def train_tagger(out: Path, model_cfg: TaggerConfig, cfg: TagConfig, force: bool
     cfg.validate()
     splits = load_splits(cfg)
     scheme = check_scheme({t for s in splits["train"] for t in s.tags}, cfg.tag_scheme)
+    if scheme == "bio" and any(_iob1(s.tags) for split in splits.values() for s in split):
+        print("note: an I- tag begins an entity (IOB1); the tags are read, scored and shown as BIO", file=sys.stderr)
+        splits = {k: [Sentence(s.tokens, tuple(to_bio(to_bioes(s.tags)))) for s in v] for k, v in splits.items()}
     learned = "bioes" if scheme == "bio" and cfg.bioes else scheme
     words = TokenVocab.build(
         ([normalise(w, cfg.lowercase) for w in s.tokens] for s in splits["train"]), cfg.min_freq, cfg.max_vocab

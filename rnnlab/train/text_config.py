@@ -90,7 +90,13 @@ class TagConfig(FitConfig):
     """Training a tagger on CoNLL-format sentences."""
 
     batch_size: int = field(default=16, metadata={"help": "sentences per step"})
-    tag_column: int = field(default=-1, metadata={"help": "which tag column after the token (-1 = the last)"})
+    tag_column: int = field(
+        default=-1,
+        metadata={
+            "help": "which column after the token holds the tags: 0 = the first, -1 = the last (CoNLL-2003: "
+            "0 POS, 1 chunk, 2 entity)"
+        },
+    )
     tag_scheme: str = field(default="auto", metadata={"help": "the file's tags: " + ", ".join(SCHEMES)})
     bioes: bool = field(
         default=True, metadata={"help": "learn BIO entities as BIOES tags (shown and scored in the file's scheme)"}
