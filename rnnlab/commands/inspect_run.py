@@ -48,7 +48,7 @@ def _text_report(out: Path, task: str) -> dict:
 
 
 def run(args) -> int:
-    task = {v: k for k, v in text_run.FORMATS.items()}.get(ckpt.run_format(args.run_dir))
+    task = ckpt.task_of_run(args.run_dir)
     if task is not None:
         print(json.dumps(_text_report(args.run_dir, task), indent=2, ensure_ascii=False))
         return 0

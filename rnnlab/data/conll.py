@@ -129,6 +129,11 @@ def check_scheme(tags: set[str], scheme: str) -> str:
     return scheme
 
 
+def is_iob1(tags: tuple[str, ...] | list[str]) -> bool:
+    """Whether an ``I-`` tag begins an entity (the IOB1 scheme of the original CoNLL-2003 files)."""
+    return any(t[:2] == "I-" and (i == 0 or tags[i - 1][2:] != t[2:]) for i, t in enumerate(tags))
+
+
 def to_bioes(tags: tuple[str, ...] | list[str]) -> list[str]:
     """BIO tags as BIOES: an entity's last token becomes ``E-``, a one-token entity ``S-``."""
     out = list(tags)

@@ -33,9 +33,10 @@ from rnnlab.train.config import TrainConfig
 
 CONFIG, BEST, LAST, METRICS = "config.json", "model.safetensors", "last.safetensors", "metrics.jsonl"
 RUN_FORMAT = "rnnlab-run/1"
-OTHER_RUNS = {  # runs of other commands, named in the error a language-model command gives
-    "rnnlab-classify/1": "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
-    "rnnlab-tag/1": "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
+TASK_FORMATS = {"classify": "rnnlab-classify/1", "tag": "rnnlab-tag/1"}  # runs of rnnlab train --task ...
+OTHER_RUNS = {  # named in the error a language-model command gives for them
+    TASK_FORMATS["classify"]: "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
+    TASK_FORMATS["tag"]: "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
 }
 
 
@@ -62,6 +63,11 @@ def run_format(out: Path) -> str | None:
         return json.loads((out / CONFIG).read_text(encoding="utf-8")).get("format")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def task_of_run(out: Path) -> str | None:
+    """``"classify"`` or ``"tag"`` for a run of ``rnnlab train --task ...``, else ``None``."""
+    return {v: k for k, v in TASK_FORMATS.items()}.get(run_format(out))
 
 
 def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.data.batching import bucket_batches, pad
-from rnnlab.data.conll import CONLL, Sentence, check_scheme, read_conll, to_bio, to_bioes
+from rnnlab.data.conll import CONLL, Sentence, check_scheme, is_iob1, read_conll, to_bio, to_bioes
 from rnnlab.data.corpora import DataError
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.fileio import atomic_write_json
@@ -35,11 +35,6 @@ EVAL_BATCH = 64
 def _learned(tags: tuple[str, ...], scheme: str, learned: str) -> list[str]:
     """The tags as the model learns them: BIO entities as BIOES if asked."""
     return to_bioes(tags) if scheme == "bio" and learned == "bioes" else list(tags)
-
-
-def _iob1(tags: tuple[str, ...]) -> bool:
-    """Whether an ``I-`` tag begins an entity (the IOB1 scheme of the original CoNLL-2003 files)."""
-    return any(t[:2] == "I-" and (i == 0 or tags[i - 1][2:] != t[2:]) for i, t in enumerate(tags))
 
 
 @dataclass
@@ -147,7 +142,7 @@ def train_tagger(out: Path, model_cfg: TaggerConfig, cfg: TagConfig, force: bool
     cfg.validate()
     splits = load_splits(cfg)
     scheme = check_scheme({t for s in splits["train"] for t in s.tags}, cfg.tag_scheme)
-    if scheme == "bio" and any(_iob1(s.tags) for split in splits.values() for s in split):
+    if scheme == "bio" and any(is_iob1(s.tags) for split in splits.values() for s in split):
         print("note: an I- tag begins an entity (IOB1); the tags are read, scored and shown as BIO", file=sys.stderr)
         splits = {k: [Sentence(s.tokens, tuple(to_bio(to_bioes(s.tags)))) for s in v] for k, v in splits.items()}
     learned = "bioes" if scheme == "bio" and cfg.bioes else scheme

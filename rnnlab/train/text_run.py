@@ -20,7 +20,7 @@ from rnnlab.configs import from_dict
 from rnnlab.fileio import atomic_write_json, claim_run_dir
 from rnnlab.train import checkpoint as ckpt
 
-FORMATS = {"classify": "rnnlab-classify/1", "tag": "rnnlab-tag/1"}
+FORMATS = ckpt.TASK_FORMATS
 RESULTS = "results.json"
 RUN_FILES = (ckpt.CONFIG, ckpt.BEST, ckpt.LAST, ckpt.METRICS, RESULTS, "confusion.png", "curves.png")
 
@@ -46,10 +46,9 @@ def read_run(out: Path, task: str, model_cls: type, train_cls: type) -> tuple[An
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ValueError(f"OUT: {path} is damaged ({e})") from e
-    found = raw.get("format") if isinstance(raw, dict) else None
-    if found != FORMATS[task]:
-        made = {v: k for k, v in FORMATS.items()}.get(found, "language")
-        hint = f"rnnlab train --task {made}" if made in FORMATS else "rnnlab train (a language model)"
+    if not isinstance(raw, dict) or raw.get("format") != FORMATS[task]:
+        made = ckpt.task_of_run(out)
+        hint = f"rnnlab train --task {made}" if made else "rnnlab train (a language model)"
         raise ValueError(f"OUT: {out} holds a run of {hint}, not of rnnlab train --task {task}")
     try:
         return (
