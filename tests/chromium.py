@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,6 +35,7 @@ class Browser:
             [binary, *FLAGS, f"--user-data-dir={self.profile.name}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its helper processes share a group that close() ends at once
         )
         port_file = Path(self.profile.name) / "DevToolsActivePort"
         for _ in range(300):
@@ -84,6 +87,19 @@ class Browser:
         try:
             self.socket.close()
         finally:
-            self.process.kill()
+            # the renderer and other helpers outlive the browser process for a moment and go on
+            # writing to the profile (seen: rmtree's "Directory not empty"): end the whole group,
+            # then remove the profile once they are gone
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
             self.process.wait(10)
-            self.profile.cleanup()
+            for _ in range(50):
+                try:
+                    self.profile.cleanup()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            else:
+                self.profile.cleanup()
