@@ -5,11 +5,12 @@ import json
 import re
 
 import numpy as np
+import pytest
 import torch
 
 from rnnlab.cli import main
 from rnnlab.interpret.activations import Activations
-from rnnlab.viz.page import page_data, render
+from rnnlab.viz.page import page_data, render, write_page
 
 
 def _acts(text: str) -> Activations:
@@ -48,6 +49,48 @@ def test_the_page_is_self_contained_and_the_text_cannot_close_its_script():
     assert [int(k) for k, _ in blocks] == [1, 0]  # the group shown first comes first, before the page's script
     assert html.index('id="group-1"') < html.index("const data = JSON.parse") < html.index('id="group-0"')
     assert [base64.b64decode(b) for _, b in sorted(blocks)] == page.groups
+
+
+# the template's markers, then markup after which a browser would read the rest of the page as script
+# data: no "-->" comes after "<!--<script>" to end it
+TRICKY = "<!--FIRST--><!--GROUPS-->/*DATA*/a<!--<script>b</script>c</SCRIPT >d<\\/e\u2028\ng<!--"
+
+
+def _scripts(html: str) -> list[tuple[str | None, str]]:
+    """Each script element's id and content as a browser reads them. A content holding no ``<!--`` or
+    ``<script`` (in any case) is plain script data: it ends at the first ``</script``, as here."""
+    found = []
+    for tag in re.finditer(r"<script\b([^>]*)>", html):
+        end = re.compile("</script", re.IGNORECASE).search(html, tag.end()).start()
+        body = html[tag.end() : end]
+        assert not re.search(r"<!--|<script", body, re.IGNORECASE), body[:200]
+        found.append((next(iter(re.findall(r'id="([^"]*)"', tag[1])), None), body))
+    return found
+
+
+def test_any_text_round_trips_through_the_page_s_data():
+    ranking = {"f": [{"unit": "layer 1 c 0", "index": 3, "correlation": 0.5}]}
+    page = page_data(_acts(TRICKY), ranking, list("abcdefg"))
+    for html, count in ((render(page, group_url="group/"), 3), (render(page), 7)):  # the static page last
+        scripts = _scripts(html)
+        assert json.loads(dict(scripts)["data"])["text"] == TRICKY
+        assert len(scripts) == count  # nothing split or merged
+    assert [base64.b64decode(dict(scripts)[f"group-{k}"]) for k in range(2)] == page.groups
+
+
+def test_a_page_whose_text_holds_script_markup_draws_in_a_browser(tmp_path):
+    chromium = pytest.importorskip("tests.chromium")
+    if chromium.find() is None:
+        pytest.skip("no chromium: `make test` installs Debian's package")
+    page = page_data(_acts(TRICKY), {"f": [{"unit": "layer 1 c 0", "index": 3, "correlation": 0.5}]}, list("abcdefg"))
+    write_page(tmp_path / "p.html", page)
+    browser = chromium.Browser(chromium.find())
+    try:
+        browser.open((tmp_path / "p.html").as_uri())  # waits until the page has coloured the text
+        assert browser.evaluate("document.getElementById('text').textContent") == TRICKY
+        assert browser.evaluate("document.getElementById('status').dataset.unit") == "layer 1 c 0"
+    finally:
+        browser.close()
 
 
 def test_the_served_page_carries_no_group_and_fetches_them():

@@ -83,8 +83,19 @@ def _block(page: Page, k: int) -> str:
     return f'<script type="application/octet-stream" id="group-{k}">{b64}</script><script>groupParsed({k})</script>\n'
 
 
+def script_json(value) -> str:
+    """``value`` as JSON to sit inside a ``<script>`` element, whatever its strings hold.
+
+    Inside a script element the HTML tokenizer reacts to ``</script``, and after ``<!--`` also to
+    ``<script``, which keeps a later ``</script>`` from closing the element (the page's data
+    would run on into its script). Every ``<`` is therefore written ``\\u003c``: JSON has ``<``
+    only inside strings, where the escape reads back as the same character.
+    """
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
 def render(page: Page, group_url: str | None = None) -> str:
-    """The page's HTML (``</`` in the JSON escaped so the text cannot close the script).
+    """The page's HTML (its data as :func:`script_json`, so any text round-trips).
 
     Args:
         page: what to show.
@@ -93,13 +104,15 @@ def render(page: Page, group_url: str | None = None) -> str:
     """
     template = resources.files("rnnlab.viz").joinpath("templates/units.html").read_text(encoding="utf-8")
     meta = page.meta if group_url is None else {**page.meta, "group_url": group_url}
-    payload = json.dumps(meta, ensure_ascii=False).replace("</", "<\\/")
-    head, tail = template.replace("/*DATA*/", payload).split("<!--GROUPS-->")
+    # the template is cut at its markers before the data goes in, so no text can be taken for one
+    start, rest = template.split("/*DATA*/")
+    middle, rest = rest.split("<!--FIRST-->")
+    script, end = rest.split("<!--GROUPS-->")
+    head = start + script_json(meta) + middle
     if group_url is not None:
-        return head + tail
-    before, after = head.split("<!--FIRST-->")
-    rest = "".join(_block(page, k) for k in range(len(page.groups)) if k != page.first)
-    return before + _block(page, page.first) + after + rest + tail
+        return head + script + end
+    others = "".join(_block(page, k) for k in range(len(page.groups)) if k != page.first)
+    return head + _block(page, page.first) + script + others + end
 
 
 def write_page(path: Path, page: Page) -> None:
