@@ -1,32 +1,9 @@
 """The named classification and tagging data sets, read from their package archives."""
 
 import collections
-import io
-import tarfile
-import zipfile
-
-import pytest
 
 from rnnlab.data.conll import CONLL
-from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import LABELLED
-from rnnlab.data.packages import package_file
-
-
-def test_package_file_reads_a_wheel_or_an_sdist_in_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
-    folder = tmp_path / "packages"
-    folder.mkdir()
-    with zipfile.ZipFile(folder / "some_pkg-1.0-py3-none-any.whl", "w") as z:
-        z.writestr("some_pkg/data/a.txt", "hello")
-    assert package_file("some-pkg", "1.0", "some_pkg/data/a.txt") == b"hello"
-    with pytest.raises(DataError, match="has no file some_pkg/b.txt"):
-        package_file("some-pkg", "1.0", "some_pkg/b.txt")
-    with tarfile.open(folder / "other-2.0.tar.gz", "w:gz") as tar:
-        info = tarfile.TarInfo("other-2.0/test/x.csv")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"a,b"))
-    assert package_file("other", "2.0", "test/x.csv", sdist=True) == b"a,b"
 
 
 def test_pang_lee_sentences_and_reviews():
