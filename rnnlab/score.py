@@ -53,26 +53,46 @@ def sentence_tokens(vocab: WordVocab, sentence: str) -> list[str]:
     return [*words, EOS]
 
 
+#: the most logits (steps x sentences x vocabulary) computed at once: a long sentence is read in
+#: pieces of as many steps as fit, the state carried from one to the next
+MAX_LOGITS = 1 << 21
+
+
+def _target_logprobs(model: LanguageModel, ids: torch.Tensor, vocab_size: int, max_logits: int) -> torch.Tensor:
+    """``log P(ids[t + 1] | ids[: t + 1])`` ``(T, B)`` (float64) for ids ``(T + 1, B)``, a piece at a time."""
+    T, B = ids.shape[0] - 1, ids.shape[1]
+    steps = max(1, max_logits // (B * vocab_size))
+    state, picked = None, []
+    for a in range(0, T, steps):
+        x = ids[a : min(a + steps, T)]
+        logits, state = model(x) if state is None else model(x, state)  # (steps, B, V)
+        logp = torch.log_softmax(logits.double(), dim=-1)
+        picked.append(logp.gather(2, ids[a + 1 : a + 1 + len(x)].unsqueeze(2)).squeeze(2))
+    return torch.cat(picked)
+
+
 @torch.no_grad()
 def score_sentences(
-    model: LanguageModel, vocab: WordVocab, sentences: list[str], batch: int = 64
+    model: LanguageModel, vocab: WordVocab, sentences: list[str], batch: int = 64, max_logits: int = MAX_LOGITS
 ) -> list[SentenceScore]:
-    """Score every sentence (see the module docstring), ``batch`` sentences at a time.
+    """Score every sentence (see the module docstring), in the order given.
 
-    Sentences are padded at the end; the padding comes after every counted step, so it changes
-    nothing (the model reads left to right).
+    Sentences of similar length are scored ``batch`` at a time, padded at the end; the padding
+    comes after every counted step, so it changes nothing (the model reads left to right). At most
+    ``max_logits`` logits are held at once, so memory does not grow with a sentence's length.
     """
     model.eval()
-    scores: list[SentenceScore] = []
-    for start in range(0, len(sentences), batch):
-        chunk = sentences[start : start + batch]
-        toks = [sentence_tokens(vocab, s) for s in chunk]
-        T = max(map(len, toks))
-        ids = torch.full((T + 1, len(chunk)), vocab.index[EOS], dtype=torch.int64)  # (T + 1, B)
-        for b, t in enumerate(toks):
-            ids[1 : len(t) + 1, b] = vocab.ids(t)
-        logp = torch.log_softmax(model(ids[:-1])[0].double(), dim=-1)  # (T, B, V)
-        picked = logp.gather(2, ids[1:].unsqueeze(2)).squeeze(2)  # (T, B)
-        for b, (s, t) in enumerate(zip(chunk, toks)):
-            scores.append(SentenceScore(s, t, [w in vocab.index for w in t], picked[: len(t), b].tolist()))
-    return scores
+    toks = [sentence_tokens(vocab, s) for s in sentences]
+    order = sorted(range(len(sentences)), key=lambda i: len(toks[i]))
+    scores: list[SentenceScore | None] = [None] * len(sentences)
+    for start in range(0, len(order), batch):
+        group = order[start : start + batch]
+        T = max(len(toks[i]) for i in group)
+        ids = torch.full((T + 1, len(group)), vocab.index[EOS], dtype=torch.int64)  # (T + 1, B)
+        for b, i in enumerate(group):
+            ids[1 : len(toks[i]) + 1, b] = vocab.ids(toks[i])
+        picked = _target_logprobs(model, ids, len(vocab), max_logits)  # (T, B)
+        for b, i in enumerate(group):
+            t = toks[i]
+            scores[i] = SentenceScore(sentences[i], t, [w in vocab.index for w in t], picked[: len(t), b].tolist())
+    return scores  # type: ignore[return-value]

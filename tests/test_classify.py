@@ -214,3 +214,77 @@ def test_every_cell_classifies_and_tags_padded_batches(cell):
         "word_index": batch["word_index"][:2, :1],
     }
     assert scores.shape == (3, 2, 3) and torch.allclose(tagger.emissions(alone)[:, 0], scores[:2, 0], atol=1e-5)
+
+
+def test_an_open_quote_is_reported_on_the_line_where_it_opened(tmp_path):
+    good = "".join(f"pos,fine {i}\n" for i in range(19))
+    rest = "".join(f"neg,bad {i}\n" for i in range(280))
+    with pytest.raises(DataError, match=r"line 21: a quote left open .*runs to line 301"):
+        read_table(_write(tmp_path / "a.csv", f'label,text\n{good}pos,"opened here\n{rest}'))
+    # closed much later, by a quote that more text follows: still the line where it opened
+    closes = 'neg,"so" it goes\n'
+    with pytest.raises(DataError, match=r"line 3: a quote left open .*runs to line 8"):
+        read_table(_write(tmp_path / "b.csv", f'label,text\npos,"a ""fine"" one"\npos,"opens\n{rest[:40]}{closes}'))
+    with pytest.raises(DataError, match="line 1: a quote left open"):  # in the header: one line, no traceback
+        read_table(_write(tmp_path / "c.csv", '"label,text\npos,fine\n'))
+    assert read_table(_write(tmp_path / "d.csv", 'label,text\npos,a "quote" inside\n'))[0].text == 'a "quote" inside'
+
+
+def test_class_scores_of_many_classes_keep_no_square_matrix():
+    from rnnlab.metrics.classes import CONFUSION_CLASSES
+
+    n = CONFUSION_CLASSES + 1
+    names = [f"c{k}" for k in range(n)]
+    gold = [*range(n), *range(n), 5, 5]
+    pred = [*range(n), *((k + 1) % n for k in range(n)), 7, 7]  # every class once right, once wrong; c5 -> c7 twice
+    s = class_scores(gold, pred, names)
+    assert "confusion" not in s and len(s["per_class"]) == n and len(s["most_confused"]) == 20
+    assert s["most_confused"][:2] == [
+        {"true": "c5", "predicted": "c7", "count": 2},
+        {"true": "c0", "predicted": "c1", "count": 1},
+    ]
+    m = confusion_matrix(gold, pred, n)  # the same figures as from the whole matrix
+    assert s["accuracy"] == pytest.approx(m.trace() / m.sum())
+    assert s["per_class"]["c0"] == pytest.approx({"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2})
+    assert s["per_class"]["c5"]["support"] == 4 and s["per_class"]["c7"]["precision"] == pytest.approx(1 / 4)
+    few = class_scores(gold[:CONFUSION_CLASSES], pred[:CONFUSION_CLASSES], names[:CONFUSION_CLASSES])
+    assert few["confusion"] == torch.eye(CONFUSION_CLASSES, dtype=torch.int64).tolist()
+
+
+def test_too_many_classes_for_the_rows_is_refused_with_the_reason(tmp_path):
+    from rnnlab.train.classify import load_splits
+    from rnnlab.train.text_config import ClassifyConfig
+
+    def refused(rows_of_class, classes=10_000, **cfg):
+        rows = "".join(f"c{k},text {r}\n" for k in range(classes) for r in range(rows_of_class(k)))
+        with pytest.raises(DataError) as e:
+            load_splits(ClassifyConfig(data=str(_write(tmp_path / "many.csv", "label,text\n" + rows)), **cfg))
+        return str(e.value)
+
+    message = refused(lambda k: 1 + k % 2)  # 10,000 classes of 1 or 2 rows: not "too few to split"
+    assert "too many classes for the rows: 10,000 classes in 15,000 rows, a median of 1.5 row(s)" in message
+    assert "each class needs at least 5 (3 to learn from, 1 for validation, 1 for test)" in message
+    assert "10,000 of the classes have fewer than 5" in message and "merge or drop the rare classes" in message
+    assert "median of 3 row(s)" in refused(lambda k: 3)
+    test = _write(tmp_path / "test.csv", "label,text\na,x\nb,y\n")
+    assert "needs at least 4 (3 to learn from, 1 for validation)" in refused(lambda k: 2, 2, test_data=str(test))
+    ok = _write(tmp_path / "ok.csv", "label,text\n" + "".join(f"{'ab'[i % 2]},t {i}\n" for i in range(10)))
+    assert [len(v) for v in load_splits(ClassifyConfig(data=str(ok))).values()] == [6, 2, 2]
+
+
+def test_the_baseline_is_bounded_or_skipped_with_the_reason(monkeypatch):
+    import rnnlab.baseline as baseline
+
+    with pytest.raises(ValueError, match="2,001 classes: the baseline keeps a weight .* at most 2,000 classes"):
+        baseline.feature_limit(2001, 10)
+    with pytest.raises(ValueError, match=r"1,000 classes x 20,001 training texts"):
+        baseline.feature_limit(1000, 20_001)
+    assert baseline.feature_limit(2, 10) == 1_000_000
+    monkeypatch.setattr(baseline, "MAX_WEIGHTS", 10)  # 5 features for 2 classes
+    monkeypatch.setattr(baseline, "MIN_FEATURES", 1)
+    train = [Example("pos", f"good film w{i}") for i in range(20)] + [
+        Example("neg", f"bad film v{i}") for i in range(20)
+    ]
+    splits = {"train": train, "val": train[:2] + train[-2:], "test": train[:2] + train[-2:]}
+    result = tfidf_baseline(splits, ["neg", "pos"])
+    assert result["features"] == result["max_features"] == 5

@@ -1,5 +1,7 @@
 """Corpora, vocabulary and truncated-BPTT batches."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -101,3 +103,57 @@ def test_too_short_corpus_says_the_minimum():
 def test_split_is_contiguous():
     train, val = split_text("abcdefghij", 0.2)
     assert (train, val) == ("abcdefgh", "ij")
+
+
+def _read_in_a_thread(read, path):
+    """What ``read(path)`` raises, from a thread; a read still waiting after 60 s is unblocked (by
+    opening the FIFO for writing and closing it) and fails the test."""
+    import os
+    import threading
+
+    caught = []
+    thread = threading.Thread(target=lambda: caught.append(pytest.raises(DataError, read, path)), daemon=True)
+    thread.start()
+    thread.join(60)
+    if thread.is_alive():
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # the reader is waiting: give it end-of-file
+        thread.join(60)
+        pytest.fail(f"reading {path} blocked")
+    return str(caught[0].value)
+
+
+def test_a_fifo_a_device_and_a_socket_are_not_regular_files(tmp_path):
+    import os
+    import socket
+
+    from rnnlab.data.conll import read_conll
+    from rnnlab.data.corpora import read_data_file
+    from rnnlab.data.labelled import read_table
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for read in (load_corpus, read_table, read_conll):
+        message = _read_in_a_thread(read, str(fifo))
+        assert "is not a regular file (a named pipe (FIFO))" in message and "no such file" not in message
+    for read in (load_corpus, lambda p: read_data_file(Path(p), ["x"], "a CSV file")):
+        with pytest.raises(DataError, match=r"/dev/null is not a regular file \(a character device\)"):
+            read("/dev/null")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "s.sock"))
+        with pytest.raises(DataError, match=r"is not a regular file \(a socket\)"):
+            read_conll(tmp_path / "s.sock")
+    finally:
+        sock.close()
+    with pytest.raises(DataError, match=r"missing.csv: no such file \(or a name: x\)"):
+        read_data_file(tmp_path / "missing.csv", ["x"], "a CSV file")
+    with pytest.raises(DataError, match="is a folder; expected a CSV file"):
+        read_data_file(tmp_path, ["x"], "a CSV file")
+
+
+def test_a_data_file_reads_as_text_mode_did(tmp_path):
+    from rnnlab.data.corpora import read_data_file
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"\xef\xbb\xbflabel,text\r\npos,a\rneg,b\n")
+    assert read_data_file(path, [], "a CSV file") == "label,text\npos,a\nneg,b\n"

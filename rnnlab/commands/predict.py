@@ -23,18 +23,33 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+#: texts classified at once; their probabilities are printed before the next ones are computed
+CHUNK = 1024
+
+
+def _rows(texts: list[str], model, encoder, names: list[str]):
+    """``{"text", "label", "probabilities"}`` of every text, in order, ``CHUNK`` texts at a time."""
+    from rnnlab.train.classify import probabilities
+
+    for start in range(0, len(texts), CHUNK):
+        chunk = texts[start : start + CHUNK]
+        for text, p in zip(chunk, probabilities(model, [encoder.encode(t) for t in chunk]).tolist()):
+            ranked = sorted(zip(names, p), key=lambda kv: -kv[1])
+            yield {"text": text, "label": ranked[0][0], "probabilities": dict(ranked)}
+
+
 def run(args) -> int:
     texts = texts_of(args, "text", "classify")
-    from rnnlab.train.classify import load_classifier, probabilities
+    from rnnlab.train.classify import load_classifier
 
     model, encoder, labels = load_classifier(args.run_dir)
-    probs = probabilities(model, [encoder.encode(t) for t in texts])
-    rows = []
-    for text, p in zip(texts, probs.tolist()):
-        ranked = sorted(zip(labels.names, p), key=lambda kv: -kv[1])
-        rows.append({"text": text, "label": ranked[0][0], "probabilities": dict(ranked)})
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    rows = _rows(texts, model, encoder, labels.names)
+    if args.json:  # the layout of json.dumps(all rows, indent=2), printed a row at a time
+        print("[")
+        for k, row in enumerate(rows):
+            lines = json.dumps(row, indent=2).splitlines()
+            print("\n".join("  " + line for line in lines) + ("," if k < len(texts) - 1 else ""))
+        print("]")
         return 0
     width = max(len(n) for n in labels.names)
     for row in rows:

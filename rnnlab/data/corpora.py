@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import glob
 import importlib.util
+import os
 import re
+import stat
 import sys
 import sysconfig
 from collections.abc import Callable, Iterable
@@ -90,8 +92,51 @@ CORPORA: dict[str, Callable[[], str]] = {
 }
 
 
+_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _not_regular(path: Path, mode: int, what: str) -> DataError:
+    kind = next((name for test, name in _KINDS if test(mode)), "not a file")
+    return DataError(f"data: {path} is not a regular file ({kind}); expected {what}")
+
+
+def read_user_bytes(path: Path, names: Iterable[str] = (), what: str = "a text file") -> bytes:
+    """The bytes of a regular file the user named, read without ever blocking.
+
+    A device, a named pipe (FIFO) or a socket is refused before it is opened (and the file is opened
+    non-blocking and checked again, in case it was swapped in between), so reading never waits for
+    a writer.
+
+    Raises:
+        DataError: no such file (listing the named sets ``names``, if any), a folder, not a regular
+            file, or a file that cannot be read.
+    """
+    named = f" (or a name: {', '.join(names)})" if names else ""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise DataError(f"data: {path} is a folder; expected {what}")
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, mode, what)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if not stat.S_ISREG(mode):
+                raise _not_regular(path, mode, what)
+            return f.read()
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise DataError(f"data: {path}: no such file{named}") from e
+    except OSError as e:
+        raise DataError(f"data: {path}: cannot be read ({e.strerror or e})") from e
+
+
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
+    data = read_user_bytes(path)
     if b"\x00" in data:
         raise DataError(f"data: {path} is a binary file, not text")
     try:
@@ -108,7 +153,7 @@ def _read_many(files: list[Path], name: str) -> str:
         except DataError:
             skipped += 1
     if skipped:
-        print(f"note: skipped {skipped} file(s) under {name} that are not UTF-8 text", file=sys.stderr)
+        print(f"note: skipped {skipped} file(s) under {name} that are not readable UTF-8 text", file=sys.stderr)
     text = "".join(t if t.endswith("\n") else t + "\n" for t in texts if t)
     if not text:
         raise DataError(f"data: {name} holds no non-empty UTF-8 text file")
@@ -116,19 +161,18 @@ def _read_many(files: list[Path], name: str) -> str:
 
 
 def read_data_file(path: Path, names: Iterable[str], what: str) -> str:
-    """The UTF-8 text of a data file the user named (a BOM is dropped).
+    """The UTF-8 text of a data file the user named (a BOM is dropped; line ends read as ``\\n``).
 
     Raises:
-        DataError: no such file (listing the named sets ``names`` too), a folder, or not UTF-8.
+        DataError: no such file (listing the named sets ``names`` too), a folder, not a regular file
+            (a device, a FIFO, a socket), or not UTF-8.
     """
+    data = read_user_bytes(path, names, what)
     try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError as e:
-        raise DataError(f"data: {path}: no such file (or a name: {', '.join(names)})") from e
-    except IsADirectoryError as e:
-        raise DataError(f"data: {path} is a folder; expected {what}") from e
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise DataError(f"data: {path} is not UTF-8 ({e.reason} at byte {e.start})") from e
+    return text.replace("\r\n", "\n").replace("\r", "\n")  # as a file opened in text mode reads
 
 
 def load_corpus(spec: str) -> str:
@@ -148,6 +192,8 @@ def load_corpus(spec: str) -> str:
         return text
     if path.is_dir():
         return _read_many(sorted(p for p in path.rglob("*") if p.is_file()), str(path))
+    if path.exists():  # neither a regular file nor a folder: a device, a FIFO, a socket
+        raise _not_regular(path, path.stat().st_mode, "a text file, a folder or a glob")
     matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
     if matches:
         return _read_many(matches, spec)

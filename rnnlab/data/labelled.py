@@ -18,6 +18,8 @@ from __future__ import annotations
 import csv
 import io
 import random
+import statistics
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,19 +65,52 @@ LABELLED: dict[str, Callable[[], list[Example]]] = {
 }
 
 
-def _rows_of(reader, path: Path):
+def _open_quote_line(text: str, first: int) -> int | None:
+    """The line of the quoted CSV field that breaks the file, searching from the record on line
+    ``first``: the first quote that opens a field and either never closes or is followed by more
+    text before the next comma or line end (``None`` if there is none)."""
+    start = 0
+    for _ in range(first - 1):
+        start = text.find("\n", start) + 1
+        if not start:
+            return None
+    i = start
+    while (j := text.find('"', i)) >= 0:
+        if j > start and text[j - 1] not in ",\n":  # a quote inside an unquoted field is text
+            i = j + 1
+            continue
+        k = j + 1
+        while (k := text.find('"', k)) >= 0 and text[k + 1 : k + 2] == '"':  # a doubled quote is text
+            k += 2
+        if k < 0 or text[k + 1 : k + 2] not in ("", ",", "\n"):
+            return first + text.count("\n", start, j)
+        i = k + 1
+    return None
+
+
+def _rows_of(reader, path: Path, text: str):
+    """The rows of ``reader`` (over ``text``); a CSV error names the line where its quote opened."""
+    done = 0  # lines read up to the end of the last good row
     try:
-        yield from reader
+        for row in reader:
+            yield row
+            done = reader.line_num
     except csv.Error as e:
-        raise DataError(f"data: {path} line {reader.line_num}: {e} (a quote left open?)") from e
+        opened = _open_quote_line(text, done + 1) if reader.dialect.quoting != csv.QUOTE_NONE else None
+        if opened is None:
+            raise DataError(f"data: {path} line {reader.line_num}: {e} (a quote left open?)") from e
+        raise DataError(
+            f"data: {path} line {opened}: a quote left open (the quoted text that starts on this line "
+            f"runs to line {reader.line_num}: {e})"
+        ) from e
 
 
 def read_table(path: str | Path, label_column: str = "label", text_column: str = "text") -> list[Example]:
     """The examples of a CSV or TSV file with a header row.
 
     Raises:
-        DataError: no such file, a missing column, a row without a label, or an empty text (the
-            message names the line).
+        DataError: no such file (or not a regular one), a missing column, a row without a label, an
+            empty text, or a quote left open (the message names the line; for a quote, where it opened).
     """
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
@@ -85,7 +120,8 @@ def read_table(path: str | Path, label_column: str = "label", text_column: str =
         reader = csv.reader(io.StringIO(text), delimiter=",", strict=True)
     else:  # TSV has no quoting: a quote is text (a review may open one and never close it)
         reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    header = next(reader, None)
+    rows = _rows_of(reader, path, text)
+    header = next(rows, None)
     if not header:
         raise DataError(f"data: {path} is empty")
     header = [h.strip() for h in header]
@@ -97,7 +133,7 @@ def read_table(path: str | Path, label_column: str = "label", text_column: str =
         )
     li, ti = header.index(label_column), header.index(text_column)
     examples = []
-    for row in _rows_of(reader, path):
+    for row in rows:
         if not any(cell.strip() for cell in row):
             continue
         line = reader.line_num
@@ -139,6 +175,31 @@ def stratified_split(examples: list[Example], fraction: float, seed: int) -> tup
         held.update(idx[: max(n, 1 if len(idx) > 1 else 0)])
     rest = [e for i, e in enumerate(examples) if i not in held]
     return rest, [e for i, e in enumerate(examples) if i in held]
+
+
+#: rows a class needs: 3 to learn from, and one more for each split held out of the same data
+LEARN_ROWS = 3
+
+
+def check_class_sizes(examples: list[Example], held_out: list[str]) -> None:
+    """Refuse data with too many classes for its rows: the median class must have ``LEARN_ROWS``
+    rows, plus one for each split in ``held_out`` (``"validation"``, ``"test"``) cut from them.
+
+    Raises:
+        DataError: naming the classes, rows, median and how many classes fall short.
+    """
+    need = LEARN_ROWS + len(held_out)
+    sizes = Counter(e.label for e in examples)
+    median = statistics.median(sizes.values()) if sizes else 0
+    if median >= need:
+        return
+    short = sum(n < need for n in sizes.values())
+    why = f"{LEARN_ROWS} to learn from" + "".join(f", 1 for {s}" for s in held_out)
+    raise DataError(
+        f"data: too many classes for the rows: {len(sizes):,} classes in {len(examples):,} rows, a median of "
+        f"{median:g} row(s) a class ({short:,} of the classes have fewer than {need}); each class needs at least "
+        f"{need} ({why}); merge or drop the rare classes, or give more rows of each"
+    )
 
 
 def check_labels(train: list[Example], other: list[Example], what: str) -> None:

@@ -3,12 +3,16 @@
 The data are split once (stratified, seeded) into training, validation and test examples unless
 files for the latter are given; the vocabulary comes from the training texts only. After training,
 the best weights (by validation accuracy) are scored on validation and test: accuracy, macro-F1,
-per-class scores and the confusion matrix (``OUT/confusion.png``), next to a TF-IDF + logistic
-regression baseline fitted on the same training split.
+per-class scores and the confusion matrix (``OUT/confusion.png``, drawn for a modest number of
+classes), next to a TF-IDF + logistic regression baseline fitted on the same training split.
+
+Data with too many classes for its rows are refused before anything is written; ``metrics.jsonl``
+gets the scalar scores of every epoch only, so nothing grows with the square of the classes.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from dataclasses import dataclass
@@ -19,7 +23,14 @@ import torch
 from rnnlab.baseline import tfidf_baseline
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
-from rnnlab.data.labelled import Example, check_labels, load_labelled, read_table, stratified_split
+from rnnlab.data.labelled import (
+    Example,
+    check_class_sizes,
+    check_labels,
+    load_labelled,
+    read_table,
+    stratified_split,
+)
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.data.words import TOKENIZERS
 from rnnlab.fileio import atomic_write_json
@@ -31,6 +42,7 @@ from rnnlab.train.progress import Progress
 from rnnlab.train.text_config import ClassifyConfig
 
 EVAL_BATCH = 64
+LOG_FLOOR = math.log(1e-12)  # a probability under this counts as this in the loss
 
 
 @dataclass
@@ -53,8 +65,16 @@ class Encoder:
 
 
 def load_splits(cfg: ClassifyConfig) -> dict[str, list[Example]]:
-    """Training, validation and test examples (see the module docstring)."""
+    """Training, validation and test examples (see the module docstring).
+
+    Raises:
+        DataError: unreadable data, too many classes for the rows (see
+            :func:`~rnnlab.data.labelled.check_class_sizes`), or labels only validation or test have.
+    """
     examples = load_labelled(cfg.data, cfg.label_column, cfg.text_column)
+    check_class_sizes(
+        examples, [s for s, given in (("validation", cfg.val_data), ("test", cfg.test_data)) if not given]
+    )
     if cfg.test_data:
         test = read_table(cfg.test_data, cfg.label_column, cfg.text_column)
     else:
@@ -68,8 +88,12 @@ def load_splits(cfg: ClassifyConfig) -> dict[str, list[Example]]:
         raise DataError(f"data: the training examples have {len({e.label for e in examples})} label; need 2 or more")
     check_labels(examples, val, "val_data" if cfg.val_data else "validation split")
     check_labels(examples, test, "test_data" if cfg.test_data else "test split")
-    if not val or not test:
-        raise DataError(f"data: {len(examples) + len(val) + len(test)} examples are too few to split three ways")
+    for name, split in (("validation", val), ("test", test)):
+        if not split:
+            raise DataError(
+                f"data: the {name} split is empty; only a class of 3 or more rows appears in training, "
+                "validation and test"
+            )
     return {"train": examples, "val": val, "test": test}
 
 
@@ -84,11 +108,25 @@ def probabilities(model: TextClassifier, encoded: list[list[int]]) -> torch.Tens
     return probs
 
 
+@torch.no_grad()
 def score(model: TextClassifier, encoded: list[list[int]], gold: list[int], labels: Labels) -> dict:
-    probs = probabilities(model, encoded)
-    scores = class_scores(gold, probs.argmax(1).tolist(), labels.names)
-    picked = probs[torch.arange(len(gold)), torch.tensor(gold)].clamp_min(1e-12)
-    return {"loss": float(-picked.log().mean()), **scores}
+    """The mean cross-entropy and :func:`~rnnlab.metrics.class_scores` of encoded texts, a batch at a
+    time (no ``(N, C)`` matrix is kept)."""
+    model.eval()
+    pred, nll = [0] * len(encoded), 0.0
+    for batch in bucket_batches([len(e) for e in encoded], EVAL_BATCH, None):
+        ids, lengths = pad([encoded[i] for i in batch])
+        logp = torch.log_softmax(model(ids, lengths).float(), dim=-1)
+        picked = logp.gather(1, torch.tensor([[gold[i]] for i in batch])).clamp_min(LOG_FLOOR)
+        nll -= float(picked.sum())
+        for i, p in zip(batch, logp.argmax(1).tolist()):
+            pred[i] = p
+    return {"loss": nll / len(gold), **class_scores(gold, pred, labels.names)}
+
+
+def scalars(scores: dict) -> dict:
+    """The scores that fit on a line of ``metrics.jsonl``: no per-class table, no matrix."""
+    return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
 
 
 def train_classifier(out: Path, model_cfg: ClassifierConfig, cfg: ClassifyConfig, force: bool, progress: Progress):
@@ -127,7 +165,7 @@ def train_classifier(out: Path, model_cfg: ClassifierConfig, cfg: ClassifyConfig
         out,
         batches,
         loss_of,
-        validate=lambda: score(model, *data["val"], labels),
+        validate=lambda: scalars(score(model, *data["val"], labels)),
         key="accuracy",
         progress=progress,
         describe=lambda s: f"accuracy {s['accuracy']:.4f}  macro-F1 {s['macro_f1']:.4f}",
@@ -146,13 +184,19 @@ def train_classifier(out: Path, model_cfg: ClassifierConfig, cfg: ClassifyConfig
         try:
             results["baseline"] = tfidf_baseline(splits, labels.names)
             results["baseline"]["elapsed_s"] = time.monotonic() - tick
-        except ValueError as e:  # e.g. texts of one-character words only: no TF-IDF features; keep the run
+        except ValueError as e:  # no TF-IDF features, or too many classes to fit in bounded memory; keep the run
             progress.log(f"note: no TF-IDF baseline ({e})")
             results["baseline_skipped"] = str(e)
     atomic_write_json(out / text_run.RESULTS, results)
-    from rnnlab.viz.confusion import plot_confusion
+    from rnnlab.viz.confusion import MAX_CLASSES, plot_confusion
 
-    plot_confusion(results["test"]["confusion"], labels.names, out / "confusion.png", f"{out.name}: test")
+    if len(labels) <= MAX_CLASSES:
+        plot_confusion(results["test"]["confusion"], labels.names, out / "confusion.png", f"{out.name}: test")
+    else:
+        progress.log(
+            f"note: no confusion.png for {len(labels):,} classes (drawn for up to {MAX_CLASSES}); "
+            "the per-class scores and the confusions are in results.json"
+        )
     return results
 
 

@@ -8,9 +8,18 @@ import numpy as np
 
 from rnnlab.viz.figure import pyplot, save_png
 
+#: the most classes drawn (a cell for every pair, with its count written in it)
+MAX_CLASSES = 50
+
 
 def plot_confusion(matrix: list[list[int]], names: list[str], path: Path, title: str) -> None:
-    """Counts in each cell, shaded by the share of the true class (row) they hold."""
+    """Counts in each cell, shaded by the share of the true class (row) they hold.
+
+    Raises:
+        ValueError: more than :data:`MAX_CLASSES` classes (the figure would be unreadable and huge).
+    """
+    if len(names) > MAX_CLASSES:
+        raise ValueError(f"a confusion matrix of {len(names):,} classes is not drawn (at most {MAX_CLASSES})")
     m = np.asarray(matrix, dtype=np.int64)
     share = m / np.maximum(m.sum(1, keepdims=True), 1)
     plt = pyplot()
