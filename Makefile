@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test native lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -11,8 +11,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The compiled BPTT loops: built once per machine and source version (about a minute), here rather
+# than inside a training's time budget; a no-op when they are built.
+native: $(VENV)/.installed
+	$(PY) -m rnnlab.bptt.build
+
 # The main job: about 2.5 minutes of training on Shakespeare, then a sample (replaces runs/demo).
-demo: $(VENV)/.installed
+demo: native
 	$(VENV)/bin/rnnlab train --out runs/demo --force
 	$(VENV)/bin/rnnlab sample runs/demo --length 800 --seed 1
 
@@ -23,7 +28,7 @@ $(VENV)/.chromium: $(VENV)/.installed
 		|| ($(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q chromium >/dev/null)
 	touch $@
 
-test: $(VENV)/.installed $(VENV)/.chromium
+test: native $(VENV)/.chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from rnnlab.bptt import native
 from rnnlab.bptt.clockwork import clockwork_sequence
 from rnnlab.bptt.common import GradientFlow
 from rnnlab.bptt.elman import elman_sequence
@@ -49,6 +50,13 @@ def has_bptt(cell: Cell) -> bool:
     return type(cell) in FAMILIES
 
 
+def prepare_for(model: torch.nn.Module) -> None:
+    """Build the compiled loops now if ``model`` has a cell that runs them, so that the first
+    build happens before a training's time budget starts rather than inside it."""
+    if any(isinstance(m, Cell) and has_bptt(m) for m in model.modules()):
+        native.prepare()
+
+
 def run_sequence(
     cell: Cell, x: Tensor, state: State, lengths: Tensor | None = None, reverse: bool = False
 ) -> tuple[Tensor, State]:
@@ -75,4 +83,4 @@ def run_sequence(
     return out, final
 
 
-__all__ = ["FAMILIES", "GradientFlow", "has_bptt", "run_sequence"]
+__all__ = ["FAMILIES", "GradientFlow", "has_bptt", "prepare_for", "run_sequence"]

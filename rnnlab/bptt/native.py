@@ -1,65 +1,160 @@
-"""The compiled per-step loops of explicit BPTT (``csrc/``), built on first use.
+"""The compiled per-step loops of explicit BPTT (``csrc/``), built once per machine.
 
 They do what the Python loops of :mod:`rnnlab.bptt` do, with one fused pass per step for all the
-element-wise work, for float32 on CPUs with AVX2. The first call compiles them with the machine's
-C++ compiler (``torch.utils.cpp_extension``, about a minute, once per source version) into
-``~/.cache/rnnlab`` (or ``$RNNLAB_BUILD_DIR``). Where that cannot be done, or with
-``RNNLAB_NATIVE=0``, the pure-PyTorch loops run instead: same results, slower.
+element-wise work, for float32 on CPUs with AVX2. They are compiled with the machine's C++ compiler
+(``torch.utils.cpp_extension``, about a minute, once per source version) into ``~/.cache/rnnlab``
+(or ``$RNNLAB_BUILD_DIR``): by ``make`` right after installing (``python -m rnnlab.bptt.build``),
+by the trainers before their time budget starts, or else on first use. Where that cannot be done,
+or with ``RNNLAB_NATIVE=0``, the pure-PyTorch loops run instead: same results, slower.
+
+A build is safe to interrupt and to run from several processes at once:
+
+- one process builds at a time, under an ``flock`` on ``build.lock`` that the kernel releases
+  when its holder dies, however it dies (the lock file PyTorch's builder leaves behind when killed
+  is removed under that lock, since no other build can be running then);
+- a build counts as done only once ``done`` is written after the module imported; a folder
+  without it (a killed link can leave a truncated library) is cleared and built again;
+- the sources are copied into the build folder, so that two checkouts of the same sources
+  sharing one environment write the same build file and reuse each other's build.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import importlib.util
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
-SOURCES = [
-    Path(__file__).parent / "csrc" / name
-    for name in ("module.cpp", "clockwork.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp")
-]
-HEADERS = [Path(__file__).parent / "csrc" / "common.h"]
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = ["module.cpp", "clockwork.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp"]
+HEADERS = ["common.h"]
 # glibc declares its vector expf/tanhf (libmvec) only under __FAST_MATH__; defining it with the
 # unsafe-math flags but without -ffinite-math-only keeps NaN and infinity as they are.
 FLAGS = ["-O3", "-mavx2", "-mfma", "-fno-math-errno", "-funsafe-math-optimizations", "-D__FAST_MATH__", "-fopenmp"]
 WIDE = ["-mavx512f", "-mavx512dq", "-mprefer-vector-width=512"]  # where the CPU has AVX-512
+DONE, LOCK = "done", "build.lock"
+WAIT_S = 900.0  # how long to wait for another process's build before taking the PyTorch loops
 enabled = os.environ.get("RNNLAB_NATIVE", "1") != "0"
 _built: list = []  # [module or None] once tried
 
 
-def _build() -> ModuleType | None:
+def build_root() -> Path:
+    """``$RNNLAB_BUILD_DIR``, else ``~/.cache/rnnlab``."""
+    return Path(os.environ.get("RNNLAB_BUILD_DIR") or Path.home() / ".cache" / "rnnlab")
+
+
+def cpu_flags() -> list[str] | None:
+    """The compiler flags for this CPU, or ``None`` where the loops do not apply (no AVX2)."""
     capability = torch.backends.cpu.get_cpu_capability()
     if capability not in ("AVX2", "AVX512"):
         return None
-    flags = FLAGS + (WIDE if capability == "AVX512" else [])
-    from torch.utils.cpp_extension import load
+    return FLAGS + (WIDE if capability == "AVX512" else [])
 
-    # one build per source version, flags and environment (the build records the venv's include paths)
-    key = b"".join(p.read_bytes() for p in SOURCES + HEADERS) + f"{torch.__version__} {flags} {sys.prefix}".encode()
+
+def build_dir(flags: list[str]) -> tuple[Path, str]:
+    """The build folder and module name for these sources, flags and environment.
+
+    The key holds the sources' bytes (not their paths), PyTorch's version, the flags and the
+    environment's prefix (a build records its include paths).
+    """
+    key = b"".join((CSRC / n).read_bytes() for n in SOURCES + HEADERS)
+    key += f"{torch.__version__} {flags} {sys.prefix}".encode()
     digest = hashlib.sha256(key).hexdigest()[:12]
-    root = Path(os.environ.get("RNNLAB_BUILD_DIR") or Path.home() / ".cache" / "rnnlab")
-    build = root / f"native-{digest}"
+    return build_root() / f"native-{digest}", f"rnnlab_native_{digest}"
+
+
+def _import(build: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, build / f"{name}.so")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {build / name}.so")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _lock(path: Path, wait_s: float) -> int | None:
+    """An open descriptor holding an exclusive ``flock`` on ``path``, or ``None`` after ``wait_s``."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline, told = time.monotonic() + wait_s, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            if not told:
+                print("rnnlab: waiting for another process compiling the BPTT loops", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(0.2)
+
+
+def _copy_sources(build: Path) -> list[str]:
+    """Copy the sources into ``build/src`` (rewriting only changed files, so their times stay put)."""
+    src = build / "src"
+    src.mkdir(exist_ok=True)
+    for n in SOURCES + HEADERS:
+        data = (CSRC / n).read_bytes()
+        if not (src / n).exists() or (src / n).read_bytes() != data:
+            (src / n).write_bytes(data)
+    return [str(src / n) for n in SOURCES]
+
+
+def _clear(build: Path) -> None:
+    """Remove what an earlier, unfinished build left (keeping the lock file and the sources)."""
+    for p in build.iterdir():
+        if p.is_file() and p.name != LOCK:
+            p.unlink()
+
+
+def _build(wait_s: float = WAIT_S) -> ModuleType | None:
+    flags = cpu_flags()
+    if flags is None:
+        return None
+    build, name = build_dir(flags)
+    if (build / DONE).exists():
+        return _import(build, name)
     build.mkdir(parents=True, exist_ok=True)
-    name = f"rnnlab_native_{digest}"
-    if not (build / f"{name}.so").exists():
+    fd = _lock(build / LOCK, wait_s)
+    if fd is None:
+        raise TimeoutError(f"another process held {build / LOCK} for {wait_s:.0f} s")
+    try:
+        if (build / DONE).exists():  # another process built it while this one waited
+            return _import(build, name)
+        _clear(build)  # PyTorch's own lock file among what a killed build left
+        sources = _copy_sources(build)
         print("rnnlab: compiling the BPTT loops (once, about a minute)", file=sys.stderr, flush=True)
-    return load(
-        name=name,
-        sources=[str(p) for p in SOURCES],
-        build_directory=str(build),
-        extra_cflags=flags,
-        extra_ldflags=["-lmvec", "-fopenmp"],
-        verbose=False,
-    )
+        from torch.utils.cpp_extension import load
+
+        module = load(
+            name=name,
+            sources=sources,
+            build_directory=str(build),
+            extra_cflags=flags,
+            extra_ldflags=["-lmvec", "-fopenmp"],
+            verbose=False,
+        )
+        (build / DONE).write_text(f"{name}\n")
+        return module
+    finally:
+        os.close(fd)
 
 
-def loops(x: torch.Tensor) -> ModuleType | None:
-    """The compiled loops if they apply to ``x`` (float32 on the CPU) and could be built, else ``None``."""
-    if not enabled or x.dtype != torch.float32 or x.device.type != "cpu":
+def prepare() -> ModuleType | None:
+    """Build (or load) the compiled loops now, if they apply here; ``None`` where they cannot be had.
+
+    The trainers call this before their time budget starts, so a first build is never paid
+    from a training's budget.
+    """
+    if not enabled:
         return None
     if not _built:
         try:
@@ -69,3 +164,10 @@ def loops(x: torch.Tensor) -> ModuleType | None:
             warnings.warn(f"rnnlab: compiled BPTT loops unavailable, using PyTorch's ({first})", stacklevel=2)
             _built.append(None)
     return _built[0]
+
+
+def loops(x: torch.Tensor) -> ModuleType | None:
+    """The compiled loops if they apply to ``x`` (float32 on the CPU) and could be built, else ``None``."""
+    if not enabled or x.dtype != torch.float32 or x.device.type != "cpu":
+        return None
+    return prepare()

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rnnlab.bptt import prepare_for
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.optim import clip_and_report, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
@@ -53,6 +54,7 @@ def fit(
         ``{"best_epoch", "best", "epochs", "steps", "interrupted", "stopped", "elapsed_s"}``.
     """
     optimizer = make_optimizer(model, cfg)
+    prepare_for(model)  # a first build of the compiled loops is not paid from the budget
     budget, start = cfg.budget_s, time.monotonic()
     best, best_epoch, stale, step, epoch = -math.inf, 0, 0, 0, 0
     stopped, interrupted = "epochs", False

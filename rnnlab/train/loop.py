@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from rnnlab.bptt import GradientFlow
+from rnnlab.bptt import GradientFlow, prepare_for
 from rnnlab.data.corpora import DataError
 from rnnlab.data.stream import StreamBatches
 from rnnlab.engine import detach_state
@@ -174,6 +174,7 @@ class Trainer:
         # covers the calling thread (and threads started later); see rnnlab.runtime
         torch.set_flush_denormal(True)
         self.progress.log(self.describe())
+        prepare_for(self.model)  # a first build of the compiled loops is not paid from the budget
         budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
         window, last_eval = _Window(), None
         previous = signal.signal(signal.SIGINT, self._on_interrupt)

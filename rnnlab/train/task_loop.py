@@ -24,6 +24,7 @@ import torch
 from safetensors import safe_open
 
 from rnnlab import checks
+from rnnlab.bptt import prepare_for
 from rnnlab.configs import from_dict
 from rnnlab.data.tasks import Task
 from rnnlab.fileio import atomic_write_json, claim_run_dir
@@ -134,6 +135,7 @@ class TaskTrainer:
         if cfg.threads:
             # small recurrent models gain little from threads, and lose much when cores are shared
             torch.set_num_threads(cfg.threads)
+        prepare_for(self.model)  # a first build of the compiled loops is not paid from the budget
         started, step, diverged = time.monotonic(), 0, False
         window = {"loss": 0.0, "metric": 0.0, "norm": 0.0, "steps": 0}
         try:

@@ -1,0 +1,98 @@
+"""Building the compiled BPTT loops on a bad day: a killed build, a build running elsewhere, two
+checkouts sharing one environment."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from rnnlab.bptt import native
+
+
+@pytest.fixture
+def fake_build(tmp_path, monkeypatch):
+    """A build folder in ``tmp_path`` and a stand-in for PyTorch's builder that records its calls
+    and, like it, would wait forever on a lock file left behind."""
+    monkeypatch.setenv("RNNLAB_BUILD_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "cpu_flags", lambda: ["-O3"])
+    calls = []
+
+    def load(name, sources, build_directory, **kwargs):
+        build = Path(build_directory)
+        assert not (build / "lock").exists(), "PyTorch's builder would wait on this lock forever"
+        assert not (build / f"{name}.so").exists(), "a truncated library from a killed link was kept"
+        calls.append({"name": name, "sources": sources, "build": build})
+        return types.SimpleNamespace(name=name)
+
+    import torch.utils.cpp_extension
+
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", load)
+    monkeypatch.setattr(native, "_import", lambda build, name: types.SimpleNamespace(name=name, imported=True))
+    return calls
+
+
+def test_a_build_killed_midway_is_cleared_and_done_again(fake_build):
+    build, name = native.build_dir(native.cpu_flags())
+    build.mkdir(parents=True)
+    (build / "lock").write_text("")  # what PyTorch's builder leaves when killed
+    (build / f"{name}.so").write_bytes(b"\x7fELF truncated")
+    module = native._build()
+    assert module.name == name and len(fake_build) == 1
+    assert (build / native.DONE).exists() and not (build / "lock").exists()
+    again = native._build()  # done: loaded, not built again
+    assert again.imported and len(fake_build) == 1
+
+
+def test_two_checkouts_sharing_an_environment_share_one_build(fake_build, tmp_path, monkeypatch):
+    folders = []
+    for k in (1, 2):
+        copy = tmp_path / f"checkout{k}" / "csrc"
+        shutil.copytree(native.CSRC, copy)
+        monkeypatch.setattr(native, "CSRC", copy)
+        folders.append(native.build_dir(native.cpu_flags())[0])
+        (folders[-1] / native.DONE).unlink(missing_ok=True)  # build from each checkout in turn
+        native._build()
+    assert folders[0] == folders[1]
+    assert fake_build[0]["sources"] == fake_build[1]["sources"]  # the same build file: nothing to redo
+    assert all(Path(s).parent == folders[0] / "src" for s in fake_build[0]["sources"])
+
+
+def test_the_lock_waits_for_a_live_builder_and_not_for_a_dead_one(tmp_path):
+    lock = tmp_path / native.LOCK
+    code = (
+        f"import fcntl, os, time; fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert native._lock(lock, 0.3) is None  # held by a live process: waited for (here, briefly)
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        fd = native._lock(lock, 600)  # its holder died: the kernel released it
+        assert fd is not None
+        os.close(fd)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(native.cpu_flags() is None or shutil.which("c++") is None, reason="no AVX2 or no compiler")
+def test_a_real_build_killed_midway_does_not_hang_the_next(tmp_path):
+    env = {**os.environ, "RNNLAB_BUILD_DIR": str(tmp_path / "cache"), "RNNLAB_NATIVE": "1"}
+    command = [sys.executable, "-m", "rnnlab.bptt.build"]
+    first = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    assert "compiling" in first.stderr.readline()
+    time.sleep(5)  # into the compiler
+    os.killpg(first.pid, signal.SIGKILL)  # the builder and its compilers, as a closed terminal would
+    first.wait()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0 and "ready in" in done.stdout, done.stderr
+    assert list((tmp_path / "cache").glob("native-*/done"))
