@@ -3,6 +3,8 @@
 Each field may carry ``metadata={"help": ...}``; :func:`add_flags` makes ``--field-name`` flags
 from them (default ``None`` so that only what the user typed overrides), :func:`from_args`
 collects them, and :func:`from_dict` rebuilds a config from JSON, refusing unknown keys.
+:func:`check_fields` holds every field to its annotated type (a ``float`` field to a finite
+number); each config's ``validate`` starts with it and then checks the ranges.
 """
 
 from __future__ import annotations
@@ -10,19 +12,81 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import types
 import typing
+from collections.abc import Iterable
 from typing import Any, TypeVar
+
+from rnnlab import checks
 
 T = TypeVar("T")
 
 
-def _field_type(cls: type, field: dataclasses.Field) -> Any:
-    hint = typing.get_type_hints(cls)[field.name]
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """``(kind, optional)`` of a field's annotation: ``float | None`` -> ``(float, True)``,
+    ``dict[str, Any]`` -> ``(dict, False)``."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+    optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1
+    if optional:
         hint = args[0]
-    return hint
+    return typing.get_origin(hint) or hint, optional
+
+
+def field_kind(cls: type, name: str) -> Any:
+    """The type of field ``name`` of dataclass ``cls``, without ``| None`` or type arguments."""
+    return _unwrap(typing.get_type_hints(cls)[name])[0]
+
+
+def _finite_inside(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite_inside(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite_inside(v) for v in value)
+    return True
+
+
+_EXPECTED = {
+    float: "a finite number",
+    int: "an integer",
+    bool: "true or false",
+    str: "a string",
+    dict: "a JSON object of finite numbers",
+}
+
+
+def _of_kind(value: Any, kind: Any) -> bool:
+    if kind is float:
+        return checks.is_finite(value)
+    if kind is int:
+        return checks.is_integer(value)
+    return not isinstance(kind, type) or (isinstance(value, kind) and _finite_inside(value))
+
+
+def check_fields(config: Any) -> None:
+    """Refuse a field of dataclass ``config`` whose value is not of its annotated type.
+
+    A ``float`` field takes a finite number (an int too; not ``inf``, ``NaN`` or a bool), an
+    ``int`` field an int (not a bool), a ``dict`` or ``list`` field one whose numbers are all
+    finite; ``None`` only where the annotation allows it.
+
+    Raises:
+        ValueError: ``"<field>: expected <what>, got <value>"``.
+    """
+    hints = typing.get_type_hints(type(config))
+    for f in dataclasses.fields(config):
+        kind, optional = _unwrap(hints[f.name])
+        value = getattr(config, f.name)
+        if not (value is None and optional) and not _of_kind(value, kind):
+            checks.fail(f.name, _EXPECTED.get(kind, getattr(kind, "__name__", str(kind))), value)
+
+
+def validate_before_data(config: Any, sizes: Iterable[str]) -> None:
+    """Run ``config.validate()`` with each of ``sizes`` (vocabulary, classes, ..., which the data
+    fixes later) set to 2, so that a bad architecture is refused before any data is read."""
+    dataclasses.replace(config, **dict.fromkeys(sizes, 2)).validate()
 
 
 def _parse_bool(text: str) -> bool:
@@ -44,14 +108,19 @@ def parse_json_dict(text: str) -> dict:
     return value
 
 
+def flag_parser(kind: Any) -> Any:
+    """The argparse ``type`` of a flag for a field of type ``kind`` (see :func:`field_kind`)."""
+    return {bool: _parse_bool, dict: parse_json_dict}.get(kind, kind)
+
+
 def add_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
     """Add one ``--flag`` per field of dataclass ``cls`` (except ``skip``)."""
     group = parser.add_argument_group(cls.__name__)
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
-        kind = _field_type(cls, f)
-        parse = {bool: _parse_bool, dict: parse_json_dict}.get(typing.get_origin(kind) or kind, kind)
+        kind = field_kind(cls, f.name)
+        parse = flag_parser(kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         group.add_argument(
             "--" + f.name.replace("_", "-"),
@@ -70,11 +139,14 @@ def from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> 
 
 
 def from_dict(cls: type[T], data: dict, what: str) -> T:
-    """Rebuild ``cls`` from a JSON object; unknown keys are an error naming them."""
+    """Rebuild ``cls`` from a JSON object; unknown keys, and values not of their field's type
+    (:func:`check_fields`), are an error naming them."""
     if not isinstance(data, dict):
         raise ValueError(f"{what}: expected a JSON object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{what}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-    return cls(**data)
+    config = cls(**data)
+    check_fields(config)
+    return config

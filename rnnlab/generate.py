@@ -6,6 +6,7 @@ network whatever the length of the text so far.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import torch
@@ -17,10 +18,17 @@ from rnnlab.models.language_model import LanguageModel
 
 
 def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator | None) -> int:
-    """Choose the next id from ``logits (V,)``; ``temperature == 0`` is greedy."""
+    """Choose the next id from ``logits (V,)``; ``temperature == 0`` is greedy.
+
+    Raises:
+        ValueError: if the logits hold NaN or +inf (the model's weights diverged).
+    """
+    top = float(logits.max())
+    if not math.isfinite(top):
+        raise ValueError(f"the model's scores are not finite ({top}): its weights diverged; retrain with a lower --lr")
     if temperature == 0:
         return int(logits.argmax())
-    logits = logits.double() / temperature
+    logits = (logits.double() - top) / temperature  # the best is 0: no overflow whatever the temperature
     if 0 < top_k < logits.numel():
         kth = torch.topk(logits, top_k).values[-1]
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -34,15 +42,16 @@ def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def check_sampling(temperature: float, top_k: int, top_p: float, length: int) -> None:
-    if temperature < 0:
-        checks.fail("temperature", "a number >= 0 (0 = greedy)", temperature)
-    if top_k < 0:
-        checks.fail("top_k", "an integer >= 0 (0 = off)", top_k)
-    if not 0 < top_p <= 1:
+def check_sampling(temperature: float, top_k: int, top_p: float, length: int, seed: int | None = None) -> None:
+    """Refuse sampling options out of range: temperature a finite number >= 0 (0 = greedy), top_k
+    and length integers >= 0, top_p in (0, 1], the seed (if any) a valid seed."""
+    checks.non_negative("temperature", temperature)
+    checks.non_negative_int("top_k", top_k)
+    if not (checks.is_finite(top_p) and 0 < top_p <= 1):
         checks.fail("top_p", "a number in (0, 1]", top_p)
-    if length < 0:
-        checks.fail("length", "an integer >= 0", length)
+    checks.non_negative_int("length", length)
+    if seed is not None:
+        checks.seed("seed", seed)
 
 
 @torch.no_grad()

@@ -6,12 +6,10 @@ import argparse
 import dataclasses
 import json
 import sys
-import types
-import typing
 from pathlib import Path
 from typing import Any
 
-from rnnlab.configs import parse_json_dict
+from rnnlab.configs import field_kind, flag_parser
 from rnnlab.data.tasks import TASKS
 from rnnlab.models.sequence import SequenceConfig
 from rnnlab.train.progress import Progress
@@ -21,13 +19,6 @@ from rnnlab.train.task_loop import TaskTrainer
 # flags named as a Keras / char-rnn user would type them, besides the field's own --field-name
 ALIASES = {"steps": ("-T", "--steps"), "hidden_size": ("--hidden", "--hidden-size"), "num_layers": ("--layers",)}
 NOT_FLAGS = ("task", "cell")  # the positional NAME and --cell / --cells
-
-
-def _flag_type(cls: type, name: str) -> Any:
-    hint = typing.get_type_hints(cls)[name]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = next(a for a in typing.get_args(hint) if a is not type(None))
-    return {dict: parse_json_dict}.get(hint, hint)
 
 
 def _per_task(name: str) -> bool:
@@ -52,14 +43,14 @@ def add_run_flags(p: argparse.ArgumentParser) -> None:
             shown = "per task, see below" if _per_task(f.name) else default
             help_text = f.metadata.get("help", "")
             help_text += "" if "default" in help_text else f" (default: {shown})"
-            kind = _flag_type(cls, f.name)
+            kind = field_kind(cls, f.name)
             if kind is bool:
                 group.add_argument(*names, dest=f.name, action="store_const", const=True, default=None, help=help_text)
             else:
                 group.add_argument(
                     *names,
                     dest=f.name,
-                    type=kind,
+                    type=flag_parser(kind),
                     default=None,
                     metavar="N" if f.name == "steps" else None,
                     help=help_text,

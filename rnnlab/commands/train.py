@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
-from rnnlab.configs import add_flags, from_args
+from rnnlab.configs import add_flags, from_args, validate_before_data
 from rnnlab.models.language_model import ModelConfig
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
@@ -56,12 +56,15 @@ def run(args) -> int:
             raise UsageError(f"--resume: {out} has no {ckpt.LAST} to resume from")
     else:
         model_cfg, cfg = from_args(ModelConfig, args), from_args(TrainConfig, args)
+        validate_before_data(model_cfg, ("vocab_size",))
         out = args.out or default_out(cfg.data)
     progress = Progress(sys.stdout)
     trainer = Trainer(out, model_cfg, cfg, resume=args.resume is not None, force=args.force, progress=progress)
     resolved = {"model": dataclasses.asdict(trainer.model.config), "train": dataclasses.asdict(cfg)}
     progress.log("config: " + json.dumps(resolved))
     summary = trainer.run()
+    if summary.get("diverged"):  # the trainer said where and what it kept
+        return 1
     if summary["interrupted"]:
         progress.log(f"resume with: rnnlab train --resume {out}")
         return 130

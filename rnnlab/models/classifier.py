@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from rnnlab import checks
 from rnnlab.cells import CELLS
+from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 
 POOLINGS = ("last", "mean", "max")
@@ -37,8 +38,9 @@ class ClassifierConfig:
     )
 
     def validate(self) -> None:
+        check_fields(self)
         checks.positive_int("vocab_size", self.vocab_size)
-        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+        if self.num_classes < 2:
             checks.fail("num_classes", "at least 2 classes", self.num_classes)
         checks.positive_int("hidden_size", self.hidden_size)
         checks.positive_int("num_layers", self.num_layers)
@@ -48,6 +50,13 @@ class ClassifierConfig:
             checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
         if self.pooling not in POOLINGS:
             checks.fail("pooling", "one of " + ", ".join(POOLINGS), self.pooling)
+        checks.fits_in_memory(self.min_parameters())
+
+    def min_parameters(self) -> int:
+        """A lower bound on the parameter count (exact but for the cells' extra gates)."""
+        V, E, H, C = self.vocab_size, self.embedding_size, self.hidden_size, self.num_classes
+        directions = 2 if self.bidirectional else 1
+        return V * E + checks.recurrent_parameters(E, H, self.num_layers, directions) + C * (directions * H + 1)
 
 
 def pool(outputs: Tensor, lengths: Tensor, how: str, directions: int) -> Tensor:
@@ -77,6 +86,7 @@ def pool(outputs: Tensor, lengths: Tensor, how: str, directions: int) -> Tensor:
 class TextClassifier(nn.Module):
     """Logits ``(B, num_classes)`` for padded ids ``(T, B)`` and their lengths ``(B,)``."""
 
+    @checks.refuse_allocation_failure
     def __init__(self, config: ClassifierConfig) -> None:
         super().__init__()
         config.validate()

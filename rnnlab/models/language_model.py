@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from rnnlab import checks
 from rnnlab.cells import CELLS
 from rnnlab.cells.base import State
+from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 
 
@@ -40,18 +41,24 @@ class ModelConfig:
     )
 
     def validate(self) -> None:
+        check_fields(self)
         checks.positive_int("vocab_size", self.vocab_size)
         checks.positive_int("hidden_size", self.hidden_size)
         checks.positive_int("num_layers", self.num_layers)
-        if isinstance(self.embedding_size, bool) or not isinstance(self.embedding_size, int) or self.embedding_size < 0:
-            checks.fail("embedding_size", "an integer >= 0", self.embedding_size)
+        checks.non_negative_int("embedding_size", self.embedding_size)
         checks.probability("dropout", self.dropout)
-        if not self.init_range >= 0:
-            checks.fail("init_range", "a number >= 0", self.init_range)
+        checks.non_negative("init_range", self.init_range)
         if self.cell not in CELLS:
             checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
         if self.tie_weights and self.embedding_size == 0:
             checks.fail("tie_weights", "an embedding to tie (embedding_size > 0)", "one-hot input")
+        checks.fits_in_memory(self.min_parameters())
+
+    def min_parameters(self) -> int:
+        """A lower bound on the parameter count (exact but for the cells' extra gates)."""
+        V, E, H = self.vocab_size, self.embedding_size, self.hidden_size
+        readout = V * (H + 1) - (V * E if self.tie_weights else 0)
+        return V * E + checks.recurrent_parameters(E or V, H, self.num_layers) + readout
 
 
 class LanguageModel(nn.Module):
@@ -61,6 +68,7 @@ class LanguageModel(nn.Module):
         config: the architecture.
     """
 
+    @checks.refuse_allocation_failure
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         config.validate()

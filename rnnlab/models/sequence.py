@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from rnnlab import checks
 from rnnlab.cells import CELLS
+from rnnlab.configs import check_fields
 from rnnlab.data.tasks import TASKS, Task, make_task
 from rnnlab.layers import Recurrent
 
@@ -37,12 +38,19 @@ class SequenceConfig:
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
 
     def validate(self) -> None:
+        check_fields(self)
         if self.task not in TASKS:
             raise ValueError(f"task: unknown {self.task!r}; known tasks: {', '.join(TASKS)}")
         if self.cell not in CELLS:
             raise ValueError(f"cell: unknown {self.cell!r}; known cells: {', '.join(CELLS)}")
         checks.positive_int("hidden_size", self.hidden_size)
         checks.positive_int("num_layers", self.num_layers)
+        checks.seed("data_seed", self.data_seed)
+        checks.fits_in_memory(self.min_parameters())
+
+    def min_parameters(self) -> int:
+        """A lower bound on the parameter count (the recurrent weights of one input and output unit)."""
+        return checks.recurrent_parameters(1, self.hidden_size, self.num_layers) + self.hidden_size + 1
 
 
 def build_model(config: SequenceConfig) -> tuple[SequenceModel, Task]:
@@ -92,6 +100,7 @@ class SequenceModel(nn.Module):
         ``(B, C)`` for ``classify``, ``(T, B, C)`` for ``classify-every``.
     """
 
+    @checks.refuse_allocation_failure
     def __init__(
         self, task: Task, cell: str = "lstm", hidden_size: int = 128, num_layers: int = 1, **cell_options: Any
     ):

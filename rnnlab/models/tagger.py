@@ -18,6 +18,7 @@ from torch import Tensor, nn
 
 from rnnlab import checks
 from rnnlab.cells import CELLS
+from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 from rnnlab.models.crf import CRF
 
@@ -39,17 +40,29 @@ class TaggerConfig:
     crf: bool = field(default=True, metadata={"help": "a CRF output layer with Viterbi decoding (else softmax)"})
 
     def validate(self) -> None:
+        check_fields(self)
         checks.positive_int("vocab_size", self.vocab_size)
-        if not isinstance(self.num_tags, int) or self.num_tags < 2:
+        if self.num_tags < 2:
             checks.fail("num_tags", "at least 2 tags", self.num_tags)
         for name in ("hidden_size", "num_layers", "embedding_size"):
             checks.positive_int(name, getattr(self, name))
-        if self.char_embedding_size:
+        if checks.non_negative_int("char_embedding_size", self.char_embedding_size):
             checks.positive_int("num_chars", self.num_chars)
             checks.positive_int("char_hidden_size", self.char_hidden_size)
         checks.probability("dropout", self.dropout)
         if self.cell not in CELLS:
             checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        checks.fits_in_memory(self.min_parameters())
+
+    def min_parameters(self) -> int:
+        """A lower bound on the parameter count (exact but for the cells' extra gates)."""
+        E, H, K, width = self.embedding_size, self.hidden_size, self.num_tags, self.embedding_size
+        count = self.vocab_size * E + K * (2 * H + 1) + (K * K if self.crf else 0)
+        if self.char_embedding_size:
+            C, CH = self.char_embedding_size, self.char_hidden_size
+            count += self.num_chars * C + checks.recurrent_parameters(C, CH, 1, 2)
+            width += 2 * CH
+        return count + checks.recurrent_parameters(width, H, self.num_layers, 2)
 
 
 class Tagger(nn.Module):
@@ -60,6 +73,7 @@ class Tagger(nn.Module):
     ``word_index`` ``(T, B)``, the row of each token's word in them.
     """
 
+    @checks.refuse_allocation_failure
     def __init__(self, config: TaggerConfig) -> None:
         super().__init__()
         config.validate()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from rnnlab import checks
+from rnnlab.configs import check_fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "step", "plateau", "epoch")
@@ -70,6 +73,7 @@ class TrainConfig:
         return parse_duration(self.time_budget)
 
     def validate(self) -> None:
+        check_fields(self)
         checks.probability("val_fraction", self.val_fraction)
         if not 0 < self.val_fraction:
             checks.fail("val_fraction", "a number in (0, 1)", self.val_fraction)
@@ -81,22 +85,28 @@ class TrainConfig:
         checks.positive_int("min_freq", self.min_freq)
         if self.max_vocab < 0 or 0 < self.max_vocab < 3:
             checks.fail("max_vocab", "0 (no limit) or at least 3 (<unk>, <eos> and a word)", self.max_vocab)
-        if not self.max_epochs >= 0:
-            checks.fail("max_epochs", "a number >= 0", self.max_epochs)
-        for name in ("max_steps", "warmup_steps", "eval_chars", "sample_chars", "telemetry_every", "decay_after"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "an integer >= 0", getattr(self, name))
-        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        checks.non_negative("max_epochs", self.max_epochs)
+        for name in ("max_steps", "eval_chars", "sample_chars", "telemetry_every", "decay_after"):
+            checks.non_negative_int(name, getattr(self, name))
         checks.choice("schedule", self.schedule, SCHEDULES)
-        for name in ("lr", "lr_decay"):
-            if not getattr(self, name) > 0:
-                checks.fail(name, "a positive number", getattr(self, name))
-        for name in ("weight_decay", "clip_norm", "clip_value"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "a number >= 0", getattr(self, name))
+        check_optimisation(self)
         budget = self.budget_seconds()
         if budget is None and self.max_steps == 0 and self.max_epochs == 0:
             checks.fail("time_budget/max_steps/max_epochs", "a time budget, a step or an epoch limit", "neither")
+
+
+def check_optimisation(cfg: Any) -> None:
+    """The checks of the fields every training config shares (optimizer, lr, weight_decay,
+    clip_norm, clip_value, seed) and of lr_decay and warmup_steps where it has them."""
+    checks.choice("optimizer", cfg.optimizer, OPTIMIZERS)
+    checks.positive("lr", cfg.lr)
+    for name in ("weight_decay", "clip_norm", "clip_value"):
+        checks.non_negative(name, getattr(cfg, name))
+    if hasattr(cfg, "lr_decay") and checks.positive("lr_decay", cfg.lr_decay) > 1:
+        checks.fail("lr_decay", "a factor in (0, 1]", cfg.lr_decay)
+    if hasattr(cfg, "warmup_steps"):
+        checks.non_negative_int("warmup_steps", cfg.warmup_steps)
+    checks.seed("seed", cfg.seed)
 
 
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -108,4 +118,6 @@ def parse_duration(text: str) -> float | None:
     if match is None:
         checks.fail("time_budget", "a duration such as 100s, 3m or 1h", text)
     seconds = float(match[1]) * _UNITS[match[2]]
+    if not math.isfinite(seconds):
+        checks.fail("time_budget", "a finite duration", text)
     return seconds or None

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rnnlab import checks
+from rnnlab.configs import check_fields
 from rnnlab.models.sequence import SequenceConfig
-from rnnlab.train.config import OPTIMIZERS, SCHEDULES, parse_duration
+from rnnlab.train.config import OPTIMIZERS, SCHEDULES, check_optimisation, parse_duration
 
 
 @dataclass
@@ -40,19 +41,13 @@ class TaskTrainConfig:
     threads: int = field(default=0, metadata={"help": "CPU threads while training; 0 = PyTorch's choice"})
 
     def validate(self) -> None:
+        check_fields(self)
         for name in ("batch_size", "eval_every", "decay_every"):
             checks.positive_int(name, getattr(self, name))
-        for name in ("max_steps", "threads", "warmup_steps"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "an integer >= 0", getattr(self, name))
-        checks.choice("optimizer", self.optimizer, OPTIMIZERS)
+        for name in ("max_steps", "threads"):
+            checks.non_negative_int(name, getattr(self, name))
         checks.choice("schedule", self.schedule, SCHEDULES)
-        for name in ("lr", "lr_decay"):
-            if not getattr(self, name) > 0:
-                checks.fail(name, "a positive number", getattr(self, name))
-        for name in ("weight_decay", "clip_norm", "clip_value"):
-            if getattr(self, name) < 0:
-                checks.fail(name, "a number >= 0", getattr(self, name))
+        check_optimisation(self)
         if parse_duration(self.time_budget) is None and self.max_steps == 0:
             checks.fail("time_budget/max_steps", "a time budget or a step limit", "neither")
         if self.stop_at_target and self.target is None:

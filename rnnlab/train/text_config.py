@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rnnlab import checks
+from rnnlab.configs import check_fields
 from rnnlab.data.conll import SCHEMES
 from rnnlab.data.words import TOKENIZERS
-from rnnlab.train.config import parse_duration
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+from rnnlab.train.config import OPTIMIZERS, check_optimisation, parse_duration
 
 
 @dataclass
@@ -40,6 +39,7 @@ class FitConfig:
     seed: int = field(default=1234, metadata={"help": "seed of the splits, the initialisation and the batches"})
 
     def validate(self) -> None:
+        check_fields(self)
         if not self.data:
             checks.fail("data", "a named data set or a file", "nothing (give --data)")
         for name in ("val_fraction", "test_fraction"):
@@ -48,12 +48,9 @@ class FitConfig:
                 checks.fail(name, "a share between 0 and 0.5", value)
         for name in ("epochs", "batch_size", "min_freq"):
             checks.positive_int(name, getattr(self, name))
-        if self.patience < 0 or self.max_vocab < 0:
-            checks.fail("patience/max_vocab", "integers >= 0", (self.patience, self.max_vocab))
-        if self.optimizer not in OPTIMIZERS:
-            checks.fail("optimizer", "one of " + ", ".join(OPTIMIZERS), self.optimizer)
-        if not self.lr > 0:
-            checks.fail("lr", "a number > 0", self.lr)
+        for name in ("patience", "max_vocab"):
+            checks.non_negative_int(name, getattr(self, name))
+        check_optimisation(self)
         parse_duration(self.time_budget)
 
     @property
@@ -81,8 +78,7 @@ class ClassifyConfig(FitConfig):
             checks.fail("level", "one of " + ", ".join(LEVELS), self.level)
         if self.tokenizer not in TOKENIZERS:
             checks.fail("tokenizer", "one of " + ", ".join(TOKENIZERS), self.tokenizer)
-        if self.max_length < 0:
-            checks.fail("max_length", "an integer >= 0", self.max_length)
+        checks.non_negative_int("max_length", self.max_length)
 
 
 @dataclass
