@@ -52,16 +52,46 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n").encode())
 
 
-def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, clear: bool = True) -> None:
-    """Make ``out`` ready for a new run: refuse a file, or a folder holding any of a run's ``files``
-    unless ``force`` (``hint`` says what to do instead); then create it and, with ``clear``, remove
-    the old run's files."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out: {out} exists and is not a directory")
-    existing = [n for n in files if (out / n).exists()]
-    if existing and not force:
-        raise ValueError(f"--out: {out} already holds a run; {hint}")
-    if clear:
-        out.mkdir(parents=True, exist_ok=True)
-        for name in existing:
-            (out / name).unlink()
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append ``record`` as one line of strict JSON (non-finite numbers become ``null``)."""
+    line = json.dumps(strict_json(record), allow_nan=False) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """The records of a JSON-lines file, ``[]`` if there is none.
+
+    A last line without its newline that is not a whole JSON object is the torn end of an append
+    cut short (a kill, a full disk) and is left out; any other line that is not a JSON object is
+    an error.
+
+    Raises:
+        ValueError: naming the file and the line.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror})") from e
+    records = []
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            if k == len(lines) - 1:  # no newline after it: torn
+                break
+            raise ValueError(f"{path}: line {k + 1} is not a JSON object")
+        records.append(record)
+    return records
+
+
+def write_jsonl(path: str | os.PathLike, records: list[dict]) -> None:
+    """Replace a JSON-lines file with ``records``, atomically."""
+    atomic_write_bytes(path, "".join(json.dumps(strict_json(r), allow_nan=False) + "\n" for r in records).encode())

@@ -126,7 +126,8 @@ def test_score_pads_a_batch_without_changing_a_sentence():
     model = LanguageModel(ModelConfig(vocab_size=len(vocab), hidden_size=8, embedding_size=4))
     alone = score_sentences(model, vocab, ["the cat"])[0].logprob
     together = score_sentences(model, vocab, ["the dog sat down down down", "the cat"])[1].logprob
-    assert together == pytest.approx(alone, abs=1e-9)
+    # float32: a GEMM over another batch size may round differently (a few ulps of each term)
+    assert together == pytest.approx(alone, rel=1e-5, abs=1e-6)
     with pytest.raises(ValueError, match="empty sentence"):
         score_sentences(model, vocab, ["  "])
 

@@ -41,10 +41,12 @@ def texts_of(args: argparse.Namespace, what: str, verb: str) -> list[str]:
             raise UsageError(f"{what} {k} is empty; give at least one word")
     file: Path | None = args.file
     if file is not None:
-        if not file.is_file():
-            raise UsageError(f"--file: {file} is not a file")
-        try:
-            lines = [ln for ln in file.read_text(encoding="utf-8").splitlines() if ln.split()]
+        from rnnlab.data.corpora import DataError, read_user_bytes
+
+        try:  # a device or a FIFO is named as such and never read
+            lines = [ln for ln in read_user_bytes(file).decode("utf-8").splitlines() if ln.split()]
+        except DataError as e:
+            raise UsageError(f"--file: {str(e).removeprefix('data: ')}") from e
         except UnicodeDecodeError as e:
             raise UsageError(f"--file: {file} is not UTF-8 text") from e
         if not lines:

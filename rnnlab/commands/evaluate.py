@@ -8,7 +8,8 @@ from pathlib import Path
 
 from rnnlab.commands.common import UsageError
 from rnnlab.data.corpora import load_corpus
-from rnnlab.train.checkpoint import load_model
+from rnnlab.fileio import strict_json
+from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.data import load_run_data
 from rnnlab.train.loop import evaluate
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    model, vocab, _, train_cfg, info = load_model(args.run_dir, args.checkpoint)
+    model, vocab, _, train_cfg, info = ckpt.load_model(args.run_dir, args.checkpoint)
     unit = "character" if vocab.unit == "char" else vocab.unit
     if args.data is not None and args.split is not None:
         raise UsageError("--split: names a split of the run's own data; --data is evaluated whole")
@@ -48,8 +49,8 @@ def run(args) -> int:
         f"{unit}s": len(ids) - 1,
         "loss_nats": loss,
         f"bits_per_{vocab.unit}": loss / math.log(2),
-        "perplexity": math.exp(loss),
+        "perplexity": math.exp(loss) if loss < 700 else math.inf,  # math.exp raises past ~709
         "checkpoint_step": info.get("step"),
     }
-    print(json.dumps(result, indent=2))
+    print(json.dumps(strict_json(result), indent=2, allow_nan=False))  # a non-finite figure is null
     return 0

@@ -52,8 +52,9 @@ def run(args) -> int:
     if task is not None:
         print(json.dumps(_text_report(args.run_dir, task), indent=2, ensure_ascii=False))
         return 0
-    model, vocab, model_cfg, train_cfg, info = ckpt.load_model(args.run_dir, "best")
-    last = ckpt.load_model(args.run_dir, "last")[4] if (args.run_dir / ckpt.LAST).exists() else {}
+    # inspect shows a diverged run too
+    model, vocab, model_cfg, train_cfg, info = ckpt.load_model(args.run_dir, "best", finite=False)
+    last = ckpt.load_model(args.run_dir, "last", finite=False)[4] if (args.run_dir / ckpt.LAST).exists() else {}
     best = info.get("val_loss")
     report = {
         "run": str(args.run_dir),

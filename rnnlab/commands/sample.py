@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.generate import check_sampling, generate
-from rnnlab.train.checkpoint import load_model
+from rnnlab.train import checkpoint as ckpt
 
 
 def register(sub) -> None:
@@ -25,8 +25,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    check_sampling(args.temperature, args.top_k, args.top_p, args.length)
-    model, vocab, *_ = load_model(args.run_dir, args.checkpoint)
+    check_sampling(args.temperature, args.top_k, args.top_p, args.length, args.seed)
+    model, vocab, *_ = ckpt.load_model(args.run_dir, args.checkpoint)
     missing = vocab.missing(args.prime)
     if missing:
         shown = " ".join(repr(c) for c in missing)

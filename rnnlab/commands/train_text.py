@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.commands.common import Parser
-from rnnlab.configs import add_flags, from_args
+from rnnlab.configs import add_flags, from_args, validate_before_data
 from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.tagger import TaggerConfig
 from rnnlab.train.progress import Progress
@@ -75,6 +75,7 @@ def parse(argv: list[str]) -> argparse.Namespace | None:
 def run(args: argparse.Namespace) -> int:
     model_cls, train_cls = _CONFIGS[args.task]
     model_cfg, cfg = from_args(model_cls, args), from_args(train_cls, args)
+    validate_before_data(model_cfg, _SIZES[args.task])
     out = args.out or Path("runs") / f"{args.task}-{Path(cfg.data).stem or 'run'}"
     progress = Progress(sys.stdout)
     if args.task == "classify":
@@ -87,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
         progress.log(f"test ({results['sizes']['test']:,} examples):           accuracy  macro-F1")
         for name, s in rows:
             progress.log(f"  {name:<34} {s['accuracy']:.4f}    {s['macro_f1']:.4f}")
-        progress.log(f'confusion matrix: {out / "confusion.png"}; predict with: rnnlab predict {out} "some text"')
+        if (out / "confusion.png").exists():  # drawn for up to 50 classes
+            progress.log(f"confusion matrix: {out / 'confusion.png'}")
+        progress.log(f'predict with: rnnlab predict {out} "some text"')
     else:
         from rnnlab.train.tag import train_tagger
 

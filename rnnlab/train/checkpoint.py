@@ -10,11 +10,14 @@ A run directory holds::
     loss.png             the loss curves
 
 Every file is written to a temporary name, fsynced and renamed, so a crash leaves the previous
-version intact. Loading reads tensors and JSON only; it never executes code.
+version intact. Each ``.safetensors`` file carries the SHA-256 of its tensor bytes in its
+metadata (``sha256``), checked on loading, so a file damaged on disk is refused rather than
+trained on. Loading reads tensors and JSON only; it never executes code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
+from rnnlab import checks
 from rnnlab.configs import from_dict
 from rnnlab.data.vocab import Vocab, vocab_from_json
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
@@ -33,6 +37,7 @@ from rnnlab.train.config import TrainConfig
 
 CONFIG, BEST, LAST, METRICS = "config.json", "model.safetensors", "last.safetensors", "metrics.jsonl"
 RUN_FORMAT = "rnnlab-run/1"
+DIGEST = "sha256"  # metadata key: the SHA-256 of a .safetensors file's tensor bytes
 TASK_FORMATS = {"classify": "rnnlab-classify/1", "tag": "rnnlab-tag/1"}  # runs of rnnlab train --task ...
 OTHER_RUNS = {  # named in the error a language-model command gives for them
     TASK_FORMATS["classify"]: "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
@@ -103,9 +108,37 @@ def _tensors_of(model: nn.Module) -> dict[str, Tensor]:
     return tensors
 
 
+def _with_digest(data: bytes) -> bytes:
+    """A safetensors file's bytes with the SHA-256 of its tensor bytes added to its metadata.
+
+    The layout is an 8-byte little-endian header length, the JSON header, then the tensor bytes
+    (their offsets count from the end of the header, so a longer header leaves them valid).
+    """
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    header.setdefault("__metadata__", {})[DIGEST] = hashlib.sha256(memoryview(data)[8 + n :]).hexdigest()
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8 bytes
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
+
+
+def _write(path: Path, tensors: dict[str, Tensor], meta: dict[str, str]) -> None:
+    atomic_write_bytes(path, _with_digest(safetensors_bytes(tensors, meta)))
+
+
 def save_weights(path: Path, model: nn.Module, info: dict) -> None:
     """Write the model's weights with ``info`` (JSON) in the metadata."""
-    atomic_write_bytes(path, safetensors_bytes(_tensors_of(model), {"info": json.dumps(info)}))
+    _write(path, _tensors_of(model), {"info": json.dumps(info)})
+
+
+def _check_digest(path: Path, meta: dict[str, str]) -> None:
+    """Refuse a file whose tensor bytes do not match the digest it was written with (files without one pass)."""
+    if DIGEST not in meta:
+        return
+    data = path.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    if hashlib.sha256(memoryview(data)[8 + n :]).hexdigest() != meta[DIGEST]:
+        raise CheckpointError(f"{path}: damaged (its tensor bytes do not match the SHA-256 it was saved with)")
 
 
 def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
@@ -113,9 +146,11 @@ def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
         with safe_open(str(path), framework="pt") as f:
-            return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
     except Exception as e:  # safetensors reports damage with several exception types
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({e})") from e
+    _check_digest(path, meta)
+    return tensors, meta
 
 
 def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None:
@@ -127,20 +162,29 @@ def _load_into(model: nn.Module, tensors: dict[str, Tensor], path: Path) -> None
 
 
 def load_weights(path: Path, model: nn.Module) -> dict:
-    """Load the weights saved by :func:`save_weights` into ``model``; returns their ``info``."""
+    """Load the weights saved by :func:`save_weights` into ``model``; returns their ``info``.
+
+    Raises:
+        CheckpointError: the file is missing or damaged, or does not fit ``model``.
+        ValueError: the weights hold NaN or inf (a diverged training).
+    """
     tensors, meta = _read(path)
     _load_into(model, tensors, path)
+    checks.finite_weights(model, str(path))
     try:
         return json.loads(meta.get("info", "{}"))
     except json.JSONDecodeError as e:
         raise CheckpointError(f"{path}: damaged metadata ({e})") from e
 
 
-def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, Vocab, ModelConfig, TrainConfig, dict]:
+def load_model(
+    out: Path, which: str = "best", finite: bool = True
+) -> tuple[LanguageModel, Vocab, ModelConfig, TrainConfig, dict]:
     """The model of a run, with its vocabulary, configs and the checkpoint's info.
 
     Args:
         which: ``"best"`` (``model.safetensors``, falling back to the last state) or ``"last"``.
+        finite: refuse weights that hold NaN or inf (a diverged training), naming the file.
     """
     model_cfg, vocab, train_cfg, _ = read_config(out)
     path = out / BEST if which == "best" and (out / BEST).exists() else out / LAST
@@ -152,6 +196,11 @@ def load_model(out: Path, which: str = "best") -> tuple[LanguageModel, Vocab, Mo
     else:
         info = json.loads(meta.get("info", "{}"))
     _load_into(model, tensors, path)
+    if finite:
+        hint = "retrain with a lower --lr"
+        if path.name == LAST and (out / BEST).exists():
+            hint = "use --checkpoint best (the best weights before it diverged) or " + hint
+        checks.finite_weights(model, str(path), hint)
     model.eval()
     return model, vocab, model_cfg, train_cfg, info
 
@@ -180,7 +229,7 @@ def save_training_state(
         "trainer": json.dumps(trainer),
         "optim": json.dumps({"param_groups": opt["param_groups"], "scalars": scalars}),
     }
-    atomic_write_bytes(path, safetensors_bytes(tensors, meta))
+    _write(path, tensors, meta)
 
 
 def load_training_state(
@@ -194,6 +243,7 @@ def load_training_state(
     except (KeyError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: damaged training state ({e})") from e
     _load_into(model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, path)
+    checks.finite_weights(model, str(path), "start again with a lower --lr")
     state: dict[int, dict[str, Any]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):

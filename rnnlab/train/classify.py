@@ -36,6 +36,7 @@ from rnnlab.data.words import TOKENIZERS
 from rnnlab.fileio import atomic_write_json
 from rnnlab.metrics import class_scores
 from rnnlab.models.classifier import ClassifierConfig, TextClassifier
+from rnnlab.rundir import releasing
 from rnnlab.train import text_run
 from rnnlab.train.fit import fit
 from rnnlab.train.progress import Progress
@@ -129,6 +130,7 @@ def scalars(scores: dict) -> dict:
     return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
 
 
+@releasing
 def train_classifier(out: Path, model_cfg: ClassifierConfig, cfg: ClassifyConfig, force: bool, progress: Progress):
     """Train in ``out``; returns the results written to ``OUT/results.json``."""
     cfg.validate()

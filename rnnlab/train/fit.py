@@ -8,7 +8,6 @@ or crashed run keeps its best model.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -19,15 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab.bptt import prepare_for
+from rnnlab.fileio import append_jsonl
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.optim import clip_and_report, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
 from rnnlab.train.text_config import FitConfig
-
-
-def _append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
 
 
 def fit(
@@ -73,7 +68,7 @@ def fit(
         else:
             stale += 1
         elapsed = time.monotonic() - start
-        _append_jsonl(out / ckpt.METRICS, {"epoch": epoch, "step": step, "train_loss": train_loss, **scores})
+        append_jsonl(out / ckpt.METRICS, {"epoch": epoch, "step": step, "train_loss": train_loss, **scores})
         mark = "  (best)" if improved else ""
         progress.log(
             f"epoch {epoch}: train loss {train_loss:.4f}  val {describe(scores)}  {format_seconds(elapsed)}{mark}"

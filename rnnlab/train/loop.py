@@ -8,7 +8,6 @@ whole state (step, elapsed time, data position, carried hidden state, optimizer,
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import time
@@ -22,9 +21,10 @@ from rnnlab.bptt import GradientFlow, prepare_for
 from rnnlab.data.corpora import DataError
 from rnnlab.data.stream import StreamBatches
 from rnnlab.engine import detach_state
-from rnnlab.fileio import atomic_write_json, claim_run_dir
+from rnnlab.fileio import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
 from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
+from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.data import load_run_data
@@ -104,11 +104,13 @@ def prepare_output(out: Path, force: bool) -> None:
     claim_run_dir(out, RUN_FILES, force, f"use --resume {out} to continue it or --force to replace it")
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric lines written after the checkpoint we resume from."""
+def _truncate_metrics(path: Path, step: int) -> list[dict]:
+    """Drop the records written after the checkpoint we resume from (and a line torn by a kill);
+    returns those kept."""
+    kept = [r for r in read_jsonl(path) if isinstance(r.get("step"), int) and r["step"] <= step]
     if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
-        path.write_text("".join(ln + "\n" for ln in lines))
+        write_jsonl(path, kept)
+    return kept
 
 
 class Trainer:
@@ -156,31 +158,43 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, cfg)
         self.state = TrainerState()
         self.carry: tuple[Tensor, ...] | None = None
+        self.last_record: dict | None = None  # the latest evaluation on disk
         if resume:
+            lock_run_dir(out)
             self.carry, saved = ckpt.load_training_state(out / ckpt.LAST, self.model, self.optimizer)
             self.state = TrainerState(**saved)
-            _truncate_metrics(out / ckpt.METRICS, self.state.step)
+            kept = _truncate_metrics(out / ckpt.METRICS, self.state.step)
+            self.last_record = kept[-1] if kept and kept[-1]["step"] == self.state.step else None
         else:
             prepare_output(out, force)
         self.telemetry = Telemetry(out, self.state.step if resume else None)
         ckpt.write_config(out, model_cfg, vocab, cfg, data_info)  # the resolved config, as run
         self.batches.position = self.state.data_position
-        self._stop = False
+        self._stop = self._diverged = False
 
     # ------------------------------------------------------------------ loop
     def run(self) -> dict:
-        """Train until the time budget or step limit (or Ctrl-C); returns a summary."""
+        """Train until the time budget or step limit (or Ctrl-C); returns a summary.
+
+        The run directory stays locked against other trainings until this returns or raises.
+        """
+        try:
+            return self._run()
+        finally:
+            release_run_dir(self.out)
+
+    def _run(self) -> dict:
         cfg, st = self.cfg, self.state
         # covers the calling thread (and threads started later); see rnnlab.runtime
         torch.set_flush_denormal(True)
         self.progress.log(self.describe())
         prepare_for(self.model)  # a first build of the compiled loops is not paid from the budget
         budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
-        window, last_eval = _Window(), None
+        window, last_eval = _Window(), self.last_record
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
             self.model.train()
-            while not self._stop:
+            while not self._stop and not self._diverged:
                 elapsed = base + time.monotonic() - started
                 done_steps = cfg.max_steps and st.step >= cfg.max_steps
                 epochs = st.step / len(self.batches)
@@ -195,6 +209,8 @@ class Trainer:
                 t0 = time.monotonic()
                 lr = learning_rate(cfg, st.step, fraction, st.plateau_scale, st.step // len(self.batches))
                 loss, norm, clipped = self._step(lr)
+                if self._diverged:
+                    break
                 seconds = time.monotonic() - t0
                 window.add(loss, norm, clipped, cfg.batch_size * cfg.seq_len, seconds)
                 self.telemetry.add_step(st.step, loss, norm, clipped, lr)
@@ -206,17 +222,27 @@ class Trainer:
                     last_eval = self._evaluate(window)
                     window = _Window()
             st.elapsed_s = base + time.monotonic() - started
-            if last_eval is None or window.steps:
+            # a resumed run that had nothing left to do adds no record; a diverged one keeps its last checkpoint
+            if (last_eval is None or window.steps) and not self._diverged:
                 last_eval = self._evaluate(window)
         finally:
             signal.signal(signal.SIGINT, previous)
+        if self._diverged:
+            self.telemetry.flush()
+            kept = (
+                f"the checkpoints keep the weights of step {last_eval['step']}: resume with a smaller --lr"
+                if last_eval is not None
+                else "no checkpoint was written: start again with a smaller --lr"
+            )
+            self.progress.log(f"diverged at step {st.step + 1} (loss or gradient not finite); {kept}")
+            return {"step": st.step, "best_val": st.best_val, "interrupted": False, "diverged": True, "last": last_eval}
         self._plot()
         best, how = st.best_val, "interrupted" if self._stop else "done"
         self.progress.log(
             f"{how} at step {st.step} after {format_seconds(st.elapsed_s)}; best validation loss "
             f"{describe_loss(best, self.vocab.unit)} at step {st.best_step}"
         )
-        summary = {"step": st.step, "best_val": best, "interrupted": self._stop, "last": last_eval}
+        summary = {"step": st.step, "best_val": best, "interrupted": self._stop, "diverged": False, "last": last_eval}
         if self.test_ids is not None and not self._stop:
             summary.update(self._test())
         return summary
@@ -257,6 +283,9 @@ class Trainer:
         # "sum": summed over the chunk's steps, averaged over the streams (Zaremba et al. 2014)
         (loss * x.shape[0] if self.cfg.loss == "sum" else loss).backward()
         norm, clipped = clip_and_report(self.model, self.cfg)
+        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
+            self._diverged = True  # no step: the weights stay finite
+            return loss.item(), norm, clipped
         self.optimizer.step()
         self.state.step += 1
         if flow is not None:
@@ -300,8 +329,7 @@ class Trainer:
             "chars_per_s": window.chars / window.seconds if window.seconds else None,
             "epoch": st.data_position / len(self.batches),
         }
-        with open(self.out / ckpt.METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.out / ckpt.METRICS, record)
         self.telemetry.flush()
         if improved:
             st.best_val, st.best_step = val, st.step

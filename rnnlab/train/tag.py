@@ -24,6 +24,7 @@ from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.fileio import atomic_write_json
 from rnnlab.metrics import entity_scores
 from rnnlab.models.tagger import Tagger, TaggerConfig
+from rnnlab.rundir import releasing
 from rnnlab.train import text_run
 from rnnlab.train.fit import fit
 from rnnlab.train.progress import Progress
@@ -137,6 +138,7 @@ def score(model: Tagger, encoder: TagEncoder, sentences: list[Sentence]) -> dict
     return entity_scores(gold, pred)
 
 
+@releasing
 def train_tagger(out: Path, model_cfg: TaggerConfig, cfg: TagConfig, force: bool, progress: Progress) -> dict:
     """Train in ``out``; returns the results written to ``OUT/results.json``."""
     cfg.validate()

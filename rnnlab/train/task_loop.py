@@ -21,16 +21,16 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from rnnlab import checks
 from rnnlab.bptt import prepare_for
 from rnnlab.configs import from_dict
 from rnnlab.data.tasks import Task
-from rnnlab.fileio import atomic_write_json, claim_run_dir
+from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.models.sequence import SequenceConfig, SequenceModel, build_model
-from rnnlab.train.checkpoint import save_weights
+from rnnlab.rundir import claim_run_dir, release_run_dir
+from rnnlab.train.checkpoint import load_weights, save_weights
 from rnnlab.train.config import parse_duration
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.progress import Progress, format_seconds
@@ -114,9 +114,7 @@ class TaskTrainer:
         self.first_reached: dict | None = None
         self.plateau_scale = 1.0  # the plateau schedule's product of decays so far
         self._stop = False
-        self.out.mkdir(parents=True, exist_ok=True)
-        for name in RUN_FILES:
-            (self.out / name).unlink(missing_ok=True)
+        claim_run_dir(self.out, RUN_FILES, force, "use --force to replace it")  # checked above: now taken
         self.telemetry = Telemetry(self.out)  # every step's gradient norm before clipping: steps.csv
         config = {"format": RUN_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg)}
         atomic_write_json(self.out / CONFIG, config)
@@ -124,9 +122,17 @@ class TaskTrainer:
     def run(self) -> dict:
         """Train until the time budget, step limit, target (with ``stop_at_target``) or Ctrl-C.
 
+        The run directory stays locked against other trainings until this returns or raises.
+
         Returns:
             The summary also written to ``summary.json``.
         """
+        try:
+            return self._run()
+        finally:
+            release_run_dir(self.out)
+
+    def _run(self) -> dict:
         cfg, task = self.cfg, self.task
         budget = parse_duration(cfg.time_budget)
         self.progress.log(self.describe())
@@ -209,8 +215,7 @@ class TaskTrainer:
         }
         self.records.append(record)
         self.telemetry.flush()
-        with open(self.out / METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        append_jsonl(self.out / METRICS, record)
         save_weights(self.out / WEIGHTS, self.model, {"step": step, f"test_{metric}": test[metric]})
         if self.cfg.schedule == "plateau" and len(self.records) > 1:
             if test["loss"] >= min(r["test_loss"] for r in self.records[:-1]):
@@ -294,7 +299,6 @@ def load_task_run(out: Path) -> tuple[SequenceModel, Task, SequenceConfig, TaskT
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"run {out}: {CONFIG} is damaged ({e})") from e
     model, task = build_model(model_cfg)
-    with safe_open(str(out / WEIGHTS), framework="pt") as f:
-        model.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
+    load_weights(out / WEIGHTS, model)
     model.eval()
     return model, task, model_cfg, train_cfg

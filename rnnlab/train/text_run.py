@@ -17,7 +17,8 @@ from typing import Any
 from torch import nn
 
 from rnnlab.configs import from_dict
-from rnnlab.fileio import atomic_write_json, claim_run_dir
+from rnnlab.fileio import atomic_write_json
+from rnnlab.rundir import claim_run_dir
 from rnnlab.train import checkpoint as ckpt
 
 FORMATS = ckpt.TASK_FORMATS

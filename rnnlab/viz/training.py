@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
 
+from rnnlab.fileio import read_jsonl
 from rnnlab.train.checkpoint import METRICS
 from rnnlab.train.telemetry import PLOTS, read_profiles, read_steps
 from rnnlab.viz.curves import plot_loss_curves
@@ -15,11 +15,12 @@ from rnnlab.viz.figure import pyplot, save_png
 
 
 def read_metrics(out: Path) -> list[dict]:
-    """The evaluation records of ``metrics.jsonl``, or ``[]``."""
-    path = out / METRICS
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    """The evaluation records of ``metrics.jsonl``, or ``[]`` (a line torn by a kill is left out).
+
+    Raises:
+        ValueError: a line that is not a JSON object, naming the file and line.
+    """
+    return read_jsonl(out / METRICS)
 
 
 def plot_clipping(steps: list[dict], clip_norm: float, path: Path) -> None:
