@@ -19,6 +19,7 @@ from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.task_config import TaskTrainConfig
 from rnnlab.train.text_config import ClassifyConfig, FitConfig, TagConfig
+from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))
 TINY = "--hidden-size 16 --embedding-size 8 --seq-len 16 --batch-size 4 --eval-every 5 --sample-chars 20".split()
@@ -41,14 +42,6 @@ FLOAT_FIELDS = [(c, f.name) for c in CONFIGS for f in dataclasses.fields(c) if f
 def _brief(argv):
     """Flags that end a training at once, should it start (as it did before these checks)."""
     return ["--epochs", "1"] if "--task" in argv else ["--max-steps", "1"]
-
-
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +167,7 @@ def test_train_refuses_an_allocation_failure_in_one_line_without_a_run(tmp_path,
     monkeypatch.setattr(lm, "Recurrent", no_memory)
     (tmp_path / "text.txt").write_text(TEXT)
     assert main(["train", "--data", str(tmp_path / "text.txt"), "--out", str(tmp_path / "run"), *TINY]) == 2
-    _one_line_error(capsys, "rnnlab train: error: model: out of memory")
+    one_line_error(capsys, "rnnlab train: error: model: out of memory")
     assert not (tmp_path / "run").exists()
 
 
@@ -192,7 +185,7 @@ def test_absurd_sizes_are_refused_before_the_data_is_read(tmp_path, capsys, argv
     out = tmp_path / "run"
     data = [] if argv[0] == "task" else ["--data", str(tmp_path / "not-there.txt")]  # never read
     assert main([*argv, *data, "--out", str(out), *_brief(argv)]) == 2
-    _one_line_error(capsys, f"rnnlab {argv[0]}: error: model: at least", "parameters need", "this machine has")
+    one_line_error(capsys, f"rnnlab {argv[0]}: error: model: at least", "parameters need", "this machine has")
     assert not out.exists()
 
 
@@ -223,7 +216,7 @@ def test_training_refuses_non_finite_flags_in_one_line_without_a_run(tmp_path, c
     out = tmp_path / "run"
     data = [] if argv[0] == "task" else ["--data", str(tmp_path / "text.txt")]
     assert main([*argv, *data, "--out", str(out), *_brief(argv)]) == 2
-    _one_line_error(capsys, f"rnnlab {argv[0]}: error: {name}: expected")
+    one_line_error(capsys, f"rnnlab {argv[0]}: error: {name}: expected")
     assert not out.exists()
 
 
@@ -243,7 +236,7 @@ def test_training_refuses_non_finite_flags_in_one_line_without_a_run(tmp_path, c
 )
 def test_sample_refuses_bad_numbers_in_one_line(run_dir, capsys, flag, value, name):
     assert main(["sample", str(run_dir), "--length", "5", flag, value]) == 2
-    _one_line_error(capsys, f"rnnlab sample: error: {name}: expected")
+    one_line_error(capsys, f"rnnlab sample: error: {name}: expected")
 
 
 def test_pick_survives_any_positive_temperature_and_refuses_non_finite_scores():
@@ -262,7 +255,7 @@ def test_sample_and_eval_refuse_non_finite_weights_naming_the_file(run_dir, tmp_
     ckpt.save_weights(copy / ckpt.BEST, _model_filled_with(copy, float("nan")), {"step": 6})
     for command in (["sample", str(copy), "--length", "5"], ["eval", str(copy)]):
         assert main(command) == 2
-        err = _one_line_error(capsys, f"{copy / ckpt.BEST} holds non-finite weights (NaN or inf)", "lower --lr")
+        err = one_line_error(capsys, f"{copy / ckpt.BEST} holds non-finite weights (NaN or inf)", "lower --lr")
         assert "--checkpoint best" not in err
     assert main(["sample", str(copy), "--length", "5", "--checkpoint", "last"]) == 0  # the last weights are fine
     capsys.readouterr()
@@ -274,7 +267,7 @@ def test_non_finite_last_weights_point_to_the_best_ones(run_dir, tmp_path, capsy
     optimizer = torch.optim.Adam(model.parameters())
     ckpt.save_training_state(copy / ckpt.LAST, model, optimizer, None, {"step": 6})
     assert main(["eval", str(copy), "--checkpoint", "last"]) == 2
-    _one_line_error(capsys, f"{copy / ckpt.LAST} holds non-finite weights", "--checkpoint best")
+    one_line_error(capsys, f"{copy / ckpt.LAST} holds non-finite weights", "--checkpoint best")
 
 
 def test_eval_prints_strict_json_when_the_loss_is_not_finite(run_dir, tmp_path, capsys):

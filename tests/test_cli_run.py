@@ -11,6 +11,7 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.train.checkpoint import load_model
+from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))
 TINY = "--hidden-size 16 --embedding-size 8 --seq-len 16 --batch-size 4 --eval-every 5 --sample-chars 20"
@@ -23,14 +24,6 @@ def run_dir(tmp_path_factory):
     argv = ["train", "--data", str(root / "text.txt"), "--out", str(root / "run"), "--max-steps", "12"]
     assert main(argv + TINY.split()) == 0
     return root / "run"
-
-
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 def test_train_writes_a_complete_run(run_dir, capsys):
@@ -73,34 +66,34 @@ def test_train_refuses_bad_corpora(tmp_path, capsys, content, fragment):
     (tmp_path / "bad.txt").write_bytes(content)
     argv = ["train", "--data", str(tmp_path / "bad.txt"), "--out", str(tmp_path / "run"), "--max-steps", "2"]
     assert main(argv + TINY.split()) == 2
-    _one_line_error(capsys, "rnnlab train: error: data:", fragment)
+    one_line_error(capsys, "rnnlab train: error: data:", fragment)
     assert not (tmp_path / "run").exists()
 
 
 def test_train_refuses_missing_path_existing_run_and_bad_flags(run_dir, tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "nope.txt"), "--max-steps", "1"]) == 2
-    _one_line_error(capsys, "no such file")
+    one_line_error(capsys, "no such file")
     before = (run_dir / "last.safetensors").read_bytes()
     assert main(["train", "--data", str(run_dir.parent / "text.txt"), "--out", str(run_dir), "--max-steps", "1"]) == 2
-    _one_line_error(capsys, "already holds a run", "--resume")
+    one_line_error(capsys, "already holds a run", "--resume")
     assert (run_dir / "last.safetensors").read_bytes() == before
     assert main(["train", "--resume", str(run_dir), "--hidden-size", "32"]) == 2
-    _one_line_error(capsys, "--hidden-size", "fixed")
+    one_line_error(capsys, "--hidden-size", "fixed")
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
-    _one_line_error(capsys, "no such directory")
+    one_line_error(capsys, "no such directory")
     assert main(["train", "--optimizer", "adamw", "--max-steps", "1"]) == 2
-    _one_line_error(capsys, "optimizer: expected one of 'adam'")
+    one_line_error(capsys, "optimizer: expected one of 'adam'")
     assert main(["train", "--cell", "transformer", "--max-steps", "1"]) == 2
-    _one_line_error(capsys, "cell: expected one of", "lstm")
+    one_line_error(capsys, "cell: expected one of", "lstm")
     assert main(["train", "--lr", "fast"]) == 2
-    _one_line_error(capsys, "--lr")
+    one_line_error(capsys, "--lr")
 
 
 def test_sample_refuses_unknown_prime_characters_and_bad_options(run_dir, capsys):
     assert main(["sample", str(run_dir), "--prime", "Zebra~"]) == 2
-    _one_line_error(capsys, "outside the model's vocabulary", "'Z'", "'~'")
+    one_line_error(capsys, "outside the model's vocabulary", "'Z'", "'~'")
     assert main(["sample", str(run_dir), "--top-p", "0"]) == 2
-    _one_line_error(capsys, "top_p")
+    one_line_error(capsys, "top_p")
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "config"])
@@ -118,7 +111,7 @@ def test_damaged_runs_are_reported_not_crashed_on(run_dir, tmp_path, capsys, dam
         (copy / "config.json").write_text('{"format": "rnnlab-run/1", "model": {"hidden_size": "big"}}')
     for command in (["sample", str(copy), "--length", "5"], ["eval", str(copy)], ["inspect", str(copy)]):
         assert main(command) == 2
-        _one_line_error(capsys, str(copy))
+        one_line_error(capsys, str(copy))
 
 
 def test_ctrl_c_saves_and_resume_continues(tmp_path):

@@ -8,6 +8,7 @@ import torch
 from rnnlab.cli import main
 from rnnlab.train.task_loop import load_task_run
 from rnnlab.train.telemetry import read_steps
+from tests.cli_errors import one_line_error
 
 TINY = "--hidden 8 --max-steps 20 --eval-every 10 --batch-size 16 --threads 1".split()
 
@@ -17,14 +18,6 @@ def adding_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("task") / "adding"
     assert main(["task", "adding", "--cell", "lstm", "-T", "8", "--target", "10", "--out", str(out), *TINY]) == 0
     return out
-
-
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
-    return err
 
 
 def test_task_writes_a_complete_run(adding_run):
@@ -60,7 +53,7 @@ def test_a_run_loads_back_with_its_weights(adding_run):
 def test_task_refuses_to_overwrite_without_force(adding_run, capsys):
     before = (adding_run / "metrics.jsonl").read_text()
     assert main(["task", "adding", "-T", "8", "--out", str(adding_run), *TINY]) == 2
-    _one_line_error(capsys, "already holds a run", "--force")
+    one_line_error(capsys, "already holds a run", "--force")
     assert (adding_run / "metrics.jsonl").read_text() == before
 
 
@@ -98,7 +91,7 @@ def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
     for cell in ("rnn-tanh", "gru"):
         assert json.loads((out / cell / "summary.json").read_text())["cell"] == cell
     assert main(argv) == 2
-    _one_line_error(capsys, "already holds", "--force")
+    one_line_error(capsys, "already holds", "--force")
 
 
 @pytest.mark.parametrize(
@@ -125,5 +118,5 @@ def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, fragments):
     out = tmp_path / "never"
     assert main([*argv, "--out", str(out), "--max-steps", "1"]) == 2
-    _one_line_error(capsys, *fragments)
+    one_line_error(capsys, *fragments)
     assert not out.exists()

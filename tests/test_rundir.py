@@ -14,16 +14,10 @@ from rnnlab.cli import main
 from rnnlab.fileio import append_jsonl, read_jsonl
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir
 from rnnlab.train import checkpoint as ckpt
+from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))
 TINY = "--hidden-size 16 --embedding-size 8 --seq-len 16 --batch-size 4 --eval-every 5 --sample-chars 0".split()
-
-
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for fragment in fragments:
-        assert fragment in err, err
 
 
 def _train(tmp_path, out, *extra):
@@ -51,7 +45,7 @@ def test_a_second_training_into_a_locked_folder_is_refused_and_the_lock_dies_wit
     holder = _holder(out)
     try:
         assert _train(tmp_path, out, "--max-steps", "2") == 2
-        _one_line_error(capsys, "another rnnlab process", f"pid {holder.pid}", str(out))
+        one_line_error(capsys, "another rnnlab process", f"pid {holder.pid}", str(out))
         assert not (out / "config.json").exists()  # nothing written beside the other training
         with pytest.raises(ValueError, match="another rnnlab process"):
             claim_run_dir(out, ("config.json",), False, "")
@@ -90,7 +84,7 @@ def test_force_replaces_a_run_but_never_a_user_s_files(tmp_path, capsys):
     for name, text in files.items():
         (mine / name).write_text(text)
     assert _train(tmp_path, mine, "--max-steps", "2", "--force") == 2
-    _one_line_error(capsys, "rnnlab did not write", "config.json")
+    one_line_error(capsys, "rnnlab did not write", "config.json")
     assert {name: (mine / name).read_text() for name in files} == files
     run = tmp_path / "run"
     assert _train(tmp_path, run, "--max-steps", "2") == 0
@@ -129,7 +123,7 @@ def test_resume_cuts_a_torn_metrics_line_and_a_finished_run_adds_no_record(tmp_p
     (out / "metrics.jsonl").write_text('{"step": 5}\n"not an object"\n{"step": 10}\n')
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--max-steps", "14"]) == 2
-    _one_line_error(capsys, "metrics.jsonl: line 2 is not a JSON object")
+    one_line_error(capsys, "metrics.jsonl: line 2 is not a JSON object")
 
 
 def test_a_checkpoint_with_overwritten_bytes_is_refused(tmp_path, capsys):
@@ -143,9 +137,9 @@ def test_a_checkpoint_with_overwritten_bytes_is_refused(tmp_path, capsys):
         (out / name).write_bytes(bytes(data))
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--max-steps", "7"]) == 2
-    _one_line_error(capsys, "last.safetensors: damaged", "SHA-256")
+    one_line_error(capsys, "last.safetensors: damaged", "SHA-256")
     assert main(["sample", str(out), "--length", "5"]) == 2
-    _one_line_error(capsys, "model.safetensors: damaged")
+    one_line_error(capsys, "model.safetensors: damaged")
 
 
 def test_checkpoints_with_a_digest_round_trip(tmp_path):
