@@ -199,3 +199,13 @@ def test_train_help_names_the_tasks(capsys):
         main(["train", "--task", "tag", "--help"])
     text = capsys.readouterr().out
     assert "--crf" in text and "conll2003" in text and "--tag-scheme" in text
+
+
+def test_a_config_edited_so_a_table_no_longer_fits_the_model_is_one_line(tmp_path, capsys):
+    out = _quick_classifier(tmp_path, 60)
+    config = json.loads((out / "config.json").read_text())
+    config["labels"] = config["labels"][:1]  # the model still has two classes
+    (out / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    assert main(["predict", str(out), "a good film"]) == 2
+    assert "config.json is damaged (its labels has 1 entries, its model 2)" in _one_error_line(capsys, "predict")

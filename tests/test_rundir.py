@@ -160,3 +160,20 @@ def test_a_diverging_training_stops_keeps_finite_checkpoints_and_says_so(tmp_pat
         if (out / name).exists():
             tensors, _ = ckpt._read(out / name)
             assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()), name
+
+
+@pytest.mark.parametrize("edit", ["vocabulary", "seq_len"])
+def test_a_config_edited_to_no_longer_fit_its_model_is_one_line(tmp_path, capsys, edit):
+    out = tmp_path / "run"
+    assert _train(tmp_path, out, "--max-steps", "5") == 0
+    config = json.loads((out / "config.json").read_text())
+    if edit == "vocabulary":
+        config["vocab"]["chars"] = config["vocab"]["chars"][:5]  # shorter than the model's readout
+    else:
+        config["train"]["seq_len"] = None
+    (out / "config.json").write_text(json.dumps(config))
+    capsys.readouterr()
+    fragment = "its vocabulary has 5 entries" if edit == "vocabulary" else "seq_len: expected an integer"
+    for command in (["sample", str(out), "--length", "20"], ["eval", str(out)], ["train", "--resume", str(out)]):
+        assert main(command) == 2
+        one_line_error(capsys, "config.json is damaged", fragment)

@@ -75,6 +75,18 @@ def task_of_run(out: Path) -> str | None:
     return {v: k for k, v in TASK_FORMATS.items()}.get(run_format(out))
 
 
+def check_tables(path: Path, **tables: tuple[int, int]) -> None:
+    """Refuse a config whose tables (``name=(entries, entries the model has)``) do not fit its model,
+    as an edited ``config.json`` may: every index the model produces must name an entry.
+
+    Raises:
+        CheckpointError: naming the file and the first table that does not fit.
+    """
+    for name, (entries, expected) in tables.items():
+        if entries != expected:
+            raise CheckpointError(f"{path} is damaged (its {name} has {entries} entries, its model {expected})")
+
+
 def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:
     """Parse ``config.json`` of a run."""
     path = out / CONFIG
@@ -92,7 +104,9 @@ def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:
         model = from_dict(ModelConfig, raw["model"], "model config")
         model.validate()
         train = from_dict(TrainConfig, raw["train"], "train config")
-        return model, vocab_from_json(raw["vocab"]), train, raw.get("data", {})
+        vocab = vocab_from_json(raw["vocab"])
+        check_tables(path, vocabulary=(len(vocab), model.vocab_size))
+        return model, vocab, train, raw.get("data", {})
     except CheckpointError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError) as e:

@@ -37,6 +37,7 @@ from rnnlab.fileio import atomic_write_json
 from rnnlab.metrics import class_scores
 from rnnlab.models.classifier import ClassifierConfig, TextClassifier
 from rnnlab.rundir import releasing
+from rnnlab.train import checkpoint as ckpt
 from rnnlab.train import text_run
 from rnnlab.train.fit import fit
 from rnnlab.train.progress import Progress
@@ -207,6 +208,8 @@ def load_classifier(out: Path) -> tuple[TextClassifier, Encoder, Labels]:
     model_cfg, cfg, raw = text_run.read_run(out, "classify", ClassifierConfig, ClassifyConfig)
     try:
         vocab, labels = TokenVocab.from_json(raw["vocab"]), Labels.from_json(raw["labels"])
+        sizes = {"vocabulary": (len(vocab), model_cfg.vocab_size), "labels": (len(labels), model_cfg.num_classes)}
+        ckpt.check_tables(out / ckpt.CONFIG, **sizes)
         model = TextClassifier(model_cfg)
     except (KeyError, ValueError) as e:
         raise ValueError(f"OUT: {out}/config.json is damaged ({e})") from e

@@ -25,6 +25,7 @@ from rnnlab.fileio import atomic_write_json
 from rnnlab.metrics import entity_scores
 from rnnlab.models.tagger import Tagger, TaggerConfig
 from rnnlab.rundir import releasing
+from rnnlab.train import checkpoint as ckpt
 from rnnlab.train import text_run
 from rnnlab.train.fit import fit
 from rnnlab.train.progress import Progress
@@ -204,6 +205,8 @@ def load_tagger(out: Path) -> tuple[Tagger, TagEncoder]:
     try:
         words, chars = TokenVocab.from_json(raw["vocab"]), TokenVocab.from_json(raw["chars"])
         encoder = TagEncoder(words, chars, Labels.from_json(raw["tags"]), cfg.lowercase, raw["scheme"], raw["learned"])
+        sizes = {"vocabulary": (len(words), model_cfg.vocab_size), "characters": (len(chars), model_cfg.num_chars)}
+        ckpt.check_tables(out / ckpt.CONFIG, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
         model = Tagger(model_cfg)
     except (KeyError, ValueError) as e:
         raise ValueError(f"OUT: {out}/config.json is damaged ({e})") from e
