@@ -17,17 +17,19 @@ from rnnlab.bptt import native
 
 @pytest.fixture
 def fake_build(tmp_path, monkeypatch):
-    """A build folder in ``tmp_path`` and a stand-in for PyTorch's builder that records its calls
-    and, like it, would wait forever on a lock file left behind."""
+    """A build folder in ``tmp_path`` and a stand-in for PyTorch's builder that records its calls,
+    writes a library and, like it, would wait forever on a lock file left in its folder."""
     monkeypatch.setenv("RNNLAB_BUILD_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(native, "cpu_flags", lambda: ["-O3"])
     calls = []
 
     def load(name, sources, build_directory, **kwargs):
-        build = Path(build_directory)
-        assert not (build / "lock").exists(), "PyTorch's builder would wait on this lock forever"
-        assert not (build / f"{name}.so").exists(), "a truncated library from a killed link was kept"
-        calls.append({"name": name, "sources": sources, "build": build})
+        folder = Path(build_directory)
+        assert not (folder / "lock").exists(), "PyTorch's builder would wait on this lock forever"
+        assert not list(folder.glob("*.so")) and not list(folder.glob("*.o")), "a killed build's output reused"
+        assert all(Path(s).read_bytes() == (native.CSRC / Path(s).name).read_bytes() for s in sources)
+        (folder / f"{name}.so").write_bytes(b"library")
+        calls.append({"name": name, "folder": folder})
         return types.SimpleNamespace(name=name)
 
     import torch.utils.cpp_extension
@@ -37,16 +39,27 @@ def fake_build(tmp_path, monkeypatch):
     return calls
 
 
-def test_a_build_killed_midway_is_cleared_and_done_again(fake_build):
+def test_a_build_killed_midway_is_not_reused_and_is_done_again(fake_build):
     build, name = native.build_dir(native.cpu_flags())
-    build.mkdir(parents=True)
-    (build / "lock").write_text("")  # what PyTorch's builder leaves when killed
-    (build / f"{name}.so").write_bytes(b"\x7fELF truncated")
+    killed = build / "attempt-killed"
+    killed.mkdir(parents=True)
+    (killed / "lock").write_text("")  # what PyTorch's builder leaves when killed
+    (killed / f"{name}.so").write_bytes(b"\x7fELF truncated")
+    (killed / "module.o").write_bytes(b"half")
     module = native._build()
-    assert module.name == name and len(fake_build) == 1
-    assert (build / native.DONE).exists() and not (build / "lock").exists()
+    assert module.name == name and len(fake_build) == 1 and fake_build[0]["folder"] != killed
+    assert (build / native.DONE).exists() and (build / f"{name}.so").read_bytes() == b"library"
+    assert not killed.exists() and not list(build.glob("attempt-*"))
     again = native._build()  # done: loaded, not built again
     assert again.imported and len(fake_build) == 1
+
+
+def test_a_library_without_done_is_never_loaded(fake_build):
+    build, name = native.build_dir(native.cpu_flags())
+    build.mkdir(parents=True)
+    (build / f"{name}.so").write_bytes(b"\x7fELF truncated")  # moved in, killed before 'done'
+    assert not native._build().__dict__.get("imported") and len(fake_build) == 1
+    assert (build / f"{name}.so").read_bytes() == b"library"
 
 
 def test_two_checkouts_sharing_an_environment_share_one_build(fake_build, tmp_path, monkeypatch):
@@ -56,11 +69,9 @@ def test_two_checkouts_sharing_an_environment_share_one_build(fake_build, tmp_pa
         shutil.copytree(native.CSRC, copy)
         monkeypatch.setattr(native, "CSRC", copy)
         folders.append(native.build_dir(native.cpu_flags())[0])
-        (folders[-1] / native.DONE).unlink(missing_ok=True)  # build from each checkout in turn
         native._build()
     assert folders[0] == folders[1]
-    assert fake_build[0]["sources"] == fake_build[1]["sources"]  # the same build file: nothing to redo
-    assert all(Path(s).parent == folders[0] / "src" for s in fake_build[0]["sources"])
+    assert len(fake_build) == 1  # the second checkout loads the first one's build
 
 
 def test_the_lock_waits_for_a_live_builder_and_not_for_a_dead_one(tmp_path):

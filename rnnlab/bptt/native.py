@@ -10,12 +10,15 @@ or with ``RNNLAB_NATIVE=0``, the pure-PyTorch loops run instead: same results, s
 A build is safe to interrupt and to run from several processes at once:
 
 - one process builds at a time, under an ``flock`` on ``build.lock`` that the kernel releases
-  when its holder dies, however it dies (the lock file PyTorch's builder leaves behind when killed
-  is removed under that lock, since no other build can be running then);
-- a build counts as done only once ``done`` is written after the module imported; a folder
-  without it (a killed link can leave a truncated library) is cleared and built again;
-- the sources are copied into the build folder, so that two checkouts of the same sources
-  sharing one environment write the same build file and reuse each other's build.
+  when its holder dies, however it dies;
+- each attempt compiles in a new ``attempt-*`` folder of its own (with a copy of the sources):
+  what a killed attempt leaves there (PyTorch's builder's lock file, which would make the next
+  build wait forever; objects its orphaned compilers may still be writing) is never reused, and
+  is removed by the next attempt;
+- the library is moved into the build folder, and ``done`` written, only once it has built and
+  imported: a folder without ``done`` is never loaded from;
+- the build folder is named by the sources' bytes, not their paths, so two checkouts of the same
+  sources sharing one environment load one build.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import fcntl
 import hashlib
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -97,22 +102,11 @@ def _lock(path: Path, wait_s: float) -> int | None:
             time.sleep(0.2)
 
 
-def _copy_sources(build: Path) -> list[str]:
-    """Copy the sources into ``build/src`` (rewriting only changed files, so their times stay put)."""
-    src = build / "src"
-    src.mkdir(exist_ok=True)
+def _copy_sources(attempt: Path) -> list[str]:
+    """Copy the sources into the attempt's folder; their paths there."""
     for n in SOURCES + HEADERS:
-        data = (CSRC / n).read_bytes()
-        if not (src / n).exists() or (src / n).read_bytes() != data:
-            (src / n).write_bytes(data)
-    return [str(src / n) for n in SOURCES]
-
-
-def _clear(build: Path) -> None:
-    """Remove what an earlier, unfinished build left (keeping the lock file and the sources)."""
-    for p in build.iterdir():
-        if p.is_file() and p.name != LOCK:
-            p.unlink()
+        (attempt / n).write_bytes((CSRC / n).read_bytes())
+    return [str(attempt / n) for n in SOURCES]
 
 
 def _build(wait_s: float = WAIT_S) -> ModuleType | None:
@@ -129,20 +123,23 @@ def _build(wait_s: float = WAIT_S) -> ModuleType | None:
     try:
         if (build / DONE).exists():  # another process built it while this one waited
             return _import(build, name)
-        _clear(build)  # PyTorch's own lock file among what a killed build left
-        sources = _copy_sources(build)
+        for old in build.glob("attempt-*"):  # a killed build's folder; its compilers may still write there
+            shutil.rmtree(old, ignore_errors=True)
+        attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=build))
         print("rnnlab: compiling the BPTT loops (once, about a minute)", file=sys.stderr, flush=True)
         from torch.utils.cpp_extension import load
 
         module = load(
             name=name,
-            sources=sources,
-            build_directory=str(build),
+            sources=_copy_sources(attempt),
+            build_directory=str(attempt),
             extra_cflags=flags,
             extra_ldflags=["-lmvec", "-fopenmp"],
             verbose=False,
         )
+        os.replace(attempt / f"{name}.so", build / f"{name}.so")  # whole, or not there at all
         (build / DONE).write_text(f"{name}\n")
+        shutil.rmtree(attempt, ignore_errors=True)
         return module
     finally:
         os.close(fd)
