@@ -91,7 +91,8 @@ def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, cle
     files; with ``clear=False``, only check that it could be (nothing is created or locked).
 
     A file is refused; so is a folder holding any of a run's ``files``, unless ``force`` and it is
-    an rnnlab run (``hint`` says what to do instead).
+    an rnnlab run (``hint`` says what to do instead). An rnnlab run that saved no weights yet (one
+    killed while it started) holds nothing to lose and is replaced without ``force``.
 
     Raises:
         ValueError: with one line saying why.
@@ -99,7 +100,8 @@ def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, cle
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out: {out} exists and is not a directory")
     existing = [n for n in files if (out / n).exists()]
-    if existing and not force:
+    saved = any(n.endswith(".safetensors") for n in existing)
+    if existing and not force and (saved or not is_run(out)):  # a run killed before it saved is not kept
         raise ValueError(f"--out: {out} already holds a run; {hint}")
     if existing and not is_run(out):
         raise ValueError(

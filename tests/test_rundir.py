@@ -177,3 +177,17 @@ def test_a_config_edited_to_no_longer_fit_its_model_is_one_line(tmp_path, capsys
     for command in (["sample", str(out), "--length", "20"], ["eval", str(out)], ["train", "--resume", str(out)]):
         assert main(command) == 2
         one_line_error(capsys, "config.json is damaged", fragment)
+
+
+def test_a_run_killed_before_it_saved_anything_is_started_again_without_force(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(tmp_path, out, "--max-steps", "5") == 0
+    for name in ("last.safetensors", "model.safetensors", "metrics.jsonl"):
+        (out / name).unlink()  # what a kill during the first evaluation or the build leaves: config.json
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 2
+    one_line_error(capsys, "saved nothing: start it again")
+    assert _train(tmp_path, out, "--max-steps", "5") == 0
+    assert (out / "last.safetensors").exists()
+    assert _train(tmp_path, out, "--max-steps", "5") == 2  # a run that saved weights is kept
+    one_line_error(capsys, "already holds a run")

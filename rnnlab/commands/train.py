@@ -53,7 +53,7 @@ def run(args) -> int:
         _, _, saved, _ = ckpt.read_config(args.resume)
         out, model_cfg, cfg = args.resume, ModelConfig(), from_args(TrainConfig, args, base=saved)
         if not (out / ckpt.LAST).exists():
-            raise UsageError(f"--resume: {out} has no {ckpt.LAST} to resume from")
+            raise UsageError(f"--resume: {out} has no {ckpt.LAST} to resume from (it saved nothing: start it again)")
     else:
         model_cfg, cfg = from_args(ModelConfig, args), from_args(TrainConfig, args)
         validate_before_data(model_cfg, ("vocab_size",))
