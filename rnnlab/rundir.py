@@ -12,11 +12,12 @@ files of atomic writes that a killed run left behind (``.NAME.*.tmp``) are remov
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,9 +27,10 @@ LOCK = ".lock"
 _held: dict[Path, int] = {}  # run directory -> descriptor holding its lock, in this process
 
 
-def lock_run_dir(out: Path) -> None:
+def lock_run_dir(out: Path, files: tuple[str, ...] = ()) -> None:
     """Take the run directory ``out`` (created if missing) for this process until :func:`release_run_dir`
-    or exit; taking it again in the same process is a no-op.
+    or exit; taking it again in the same process is a no-op. The temporary files that a killed
+    write of one of the run's ``files`` left (``.NAME.*.tmp``) are removed.
 
     Raises:
         ValueError: another process is training in ``out``, or it cannot be locked.
@@ -43,17 +45,21 @@ def lock_run_dir(out: Path) -> None:
         raise ValueError(f"--out: cannot lock {out} ({e.strerror})") from e
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as e:
+    except BlockingIOError as e:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
         raise ValueError(
             f"--out: another rnnlab process (pid {holder}) is training in {out}; wait for it or pick another --out"
         ) from e
+    except OSError as e:  # a file system without locks
+        os.close(fd)
+        raise ValueError(f"--out: cannot lock {out} ({e.strerror})") from e
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _held[key] = fd
-    for tmp in out.glob(".*.tmp"):  # left by a write that a kill cut short; no writer is running now
-        tmp.unlink(missing_ok=True)
+    for name in files:  # left by a write that a kill cut short; no training writes them now
+        for tmp in out.glob(f".{name}.*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def release_run_dir(out: Path) -> None:
@@ -61,6 +67,16 @@ def release_run_dir(out: Path) -> None:
     fd = _held.pop(Path(os.path.abspath(out)), None)
     if fd is not None:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def releasing_on_error(out: Path) -> Iterator[None]:
+    """Release ``out``'s lock if the block raises (a trainer that could not be set up holds no folder)."""
+    try:
+        yield
+    except BaseException:
+        release_run_dir(out)
+        raise
 
 
 def releasing(train: Callable[..., T]) -> Callable[..., T]:
@@ -100,15 +116,15 @@ def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, cle
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out: {out} exists and is not a directory")
     existing = [n for n in files if (out / n).exists()]
-    saved = any(n.endswith(".safetensors") for n in existing)
-    if existing and not force and (saved or not is_run(out)):  # a run killed before it saved is not kept
-        raise ValueError(f"--out: {out} already holds a run; {hint}")
     if existing and not is_run(out):
         raise ValueError(
             f"--out: {out} holds files rnnlab did not write ({', '.join(existing)}); --force replaces only "
             "an rnnlab run: pick another --out"
         )
+    saved = any(n.endswith(".safetensors") for n in existing)
+    if saved and not force:  # a run killed before it saved any weights holds nothing to lose
+        raise ValueError(f"--out: {out} already holds a run; {hint}")
     if clear:
-        lock_run_dir(out)
+        lock_run_dir(out, files)
         for name in existing:
             (out / name).unlink()

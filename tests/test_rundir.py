@@ -155,11 +155,10 @@ def test_a_diverging_training_stops_keeps_finite_checkpoints_and_says_so(tmp_pat
     argv = ["--max-steps", "60", "--optimizer", "sgd", "--lr", "1e30", "--clip-norm", "0"]
     assert _train(tmp_path, out, *argv) == 1
     said = capsys.readouterr().out
-    assert "diverged at step" in said and "smaller --lr" in said, said
+    assert "diverged by step" in said and "smaller --lr" in said, said
     for name in ("last.safetensors", "model.safetensors"):
-        if (out / name).exists():
-            tensors, _ = ckpt._read(out / name)
-            assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()), name
+        tensors, _ = ckpt._read(out / name)  # both written at the evaluations before it diverged
+        assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()), name
 
 
 @pytest.mark.parametrize("edit", ["vocabulary", "seq_len"])
@@ -173,7 +172,7 @@ def test_a_config_edited_to_no_longer_fit_its_model_is_one_line(tmp_path, capsys
         config["train"]["seq_len"] = None
     (out / "config.json").write_text(json.dumps(config))
     capsys.readouterr()
-    fragment = "its vocabulary has 5 entries" if edit == "vocabulary" else "seq_len: expected an integer"
+    fragment = "vocabulary: 5 entries for a model of" if edit == "vocabulary" else "seq_len: expected an integer"
     for command in (["sample", str(out), "--length", "20"], ["eval", str(out)], ["train", "--resume", str(out)]):
         assert main(command) == 2
         one_line_error(capsys, "config.json is damaged", fragment)
@@ -191,3 +190,30 @@ def test_a_run_killed_before_it_saved_anything_is_started_again_without_force(tm
     assert (out / "last.safetensors").exists()
     assert _train(tmp_path, out, "--max-steps", "5") == 2  # a run that saved weights is kept
     one_line_error(capsys, "already holds a run")
+
+
+def test_weights_made_non_finite_by_a_step_are_never_checkpointed(tmp_path):
+    from rnnlab.models.language_model import ModelConfig
+    from rnnlab.train.config import TrainConfig
+    from rnnlab.train.loop import Trainer
+
+    (tmp_path / "text.txt").write_text(TEXT)
+    cfg = TrainConfig(data=str(tmp_path / "text.txt"), seq_len=16, batch_size=4, eval_every=5, sample_chars=0)
+    cfg.max_steps, cfg.time_budget = 20, ""
+    trainer = Trainer(tmp_path / "run", ModelConfig(hidden_size=16, embedding_size=8), cfg)
+    step = trainer._step
+
+    def poisoned(lr):  # at step 7 the step itself leaves an infinite weight, with a finite loss and gradient
+        result = step(lr)
+        if trainer.state.step == 7:
+            with torch.no_grad():
+                trainer.model.readout.weight[0, 0] = float("inf")
+        return result
+
+    trainer._step = poisoned
+    summary = trainer.run()
+    assert summary["diverged"] and summary["last"]["step"] == 5
+    tensors, meta = ckpt._read(tmp_path / "run" / "last.safetensors")
+    assert json.loads(meta["trainer"])["step"] == 5
+    assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [5]

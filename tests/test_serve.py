@@ -111,13 +111,13 @@ def test_idle_connections_time_out_and_their_threads_are_capped():
 
 def test_a_large_body_outlasts_the_timeout_while_the_reader_keeps_reading():
     body = bytes(range(256)) * (1 << 17)  # 32 MB: far more than the socket buffers hold
-    with _serving({"html": b"", "groups": [body]}, timeout=2.0) as (_, port):
+    with _serving({"html": b"", "groups": [body]}, timeout=3.0) as (_, port):
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"GET /group/0 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             got = bytearray()
-            for eighth in range(1, 9):  # pauses well under the timeout, adding up to well over it
-                time.sleep(0.4)
-                while len(got) < len(body) // 8 * eighth and (chunk := s.recv(1 << 20)):
+            for part in range(1, 13):  # pauses a tenth of the timeout, adding up to more than it
+                time.sleep(0.3)
+                while len(got) < len(body) // 12 * part and (chunk := s.recv(1 << 20)):
                     got += chunk
             got += _read_all(s)
     assert got.partition(b"\r\n\r\n")[2] == body

@@ -53,8 +53,10 @@ def has_bptt(cell: Cell) -> bool:
 def prepare_for(model: torch.nn.Module) -> None:
     """Build the compiled loops now if ``model`` has a cell that runs them, so that the first
     build happens before a training's time budget starts rather than inside it."""
-    if any(isinstance(m, Cell) and has_bptt(m) for m in model.modules()):
-        native.prepare()
+    for cell in (m for m in model.modules() if isinstance(m, Cell) and has_bptt(m)):
+        for weight in cell.parameters():
+            native.loops(weight)  # builds them where they apply: float32 on the CPU
+            return
 
 
 def run_sequence(

@@ -1,6 +1,7 @@
 """``python -m rnnlab.bptt.build``: compile the BPTT loops now (``make`` runs it after installing).
 
-Prints where the loops are, or why the PyTorch loops will run instead; exits 1 if a build failed.
+Prints where the loops are, or why the PyTorch loops will run instead (a failed build is a warning:
+everything still runs, slower).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ def main() -> int:
     elif flags is None:
         print(f"rnnlab: no AVX2 here ({torch.backends.cpu.get_cpu_capability()}), the PyTorch loops run")
     elif native.prepare() is None:
-        return 1
+        print("rnnlab: the compiled loops could not be built (see the warning above); the PyTorch loops run")
     else:
         print(f"rnnlab: compiled BPTT loops ready in {native.build_dir(flags)[0]}")
     return 0

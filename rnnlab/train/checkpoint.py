@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 from torch import Tensor, nn
 
@@ -84,7 +84,7 @@ def check_tables(path: Path, **tables: tuple[int, int]) -> None:
     """
     for name, (entries, expected) in tables.items():
         if entries != expected:
-            raise CheckpointError(f"{path} is damaged (its {name} has {entries} entries, its model {expected})")
+            raise CheckpointError(f"{path} is damaged ({name}: {entries} entries for a model of {expected})")
 
 
 def read_config(out: Path) -> tuple[ModelConfig, Vocab, TrainConfig, dict]:
@@ -145,25 +145,20 @@ def save_weights(path: Path, model: nn.Module, info: dict) -> None:
     _write(path, _tensors_of(model), {"info": json.dumps(info)})
 
 
-def _check_digest(path: Path, meta: dict[str, str]) -> None:
-    """Refuse a file whose tensor bytes do not match the digest it was written with (files without one pass)."""
-    if DIGEST not in meta:
-        return
-    data = path.read_bytes()
-    n = int.from_bytes(data[:8], "little")
-    if hashlib.sha256(memoryview(data)[8 + n :]).hexdigest() != meta[DIGEST]:
-        raise CheckpointError(f"{path}: damaged (its tensor bytes do not match the SHA-256 it was saved with)")
-
-
 def _read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """The tensors and metadata of a ``.safetensors`` file, read once: the bytes checked against the
+    digest they were written with (files without one pass) are the bytes parsed."""
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            tensors, meta = {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+        data = path.read_bytes()
+        n = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__") or {}
+        tensors = safetensors_load(data)
     except Exception as e:  # safetensors reports damage with several exception types
         raise CheckpointError(f"{path}: damaged or not a checkpoint ({e})") from e
-    _check_digest(path, meta)
+    if DIGEST in meta and hashlib.sha256(memoryview(data)[8 + n :]).hexdigest() != meta[DIGEST]:
+        raise CheckpointError(f"{path}: damaged (its tensor bytes do not match the SHA-256 it was saved with)")
     return tensors, meta
 
 

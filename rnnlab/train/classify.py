@@ -208,10 +208,10 @@ def load_classifier(out: Path) -> tuple[TextClassifier, Encoder, Labels]:
     model_cfg, cfg, raw = text_run.read_run(out, "classify", ClassifierConfig, ClassifyConfig)
     try:
         vocab, labels = TokenVocab.from_json(raw["vocab"]), Labels.from_json(raw["labels"])
-        sizes = {"vocabulary": (len(vocab), model_cfg.vocab_size), "labels": (len(labels), model_cfg.num_classes)}
-        ckpt.check_tables(out / ckpt.CONFIG, **sizes)
         model = TextClassifier(model_cfg)
     except (KeyError, ValueError) as e:
         raise ValueError(f"OUT: {out}/config.json is damaged ({e})") from e
+    sizes = {"vocabulary": (len(vocab), model_cfg.vocab_size), "labels": (len(labels), model_cfg.num_classes)}
+    ckpt.check_tables(out / ckpt.CONFIG, **sizes)
     text_run.load_weights(out, model)
     return model, Encoder(cfg, vocab), labels

@@ -24,7 +24,7 @@ from rnnlab.engine import detach_state
 from rnnlab.fileio import append_jsonl, atomic_write_json, read_jsonl, write_jsonl
 from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
-from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir
+from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
 from rnnlab.train import checkpoint as ckpt
 from rnnlab.train.config import TrainConfig
 from rnnlab.train.data import load_run_data
@@ -160,15 +160,17 @@ class Trainer:
         self.carry: tuple[Tensor, ...] | None = None
         self.last_record: dict | None = None  # the latest evaluation on disk
         if resume:
-            lock_run_dir(out)
-            self.carry, saved = ckpt.load_training_state(out / ckpt.LAST, self.model, self.optimizer)
-            self.state = TrainerState(**saved)
-            kept = _truncate_metrics(out / ckpt.METRICS, self.state.step)
-            self.last_record = kept[-1] if kept and kept[-1]["step"] == self.state.step else None
+            lock_run_dir(out, RUN_FILES)
         else:
             prepare_output(out, force)
-        self.telemetry = Telemetry(out, self.state.step if resume else None)
-        ckpt.write_config(out, model_cfg, vocab, cfg, data_info)  # the resolved config, as run
+        with releasing_on_error(out):
+            if resume:
+                self.carry, saved = ckpt.load_training_state(out / ckpt.LAST, self.model, self.optimizer)
+                self.state = TrainerState(**saved)
+                kept = _truncate_metrics(out / ckpt.METRICS, self.state.step)
+                self.last_record = kept[-1] if kept and kept[-1]["step"] == self.state.step else None
+            self.telemetry = Telemetry(out, self.state.step if resume else None)
+            ckpt.write_config(out, model_cfg, vocab, cfg, data_info)  # the resolved config, as run
         self.batches.position = self.state.data_position
         self._stop = self._diverged = False
 
@@ -219,12 +221,12 @@ class Trainer:
                 self.progress.update(st.step, loss, speed, left, fraction, self.vocab.unit)
                 if st.step % cfg.eval_every == 0:
                     st.elapsed_s = base + time.monotonic() - started
-                    last_eval = self._evaluate(window)
+                    last_eval = self._evaluate(window) or last_eval
                     window = _Window()
             st.elapsed_s = base + time.monotonic() - started
             # a resumed run that had nothing left to do adds no record; a diverged one keeps its last checkpoint
             if (last_eval is None or window.steps) and not self._diverged:
-                last_eval = self._evaluate(window)
+                last_eval = self._evaluate(window) or last_eval
         finally:
             signal.signal(signal.SIGINT, previous)
         if self._diverged:
@@ -234,7 +236,7 @@ class Trainer:
                 if last_eval is not None
                 else "no checkpoint was written: start again with a smaller --lr"
             )
-            self.progress.log(f"diverged at step {st.step + 1} (loss or gradient not finite); {kept}")
+            self.progress.log(f"diverged by step {st.step + 1} (loss, gradient or weights not finite); {kept}")
             return {"step": st.step, "best_val": st.best_val, "interrupted": False, "diverged": True, "last": last_eval}
         self._plot()
         best, how = st.best_val, "interrupted" if self._stop else "done"
@@ -311,8 +313,13 @@ class Trainer:
         self.progress.log("stopping: finishing this step and saving (Ctrl-C again to abort at once)")
 
     # ------------------------------------------------------------------ evaluation and saving
-    def _evaluate(self, window: _Window) -> dict:
+    def _evaluate(self, window: _Window) -> dict | None:
+        """Evaluate, record and checkpoint; ``None`` (nothing written) if a step made the weights
+        non-finite (a finite gradient times a huge learning rate can), which ends the run as diverged."""
         cfg, st = self.cfg, self.state
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            self._diverged = True
+            return None
         val = evaluate(self.model, self.val_ids, cfg.seq_len)
         improved = st.best_val is None or val < st.best_val
         if cfg.schedule == "plateau" and not improved:

@@ -205,10 +205,10 @@ def load_tagger(out: Path) -> tuple[Tagger, TagEncoder]:
     try:
         words, chars = TokenVocab.from_json(raw["vocab"]), TokenVocab.from_json(raw["chars"])
         encoder = TagEncoder(words, chars, Labels.from_json(raw["tags"]), cfg.lowercase, raw["scheme"], raw["learned"])
-        sizes = {"vocabulary": (len(words), model_cfg.vocab_size), "characters": (len(chars), model_cfg.num_chars)}
-        ckpt.check_tables(out / ckpt.CONFIG, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
         model = Tagger(model_cfg)
     except (KeyError, ValueError) as e:
         raise ValueError(f"OUT: {out}/config.json is damaged ({e})") from e
+    sizes = {"vocabulary": (len(words), model_cfg.vocab_size), "characters": (len(chars), model_cfg.num_chars)}
+    ckpt.check_tables(out / ckpt.CONFIG, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
     text_run.load_weights(out, model)
     return model, encoder

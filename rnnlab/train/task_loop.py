@@ -29,7 +29,7 @@ from rnnlab.data.tasks import Task
 from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.models.sequence import SequenceConfig, SequenceModel, build_model
-from rnnlab.rundir import claim_run_dir, release_run_dir
+from rnnlab.rundir import claim_run_dir, release_run_dir, releasing_on_error
 from rnnlab.train.checkpoint import load_weights, save_weights
 from rnnlab.train.config import parse_duration
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
@@ -115,9 +115,10 @@ class TaskTrainer:
         self.plateau_scale = 1.0  # the plateau schedule's product of decays so far
         self._stop = False
         claim_run_dir(self.out, RUN_FILES, force, "use --force to replace it")  # checked above: now taken
-        self.telemetry = Telemetry(self.out)  # every step's gradient norm before clipping: steps.csv
-        config = {"format": RUN_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg)}
-        atomic_write_json(self.out / CONFIG, config)
+        with releasing_on_error(self.out):
+            self.telemetry = Telemetry(self.out)  # every step's gradient norm before clipping: steps.csv
+            config = {"format": RUN_FORMAT, "model": asdict(model_cfg), "train": asdict(cfg)}
+            atomic_write_json(self.out / CONFIG, config)
 
     def run(self) -> dict:
         """Train until the time budget, step limit, target (with ``stop_at_target``) or Ctrl-C.
@@ -136,12 +137,12 @@ class TaskTrainer:
         cfg, task = self.cfg, self.task
         budget = parse_duration(cfg.time_budget)
         self.progress.log(self.describe())
+        prepare_for(self.model)  # a first build of the compiled loops is not paid from the budget
         previous = signal.signal(signal.SIGINT, self._on_interrupt)
         threads = torch.get_num_threads()
         if cfg.threads:
             # small recurrent models gain little from threads, and lose much when cores are shared
             torch.set_num_threads(cfg.threads)
-        prepare_for(self.model)  # a first build of the compiled loops is not paid from the budget
         started, step, diverged = time.monotonic(), 0, False
         window = {"loss": 0.0, "metric": 0.0, "norm": 0.0, "steps": 0}
         try:
