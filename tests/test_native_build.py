@@ -107,3 +107,23 @@ def test_a_real_build_killed_midway_does_not_hang_the_next(tmp_path):
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0 and "ready in" in done.stdout, done.stderr
     assert list((tmp_path / "cache").glob("native-*/done"))
+
+
+def test_a_first_build_is_not_paid_from_the_time_budget(tmp_path, monkeypatch):
+    from rnnlab.models.language_model import ModelConfig
+    from rnnlab.train.config import TrainConfig
+    from rnnlab.train.loop import Trainer
+
+    builds = []
+
+    def slow_build():  # a first build: longer than the whole budget (then the PyTorch loops run)
+        builds.append(time.monotonic())
+        time.sleep(3)
+
+    monkeypatch.setattr(native, "_build", slow_build)
+    monkeypatch.setattr(native, "_built", [])
+    (tmp_path / "text.txt").write_text("To be, or not to be: that is the question.\n" * 40)
+    cfg = TrainConfig(data=str(tmp_path / "text.txt"), seq_len=16, batch_size=4, eval_every=1000, sample_chars=0)
+    cfg.time_budget = "1s"
+    summary = Trainer(tmp_path / "run", ModelConfig(hidden_size=16, embedding_size=8), cfg).run()
+    assert len(builds) == 1 and summary["step"] >= 1  # the budget started after the build
