@@ -120,3 +120,10 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, fragme
     assert main([*argv, "--out", str(out), "--max-steps", "1"]) == 2
     one_line_error(capsys, *fragments)
     assert not out.exists()
+
+
+def test_a_diverged_task_exits_1(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["task", "adding", "-T", "8", "--out", str(out), *TINY, "--optimizer", "sgd", "--lr", "1e30"]
+    assert main([*argv, "--clip-norm", "0", "--max-steps", "200"]) == 1
+    assert "diverged at step" in capsys.readouterr().out

@@ -98,4 +98,6 @@ def run(args) -> int:
         "config: " + json.dumps({"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)})
     )
     summary = trainer.run()
+    if summary["diverged"]:  # the trainer said where; as rnnlab train, a diverged run is not a success
+        return 1
     return 130 if summary["interrupted"] else 0
