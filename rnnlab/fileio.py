@@ -52,9 +52,14 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(strict_json(obj), indent=2, allow_nan=False) + "\n").encode())
 
 
+def _jsonl_line(record: dict) -> str:
+    """``record`` as one line of strict JSON (non-finite numbers become ``null``)."""
+    return json.dumps(strict_json(record), allow_nan=False) + "\n"
+
+
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """Append ``record`` as one line of strict JSON (non-finite numbers become ``null``)."""
-    line = json.dumps(strict_json(record), allow_nan=False) + "\n"
+    line = _jsonl_line(record)
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
 
@@ -94,4 +99,4 @@ def read_jsonl(path: str | os.PathLike) -> list[dict]:
 
 def write_jsonl(path: str | os.PathLike, records: list[dict]) -> None:
     """Replace a JSON-lines file with ``records``, atomically."""
-    atomic_write_bytes(path, "".join(json.dumps(strict_json(r), allow_nan=False) + "\n" for r in records).encode())
+    atomic_write_bytes(path, "".join(_jsonl_line(r) for r in records).encode())

@@ -93,13 +93,18 @@ def releasing(train: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+def run_format(out: Path) -> str | None:
+    """The ``format`` named in ``out/config.json`` (which command made the run), or ``None``."""
+    try:
+        found = json.loads((out / "config.json").read_text(encoding="utf-8")).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
+
+
 def is_run(out: Path) -> bool:
     """Whether ``out/config.json`` was written by rnnlab (names an ``rnnlab-...`` format)."""
-    try:
-        raw = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(raw, dict) and isinstance(raw.get("format"), str) and raw["format"].startswith("rnnlab-")
+    return (run_format(out) or "").startswith("rnnlab-")
 
 
 def claim_run_dir(out: Path, files: tuple[str, ...], force: bool, hint: str, clear: bool = True) -> None:

@@ -33,6 +33,7 @@ from rnnlab.configs import from_dict
 from rnnlab.data.vocab import Vocab, vocab_from_json
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 from rnnlab.models.language_model import LanguageModel, ModelConfig
+from rnnlab.rundir import run_format
 from rnnlab.train.config import TrainConfig
 
 CONFIG, BEST, LAST, METRICS = "config.json", "model.safetensors", "last.safetensors", "metrics.jsonl"
@@ -60,14 +61,6 @@ def write_config(out: Path, model: ModelConfig, vocab: Vocab, train: TrainConfig
             "data": data,
         },
     )
-
-
-def run_format(out: Path) -> str | None:
-    """The ``format`` named in ``out/config.json`` (which command made the run), or ``None``."""
-    try:
-        return json.loads((out / CONFIG).read_text(encoding="utf-8")).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def task_of_run(out: Path) -> str | None:

@@ -285,15 +285,16 @@ class Trainer:
         # "sum": summed over the chunk's steps, averaged over the streams (Zaremba et al. 2014)
         (loss * x.shape[0] if self.cfg.loss == "sum" else loss).backward()
         norm, clipped = clip_and_report(self.model, self.cfg)
-        if not (math.isfinite(loss.item()) and math.isfinite(norm)):
+        value = loss.item()
+        if not (math.isfinite(value) and math.isfinite(norm)):
             self._diverged = True  # no step: the weights stay finite
-            return loss.item(), norm, clipped
+            return value, norm, clipped
         self.optimizer.step()
         self.state.step += 1
         if flow is not None:
             self.telemetry.add_profile(self.state.step, flow.norms)
         self.state.data_position = self.batches.position
-        return loss.item(), norm, clipped
+        return value, norm, clipped
 
     def _time_left(self, elapsed: float, budget: float | None, window: _Window) -> float | None:
         lefts = []
