@@ -24,27 +24,26 @@ from torch import nn
 
 from rnnlab.data import StreamBatches
 from rnnlab.models.language_model import ModelConfig
-from rnnlab.train.config import TrainConfig
-from rnnlab.train.data import load_run_data
-from rnnlab.train.loop import Trainer
+from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig, load_ids
+from rnnlab.train import OptimConfig, RunConfig, Trainer
 from rnnlab.train.progress import Progress
 
 PRESETS = {
     "char": {"model": dict(hidden_size=256, embedding_size=64, num_layers=1),
-             "train": dict(data="shakespeare", batch_size=32, seq_len=64, optimizer="adam", lr=5e-3)},
+             "data": dict(data="shakespeare", seq_len=64), "optim": dict(batch_size=32, optimizer="adam", lr=5e-3)},
     "word": {"model": dict(hidden_size=200, embedding_size=200, num_layers=2),
-             "train": dict(data="ptb", level="word", batch_size=20, seq_len=20, optimizer="sgd", lr=1.0)},
+             "data": dict(data="ptb", level="word", seq_len=20), "optim": dict(batch_size=20, optimizer="sgd", lr=1.0)},
 }  # fmt: skip
 OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
-def bare_loop(ids: torch.Tensor, vocab_size: int, m: ModelConfig, t: TrainConfig, steps: int) -> float:
+def bare_loop(ids: torch.Tensor, vocab_size: int, m: ModelConfig, d: LMDataConfig, o: OptimConfig, steps: int) -> float:
     """Tokens per second of a plain embedding + nn.LSTM + linear loop."""
     embed, head = nn.Embedding(vocab_size, m.embedding_size), nn.Linear(m.hidden_size, vocab_size)
     lstm = nn.LSTM(m.embedding_size, m.hidden_size, m.num_layers)
     params = [*embed.parameters(), *lstm.parameters(), *head.parameters()]
-    opt = OPTIMIZERS[t.optimizer](params, lr=t.lr)
-    batches = StreamBatches(ids, t.batch_size, t.seq_len)
+    opt = OPTIMIZERS[o.optimizer](params, lr=o.lr)
+    batches = StreamBatches(ids, o.batch_size, d.seq_len)
     state = None
     start = time.perf_counter()
     for _ in range(steps):
@@ -57,17 +56,18 @@ def bare_loop(ids: torch.Tensor, vocab_size: int, m: ModelConfig, t: TrainConfig
         nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
         loss.item()
-    return steps * t.batch_size * t.seq_len / (time.perf_counter() - start)
+    return steps * o.batch_size * d.seq_len / (time.perf_counter() - start)
 
 
-def rnnlab_loop(m: ModelConfig, t: TrainConfig) -> tuple[float, float]:
+def rnnlab_loop(m: ModelConfig, d: LMDataConfig, o: OptimConfig, r: RunConfig) -> tuple[float, float]:
     """Tokens per second of the real trainer: wall clock from the first step to the saved run
     (evaluations, checkpoints and figures included), and over its training steps alone."""
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(Path(tmp) / "run", m, t, progress=Progress(open("/dev/null", "w")))
+        task = LanguageModelTask(m, d, o.batch_size, r.seed)
+        trainer = Trainer(task, Path(tmp) / "run", o, r, progress=Progress(open("/dev/null", "w")))
         start = time.perf_counter()
         trainer.run()
-        whole = t.max_steps * t.batch_size * t.seq_len / (time.perf_counter() - start)
+        whole = r.max_steps * o.batch_size * d.seq_len / (time.perf_counter() - start)
         records = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
         steps = [r["chars_per_s"] for r in records if r["chars_per_s"]]
         return whole, sum(steps) / len(steps)
@@ -83,25 +83,26 @@ def main() -> None:
     args = parser.parse_args()
     preset = PRESETS[args.level]
     extra = {"hidden_size": args.hidden} if args.hidden else {}
-    every = args.eval_every or {"char": TrainConfig.eval_every, "word": 2323}[args.level]
-    t = TrainConfig(**preset["train"], max_steps=args.steps, time_budget="", eval_every=every)
-    data = load_run_data(t)
+    every = args.eval_every or {"char": RunConfig.eval_every, "word": 2323}[args.level]
+    d, o = LMDataConfig(**preset["data"]), OptimConfig(**preset["optim"])
+    r = RunConfig(max_steps=args.steps, time_budget="", eval_every=every)
+    vocab, ids, _ = load_ids(d)
     ours, steps, bare = [], [], []
     for _ in range(args.rounds):
         torch.manual_seed(0)
         m = ModelConfig(**{**preset["model"], **extra})
-        bare.append(bare_loop(data.ids["train"], len(data.vocab), m, t, args.steps))
-        whole, per_step = rnnlab_loop(m, t)
+        bare.append(bare_loop(ids["train"], len(vocab), m, d, o, args.steps))
+        whole, per_step = rnnlab_loop(m, d, o, r)
         ours.append(whole)
         steps.append(per_step)
-    o, b, unit = max(ours), max(bare), data.vocab.unit
-    print(f"{t.data}: LSTM {m.num_layers}x{m.hidden_size}, batch {t.batch_size} x {t.seq_len}, {t.optimizer}, "
+    best, b, unit = max(ours), max(bare), vocab.unit
+    print(f"{d.data}: LSTM {m.num_layers}x{m.hidden_size}, batch {o.batch_size} x {d.seq_len}, {o.optimizer}, "
           f"{args.steps} steps, eval every {every}")  # fmt: skip
     rows = [("bare PyTorch loop ", bare), ("rnnlab train      ", ours), ("rnnlab steps alone", steps)]
     for name, values in rows:
         rounds = ", ".join(f"{v / 1000:.1f}k" for v in values)
         print(f"{name}: {max(values) / 1000:7.1f}k {unit}s/s  (rounds: {rounds})")
-    print(f"ratio rnnlab / bare: {o / b:.3f} (whole run), {max(steps) / b:.3f} (training steps)")
+    print(f"ratio rnnlab / bare: {best / b:.3f} (whole run), {max(steps) / b:.3f} (training steps)")
 
 
 if __name__ == "__main__":

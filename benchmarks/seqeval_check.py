@@ -9,12 +9,14 @@ from pathlib import Path
 
 from seqeval.metrics import f1_score, precision_score, recall_score
 
-from rnnlab.train.tag import load_splits, load_tagger, predict_tags
-from rnnlab.train.text_config import TagConfig
+from rnnlab.runs import read_config
+from rnnlab.tasks.tag import TagConfig, load_splits, load_tagger, predict_tags
+from rnnlab.train import RunConfig
 
 out = Path(sys.argv[1])
 model, encoder = load_tagger(out)
-test = load_splits(TagConfig(**json.loads((out / "config.json").read_text())["train"]))["test"]  # the run's own split
+run = read_config(out, "tag")
+test = load_splits(run.section("data", TagConfig), run.section("run", RunConfig).seed)["test"]  # the run's own split
 gold = [list(s.tags) for s in test]
 pred = predict_tags(model, encoder, [s.tokens for s in test])
 ours = json.loads((out / "results.json").read_text())["test"]

@@ -25,7 +25,6 @@ from rnnlab.commands import (
     tag,
     task,
     train,
-    train_text,
     units,
     visualize,
 )
@@ -54,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     tune_process()  # first: denormal flushing must precede PyTorch's worker threads
     try:
-        args = train_text.parse(argv) or build_parser().parse_args(argv)
+        args = train.parse(argv) or build_parser().parse_args(argv)
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`rnnlab sample ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

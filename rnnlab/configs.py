@@ -15,7 +15,7 @@ import json
 import math
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, TypeVar
 
 from rnnlab import checks
@@ -113,23 +113,48 @@ def flag_parser(kind: Any) -> Any:
     return {bool: _parse_bool, dict: parse_json_dict}.get(kind, kind)
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """Add one ``--flag`` per field of dataclass ``cls`` (except ``skip``)."""
-    group = parser.add_argument_group(cls.__name__)
+def add_flags(
+    group: Any,
+    cls: type,
+    skip: tuple[str, ...] = (),
+    defaults: dict[str, Any] | None = None,
+    varies: Collection[str] = (),
+) -> None:
+    """Add one ``--field-name`` flag per field of dataclass ``cls`` (except ``skip``) to ``group``
+    (a parser or an argument group), plus the names in a field's ``metadata["flags"]``.
+
+    Every flag defaults to ``None``, so that only what the user typed overrides; the help shows
+    ``defaults[name]`` where given (the task's own default), else the field's; for the names in
+    ``varies`` (defaults that depend on what is trained) it refers to the list below the flags.
+    A ``bool`` flag alone means true (``--stop-at-target``) and also takes a value
+    (``--bidirectional false``).
+    """
     for f in dataclasses.fields(cls):
         if f.name in skip:
             continue
         kind = field_kind(cls, f.name)
-        parse = flag_parser(kind)
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = (defaults or {}).get(f.name, default)
+        help_text = f.metadata.get("help", "")
+        shown = "per task, see below" if f.name in varies else shown
+        help_text += f" (default: {shown})" if "default" not in help_text else ""
+        names = tuple(dict.fromkeys((*f.metadata.get("flags", ()), "--" + f.name.replace("_", "-"))))
+        extra = {"nargs": "?", "const": True} if kind is bool else {}
         group.add_argument(
-            "--" + f.name.replace("_", "-"),
+            *names,
             dest=f.name,
-            type=parse,
+            type=flag_parser(kind),
             default=None,
-            metavar=getattr(kind, "__name__", "VALUE").upper(),
-            help=f"{f.metadata.get('help', '')} (default: {default})",
+            metavar=f.metadata.get("metavar", getattr(kind, "__name__", "VALUE").upper()),
+            help=help_text,
+            **extra,
         )
+
+
+def given_fields(args: argparse.Namespace, *classes: type) -> dict[str, Any]:
+    """The fields of ``classes`` that the user set on the command line (flags of :func:`add_flags`)."""
+    names = [f.name for cls in classes for f in dataclasses.fields(cls)]
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def from_args(cls: type[T], args: argparse.Namespace, base: T | None = None) -> T:

@@ -8,6 +8,7 @@ import torch
 
 from rnnlab import checks
 from rnnlab.cells import CELLS
+from rnnlab.checkpoint import save_state, save_weights
 from rnnlab.cli import main
 from rnnlab.configs import check_fields, field_kind, from_dict
 from rnnlab.generate import pick
@@ -15,10 +16,12 @@ from rnnlab.models.classifier import ClassifierConfig, TextClassifier
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters
 from rnnlab.models.sequence import SequenceConfig, build_model
 from rnnlab.models.tagger import Tagger, TaggerConfig
-from rnnlab.train import checkpoint as ckpt
-from rnnlab.train.config import TrainConfig
-from rnnlab.train.task_config import TaskTrainConfig
-from rnnlab.train.text_config import ClassifyConfig, FitConfig, TagConfig
+from rnnlab.runs import BEST, LAST
+from rnnlab.tasks.classify import ClassifyConfig
+from rnnlab.tasks.common import TextDataConfig
+from rnnlab.tasks.lm import LMDataConfig, load_model
+from rnnlab.tasks.tag import TagConfig
+from rnnlab.train import OptimConfig, RunConfig
 from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))
@@ -26,11 +29,12 @@ TINY = "--hidden-size 16 --embedding-size 8 --seq-len 16 --batch-size 4 --eval-e
 
 # a valid instance of every configuration
 CONFIGS = [
-    TrainConfig(),
-    FitConfig(data="x"),
+    OptimConfig(),
+    RunConfig(),
+    LMDataConfig(),
+    TextDataConfig(data="x"),
     ClassifyConfig(data="x"),
     TagConfig(data="x"),
-    TaskTrainConfig(),
     ModelConfig(vocab_size=5),
     ClassifierConfig(vocab_size=5, num_classes=2),
     TaggerConfig(vocab_size=5, num_chars=5, num_tags=2),
@@ -62,7 +66,7 @@ def _copy(run_dir, tmp_path):
 
 
 def _model_filled_with(run, value):
-    model = ckpt.load_model(run)[0]
+    model = load_model(run)[0]
     with torch.no_grad():
         for p in model.parameters():
             p.fill_(value)
@@ -85,17 +89,17 @@ def test_every_float_field_of_every_config_must_be_a_finite_number(config, name,
 @pytest.mark.parametrize(
     "config, name, value",
     [
-        (TrainConfig(), "lr_decay", 2.0),
-        (TaskTrainConfig(), "lr_decay", 0.0),
-        (FitConfig(data="x"), "clip_norm", -1.0),
-        (FitConfig(data="x"), "clip_value", -0.5),
-        (FitConfig(data="x"), "weight_decay", -1e-4),
-        (TrainConfig(), "seed", -1),
-        (TaskTrainConfig(), "seed", 2**64),
-        (FitConfig(data="x"), "seed", -5),
+        (OptimConfig(), "lr_decay", 2.0),
+        (OptimConfig(), "lr_decay", 0.0),
+        (OptimConfig(), "clip_norm", -1.0),
+        (OptimConfig(), "clip_value", -0.5),
+        (OptimConfig(), "weight_decay", -1e-4),
+        (RunConfig(), "seed", -1),
+        (RunConfig(), "seed", 2**64),
+        (RunConfig(), "seed", -5),
         (SequenceConfig(), "data_seed", -1),
-        (TrainConfig(), "seq_len", 2.5),
-        (TrainConfig(), "time_budget", "9" * 400 + "s"),
+        (LMDataConfig(), "seq_len", 2.5),
+        (RunConfig(), "time_budget", "9" * 400 + "s"),
         (ModelConfig(vocab_size=5), "cell_options", {"scale": float("nan")}),
         (SequenceConfig(), "cell_options", {"periods": [1, float("inf")]}),
     ],
@@ -107,10 +111,10 @@ def test_out_of_range_values_are_refused(config, name, value):
 
 def test_a_saved_config_with_a_null_number_is_refused_on_loading():
     with pytest.raises(ValueError, match="lr: expected a finite number, got None"):
-        from_dict(TrainConfig, {"lr": None}, "train config")
+        from_dict(OptimConfig, {"lr": None}, "train config")
     with pytest.raises(ValueError, match="seq_len: expected an integer, got 1.5"):
-        from_dict(TrainConfig, {"seq_len": 1.5}, "train config")
-    check_fields(TaskTrainConfig(target=None))  # an optional field may be None
+        from_dict(LMDataConfig, {"seq_len": 1.5}, "train config")
+    check_fields(RunConfig(target=None))  # an optional field may be None
 
 
 # ---------------------------------------------------------------------------------- model size
@@ -252,10 +256,10 @@ def test_pick_survives_any_positive_temperature_and_refuses_non_finite_scores():
 # ---------------------------------------------------------------------------------- diverged weights
 def test_sample_and_eval_refuse_non_finite_weights_naming_the_file(run_dir, tmp_path, capsys):
     copy = _copy(run_dir, tmp_path)
-    ckpt.save_weights(copy / ckpt.BEST, _model_filled_with(copy, float("nan")), {"step": 6})
+    save_weights(copy / BEST, _model_filled_with(copy, float("nan")), {"step": 6})
     for command in (["sample", str(copy), "--length", "5"], ["eval", str(copy)]):
         assert main(command) == 2
-        err = one_line_error(capsys, f"{copy / ckpt.BEST} holds non-finite weights (NaN or inf)", "lower --lr")
+        err = one_line_error(capsys, f"{copy / BEST} holds non-finite weights (NaN or inf)", "lower --lr")
         assert "--checkpoint best" not in err
     assert main(["sample", str(copy), "--length", "5", "--checkpoint", "last"]) == 0  # the last weights are fine
     capsys.readouterr()
@@ -265,19 +269,19 @@ def test_non_finite_last_weights_point_to_the_best_ones(run_dir, tmp_path, capsy
     copy = _copy(run_dir, tmp_path)
     model = _model_filled_with(copy, float("inf"))
     optimizer = torch.optim.Adam(model.parameters())
-    ckpt.save_training_state(copy / ckpt.LAST, model, optimizer, None, {"step": 6})
+    save_state(copy / LAST, model, optimizer, {}, {"step": 6}, {})
     assert main(["eval", str(copy), "--checkpoint", "last"]) == 2
-    one_line_error(capsys, f"{copy / ckpt.LAST} holds non-finite weights", "--checkpoint best")
+    one_line_error(capsys, f"{copy / LAST} holds non-finite weights", "--checkpoint best")
 
 
 def test_eval_prints_strict_json_when_the_loss_is_not_finite(run_dir, tmp_path, capsys):
     copy = _copy(run_dir, tmp_path)
-    model = ckpt.load_model(copy)[0]
+    model = load_model(copy)[0]
     with torch.no_grad():  # finite weights whose loss overflows: one token scores 3e38, the others -3e38
         model.readout.weight.zero_()
         model.readout.bias.fill_(-3e38)
         model.readout.bias[0] = 3e38
-    ckpt.save_weights(copy / ckpt.BEST, model, {"step": 6})
+    save_weights(copy / BEST, model, {"step": 6})
     assert main(["eval", str(copy)]) == 0
 
     def refuse(constant):

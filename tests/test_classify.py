@@ -137,43 +137,6 @@ class _Quiet:
         self.last = text
 
 
-def _fit(tmp_path, scores, stop_at=None, **cfg):
-    from rnnlab.train.fit import fit
-    from rnnlab.train.text_config import FitConfig
-
-    model = torch.nn.Linear(2, 1)
-    seen = iter(scores)
-
-    def loss_of(batch):
-        if stop_at is not None and batch == stop_at:
-            raise KeyboardInterrupt
-        return model(torch.ones(1, 2)).pow(2).sum()
-
-    return fit(
-        model,
-        FitConfig(data="x", **cfg),
-        tmp_path,
-        lambda epoch: (((epoch, k), 1) for k in range(3)),
-        loss_of,
-        validate=lambda: {"acc": next(seen)},
-        key="acc",
-        progress=_Quiet(),
-        describe=str,
-    )
-
-
-def test_fit_keeps_the_best_epoch_stops_early_and_survives_ctrl_c(tmp_path):
-    summary = _fit(tmp_path, [0.5, 0.7, 0.6, 0.6, 0.9], epochs=5, patience=2)
-    assert (summary["best_epoch"], summary["epochs"], summary["best"]) == (2, 4, 0.7)
-    assert summary["stopped"].startswith("no better validation score for 2 epochs")
-    assert (tmp_path / "model.safetensors").is_file() and len(
-        (tmp_path / "metrics.jsonl").read_text().splitlines()
-    ) == 4
-    (tmp_path / "model.safetensors").unlink()
-    summary = _fit(tmp_path, [0.4], stop_at=(1, 1), epochs=5)
-    assert summary["interrupted"] and summary["best_epoch"] == 1 and (tmp_path / "model.safetensors").is_file()
-
-
 @pytest.mark.parametrize("cell", sorted(__import__("rnnlab.cells", fromlist=["CELLS"]).CELLS))
 def test_every_cell_classifies_and_tags_padded_batches(cell):
     from rnnlab.models.tagger import Tagger, TaggerConfig
@@ -252,13 +215,12 @@ def test_class_scores_of_many_classes_keep_no_square_matrix():
 
 
 def test_too_many_classes_for_the_rows_is_refused_with_the_reason(tmp_path):
-    from rnnlab.train.classify import load_splits
-    from rnnlab.train.text_config import ClassifyConfig
+    from rnnlab.tasks.classify import ClassifyConfig, load_splits
 
     def refused(rows_of_class, classes=10_000, **cfg):
         rows = "".join(f"c{k},text {r}\n" for k in range(classes) for r in range(rows_of_class(k)))
         with pytest.raises(DataError) as e:
-            load_splits(ClassifyConfig(data=str(_write(tmp_path / "many.csv", "label,text\n" + rows)), **cfg))
+            load_splits(ClassifyConfig(data=str(_write(tmp_path / "many.csv", "label,text\n" + rows)), **cfg), 1234)
         return str(e.value)
 
     message = refused(lambda k: 1 + k % 2)  # 10,000 classes of 1 or 2 rows: not "too few to split"
@@ -269,7 +231,7 @@ def test_too_many_classes_for_the_rows_is_refused_with_the_reason(tmp_path):
     test = _write(tmp_path / "test.csv", "label,text\na,x\nb,y\n")
     assert "needs at least 4 (3 to learn from, 1 for validation)" in refused(lambda k: 2, 2, test_data=str(test))
     ok = _write(tmp_path / "ok.csv", "label,text\n" + "".join(f"{'ab'[i % 2]},t {i}\n" for i in range(10)))
-    assert [len(v) for v in load_splits(ClassifyConfig(data=str(ok))).values()] == [6, 2, 2]
+    assert [len(v) for v in load_splits(ClassifyConfig(data=str(ok)), 1234).values()] == [6, 2, 2]
 
 
 def test_the_baseline_is_bounded_or_skipped_with_the_reason(monkeypatch):

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from rnnlab.cli import main
-from rnnlab.train.checkpoint import load_model
+from rnnlab.tasks.lm import load_model
 from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from rnnlab.cli import main
-from rnnlab.train.task_loop import load_task_run
-from rnnlab.train.telemetry import read_steps
+from rnnlab.runs import read_config, read_steps
+from rnnlab.tasks.sequence import load_sequence_run
 from tests.cli_errors import one_line_error
 
 TINY = "--hidden 8 --max-steps 20 --eval-every 10 --batch-size 16 --threads 1".split()
@@ -22,7 +22,7 @@ def adding_run(tmp_path_factory):
 
 def test_task_writes_a_complete_run(adding_run):
     names = {p.name for p in adding_run.iterdir()}
-    assert {"metrics.jsonl", "curve.png", "summary.json", "model.safetensors", "config.json"} <= names
+    assert {"metrics.jsonl", "curve.png", "results.json", "model.safetensors", "config.json"} <= names
     assert not any(n.endswith(".tmp") for n in names)
     records = [json.loads(line) for line in (adding_run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [0, 10, 20]
@@ -32,22 +32,23 @@ def test_task_writes_a_complete_run(adding_run):
     steps = read_steps(adding_run)  # every step's gradient norm before clipping
     assert [r["step"] for r in steps] == list(range(1, 21)) and all(r["grad_norm"] > 0 for r in steps)
     assert (adding_run / "clipping.png").read_bytes()[:4] == b"\x89PNG"
-    summary = json.loads((adding_run / "summary.json").read_text())
+    summary = json.loads((adding_run / "results.json").read_text())
     assert (summary["task"], summary["cell"], summary["T"], summary["steps"]) == ("adding", "lstm", 8, 20)
-    assert summary["final"]["mse"] == records[-1]["test_mse"]
+    assert summary["final"]["test_mse"] == records[-1]["test_mse"]
     assert summary["baseline"]["mse"] == pytest.approx(1 / 6, abs=1e-6)
     assert summary["target"] == {"value": 10.0, "reached": True, "step": 0, "seconds": 0.0}
 
 
 def test_a_run_loads_back_with_its_weights(adding_run):
-    model, task, model_cfg, train_cfg = load_task_run(adding_run)
-    assert (task.name, task.steps, model_cfg.hidden_size, train_cfg.max_steps) == ("adding", 8, 8, 20)
+    model, task, model_cfg = load_sequence_run(adding_run)
+    max_steps = read_config(adding_run).sections["run"]["max_steps"]
+    assert (task.name, task.steps, model_cfg.hidden_size, max_steps) == ("adding", 8, 8, 20)
     x, _ = task.batch(3, torch.Generator().manual_seed(0))
     assert model(x).shape == (3,)
-    summary = json.loads((adding_run / "summary.json").read_text())
+    summary = json.loads((adding_run / "results.json").read_text())
     with torch.no_grad():
         mse = sum(float(task.loss(model(x), y)) * x.shape[1] for x, y in task.evaluation_batches()) / task.eval_size
-    assert mse == pytest.approx(summary["final"]["mse"], rel=1e-5)
+    assert mse == pytest.approx(summary["best"]["test_mse"], rel=1e-5)  # the best weights are loaded
 
 
 def test_task_refuses_to_overwrite_without_force(adding_run, capsys):
@@ -67,16 +68,16 @@ def test_force_replaces_a_run_and_classification_runs(tmp_path, capsys):
     assert "test accuracy" in printed and "baseline" in printed
     lines = (out / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in lines] == [0, 5]  # replaced, not appended
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["metric"] == "accuracy" and summary["target"]["reached"] is False
-    assert 0 <= summary["final"]["accuracy"] <= 1
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["metric"] == "test_accuracy" and summary["target"]["reached"] is False
+    assert 0 <= summary["final"]["test_accuracy"] <= 1
 
 
 def test_copy_runs_through_the_cli(tmp_path):
     out = tmp_path / "copy"
     assert main(["task", "copy", "-T", "3", "--out", str(out), *TINY]) == 0
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["length"] == 23 and summary["kind"] == "classify-every"
+    summary = json.loads((out / "results.json").read_text())
+    assert summary["length"] == 23 and summary["task_kind"] == "classify-every"
 
 
 def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
@@ -89,7 +90,7 @@ def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
     table = json.loads((out / "compare.json").read_text())
     assert [r["cell"] for r in table["runs"]] == ["rnn-tanh", "gru"] and table["T"] == 6
     for cell in ("rnn-tanh", "gru"):
-        assert json.loads((out / cell / "summary.json").read_text())["cell"] == cell
+        assert json.loads((out / cell / "results.json").read_text())["cell"] == cell
     assert main(argv) == 2
     one_line_error(capsys, "already holds", "--force")
 
@@ -126,4 +127,4 @@ def test_a_diverged_task_exits_1(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["task", "adding", "-T", "8", "--out", str(out), *TINY, "--optimizer", "sgd", "--lr", "1e30"]
     assert main([*argv, "--clip-norm", "0", "--max-steps", "200"]) == 1
-    assert "diverged at step" in capsys.readouterr().out
+    assert "diverged by step" in capsys.readouterr().out

@@ -55,12 +55,12 @@ SMALL = ["--hidden-size", "12", "--embedding-size", "12", "--batch-size", "8", "
 
 
 def test_classify_trains_writes_its_run_and_predicts(tmp_path, capsys):
-    data, out = _texts(tmp_path / "reviews.csv"), tmp_path / "cls"
+    data, out = _texts(tmp_path / "reviews.csv", n=200), tmp_path / "cls"
     assert main(["train", "--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "12", *SMALL]) == 0
     printed = capsys.readouterr().out
     assert "tf-idf + logistic regression" in printed and "val accuracy" in printed
     results = json.loads((out / "results.json").read_text())
-    assert results["sizes"] == {"train": 96, "val": 12, "test": 12}
+    assert results["sizes"] == {"train": 160, "val": 20, "test": 20}
     assert results["test"]["accuracy"] >= 0.9 and results["baseline"]["test"]["accuracy"] >= 0.9
     assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG" and (out / "model.safetensors").is_file()
     assert len((out / "metrics.jsonl").read_text().splitlines()) == results["epochs"]
@@ -80,8 +80,9 @@ def test_classify_trains_writes_its_run_and_predicts(tmp_path, capsys):
 def test_classify_at_char_level_and_with_other_poolings(tmp_path, capsys, options):
     out = _quick_classifier(tmp_path, 60, *options)
     config = json.loads((out / "config.json").read_text())
-    assert config["format"] == "rnnlab-classify/1" and "baseline" not in json.loads((out / "results.json").read_text())
-    assert config["train"]["level"] == ("char" if "char" in options else "word")
+    assert (config["format"], config["kind"]) == ("rnnlab-run/2", "classify")
+    assert "baseline" not in json.loads((out / "results.json").read_text())
+    assert config["data"]["level"] == ("char" if "char" in options else "word")
     assert main(["predict", str(out), "good"]) == 0
 
 
@@ -147,7 +148,12 @@ def test_iob1_tags_are_read_as_bio_and_a_baseline_without_features_is_skipped(tm
     argv = ["train", "--task", "tag", "--data", str(iob1), "--out", str(tmp_path / "t"), "--epochs", "1", *SMALL]
     assert main(argv) == 0
     assert "note: an I- tag begins an entity (IOB1)" in capsys.readouterr().err
-    assert json.loads((tmp_path / "t" / "config.json").read_text())["tags"] == ["B-PER", "E-PER", "O", "S-LOC"]
+    assert json.loads((tmp_path / "t" / "config.json").read_text())["tables"]["tags"] == [
+        "B-PER",
+        "E-PER",
+        "O",
+        "S-LOC",
+    ]
     one = tmp_path / "one.csv"
     one.write_text("label,text\n" + "".join(f"{'ab'[i % 2]},{'xy'[i % 2]}\n" for i in range(40)))
     argv = ["train", "--task", "classify", "--data", str(one), "--out", str(tmp_path / "c"), "--epochs", "1"]
@@ -181,7 +187,7 @@ def test_predict_and_tag_refuse_the_wrong_run_and_empty_text(tmp_path, capsys):
     out = _quick_classifier(tmp_path, 40)
     capsys.readouterr()
     assert main(["tag", str(out), "a sentence"]) == 2
-    assert "holds a run of rnnlab train --task classify" in _one_error_line(capsys, "tag")
+    assert "is a classifier (rnnlab train --task classify" in _one_error_line(capsys, "tag")
     assert main(["predict", str(out), "  "]) == 2
     assert "text 1 is empty" in _one_error_line(capsys, "predict")
     assert main(["predict", str(out)]) == 2
@@ -204,7 +210,7 @@ def test_train_help_names_the_tasks(capsys):
 def test_a_config_edited_so_a_table_no_longer_fits_the_model_is_one_line(tmp_path, capsys):
     out = _quick_classifier(tmp_path, 60)
     config = json.loads((out / "config.json").read_text())
-    config["labels"] = config["labels"][:1]  # the model still has two classes
+    config["tables"]["labels"] = config["tables"]["labels"][:1]  # the model still has two classes
     (out / "config.json").write_text(json.dumps(config))
     capsys.readouterr()
     assert main(["predict", str(out), "a good film"]) == 2

@@ -24,7 +24,7 @@ def test_a_run_of_many_classes_logs_scalars_and_keeps_no_square_matrix(tmp_path,
     assert not (out / "confusion.png").exists()
     for line in (out / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
-        assert {"accuracy", "macro_f1", "loss"} <= set(record), record
+        assert {"val_accuracy", "val_macro_f1", "val_loss"} <= set(record), record
         assert all(isinstance(v, (int, float)) for v in record.values()), record
     results = json.loads((out / "results.json").read_text())
     for split in ("val", "test"):

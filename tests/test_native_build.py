@@ -111,8 +111,8 @@ def test_a_real_build_killed_midway_does_not_hang_the_next(tmp_path):
 
 def test_a_first_build_is_not_paid_from_the_time_budget(tmp_path, monkeypatch):
     from rnnlab.models.language_model import ModelConfig
-    from rnnlab.train.config import TrainConfig
-    from rnnlab.train.loop import Trainer
+    from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
+    from rnnlab.train import OptimConfig, RunConfig, Trainer
 
     builds = []
 
@@ -123,8 +123,10 @@ def test_a_first_build_is_not_paid_from_the_time_budget(tmp_path, monkeypatch):
     monkeypatch.setattr(native, "_build", slow_build)
     monkeypatch.setattr(native, "_built", [])
     (tmp_path / "text.txt").write_text("To be, or not to be: that is the question.\n" * 40)
-    cfg = TrainConfig(data=str(tmp_path / "text.txt"), seq_len=16, batch_size=4, eval_every=1000, sample_chars=0)
-    cfg.time_budget, cfg.telemetry_every = "2s", 1  # every step records gradient flow: the loops' path
-    summary = Trainer(tmp_path / "run", ModelConfig(hidden_size=16, embedding_size=8), cfg).run()
+    data = LMDataConfig(data=str(tmp_path / "text.txt"), seq_len=16, sample_chars=0)
+    # every step records gradient flow: the loops' path
+    run = RunConfig(time_budget="2s", telemetry_every=1, eval_every=1000)
+    task = LanguageModelTask(ModelConfig(hidden_size=16, embedding_size=8), data, 4, run.seed)
+    summary = Trainer(task, tmp_path / "run", OptimConfig(batch_size=4), run).run()
     # built inside the budget, the first step would take the whole of it (a tiny step takes milliseconds)
-    assert len(builds) == 1 and summary["step"] >= 2
+    assert len(builds) == 1 and summary["steps"] >= 2

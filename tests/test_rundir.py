@@ -10,10 +10,10 @@ import textwrap
 import pytest
 import torch
 
+from rnnlab import checkpoint as ckpt
 from rnnlab.cli import main
 from rnnlab.fileio import append_jsonl, read_jsonl
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir
-from rnnlab.train import checkpoint as ckpt
 from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"To be, or not to be: that is the question {i % 5}.\n" for i in range(80))
@@ -157,7 +157,7 @@ def test_a_diverging_training_stops_keeps_finite_checkpoints_and_says_so(tmp_pat
     said = capsys.readouterr().out
     assert "diverged by step" in said and "smaller --lr" in said, said
     for name in ("last.safetensors", "model.safetensors"):
-        tensors, _ = ckpt._read(out / name)  # both written at the evaluations before it diverged
+        tensors, _ = ckpt.read_tensors(out / name)  # both written at the evaluations before it diverged
         assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point()), name
 
 
@@ -167,9 +167,9 @@ def test_a_config_edited_to_no_longer_fit_its_model_is_one_line(tmp_path, capsys
     assert _train(tmp_path, out, "--max-steps", "5") == 0
     config = json.loads((out / "config.json").read_text())
     if edit == "vocabulary":
-        config["vocab"]["chars"] = config["vocab"]["chars"][:5]  # shorter than the model's readout
+        config["tables"]["vocab"]["chars"] = config["tables"]["vocab"]["chars"][:5]  # shorter than the model's readout
     else:
-        config["train"]["seq_len"] = None
+        config["data"]["seq_len"] = None
     (out / "config.json").write_text(json.dumps(config))
     capsys.readouterr()
     fragment = "vocabulary: 5 entries for a model of" if edit == "vocabulary" else "seq_len: expected an integer"
@@ -194,26 +194,27 @@ def test_a_run_killed_before_it_saved_anything_is_started_again_without_force(tm
 
 def test_weights_made_non_finite_by_a_step_are_never_checkpointed(tmp_path):
     from rnnlab.models.language_model import ModelConfig
-    from rnnlab.train.config import TrainConfig
-    from rnnlab.train.loop import Trainer
+    from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
+    from rnnlab.train import OptimConfig, RunConfig, Trainer
 
     (tmp_path / "text.txt").write_text(TEXT)
-    cfg = TrainConfig(data=str(tmp_path / "text.txt"), seq_len=16, batch_size=4, eval_every=5, sample_chars=0)
-    cfg.max_steps, cfg.time_budget = 20, ""
-    trainer = Trainer(tmp_path / "run", ModelConfig(hidden_size=16, embedding_size=8), cfg)
+    data = LMDataConfig(data=str(tmp_path / "text.txt"), seq_len=16, sample_chars=0)
+    run = RunConfig(eval_every=5, max_steps=20, time_budget="")
+    task = LanguageModelTask(ModelConfig(hidden_size=16, embedding_size=8), data, 4, run.seed)
+    trainer = Trainer(task, tmp_path / "run", OptimConfig(batch_size=4), run)
     step = trainer._step
 
     def poisoned(lr):  # at step 7 the step itself leaves an infinite weight, with a finite loss and gradient
         result = step(lr)
         if trainer.state.step == 7:
             with torch.no_grad():
-                trainer.model.readout.weight[0, 0] = float("inf")
+                trainer.task.model.readout.weight[0, 0] = float("inf")
         return result
 
     trainer._step = poisoned
     summary = trainer.run()
-    assert summary["diverged"] and summary["last"]["step"] == 5
-    tensors, meta = ckpt._read(tmp_path / "run" / "last.safetensors")
+    assert summary["diverged"] and summary["final"]["step"] == 5
+    tensors, meta = ckpt.read_tensors(tmp_path / "run" / "last.safetensors")
     assert json.loads(meta["trainer"])["step"] == 5
     assert all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
     assert [r["step"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [5]

@@ -10,9 +10,9 @@ import torch
 from rnnlab.data.digits import load_images
 from rnnlab.data.tasks import TASKS, make_task
 from rnnlab.models.sequence import READOUTS, SequenceModel
+from rnnlab.tasks.sequence import SequenceTask, evaluate, resolve_configs
+from rnnlab.train import Trainer
 from rnnlab.train.progress import Progress
-from rnnlab.train.task_config import resolve_configs
-from rnnlab.train.task_loop import TaskTrainer, evaluate
 
 SHORT = {"adding": 12, "copy": 5}  # small T for the synthetic tasks keeps the tests fast
 
@@ -168,21 +168,22 @@ def test_sequence_model_shapes_and_readout(tasks, name, cell):
 
 def test_short_training_lowers_the_test_loss(tmp_path):
     given = {"steps": 10, "hidden_size": 16, "batch_size": 32, "lr": 1e-2, "max_steps": 300, "eval_every": 100}
-    model_cfg, cfg = resolve_configs("adding", "gru", {**given, "threads": 1})
-    trainer = TaskTrainer(tmp_path / "run", model_cfg, cfg, progress=Progress(io.StringIO()))
+    model_cfg, optim, run = resolve_configs("adding", "gru", {**given, "threads": 1})
+    task = SequenceTask(model_cfg, optim.batch_size, run.seed)
+    trainer = Trainer(task, tmp_path / "run", optim, run, progress=Progress(io.StringIO()))
     summary = trainer.run()
     first, last = trainer.records[0]["test_mse"], trainer.records[-1]["test_mse"]
-    assert last < 0.25 * trainer.task.baseline["mse"] < first
-    assert summary["final"]["mse"] == last and summary["best"]["mse"] <= last
-    assert evaluate(trainer.model, trainer.task)["mse"] == pytest.approx(last, rel=1e-5)
+    assert last < 0.25 * task.task.baseline["mse"] < first
+    assert summary["final"]["test_mse"] == last and summary["best"]["test_mse"] <= last
+    assert evaluate(task.model, task.task)["mse"] == pytest.approx(last, rel=1e-5)
 
 
 def test_resolved_defaults_follow_task_then_cell_then_user():
-    _, irnn = resolve_configs("adding", "irnn", {})
-    _, lstm = resolve_configs("adding", "lstm", {})
-    _, given = resolve_configs("adding", "irnn", {"lr": 0.05})
+    _, irnn, _ = resolve_configs("adding", "irnn", {})
+    _, lstm, _ = resolve_configs("adding", "lstm", {})
+    _, given, _ = resolve_configs("adding", "irnn", {"lr": 0.05})
     assert irnn.lr < lstm.lr and given.lr == 0.05
-    model_cfg, _ = resolve_configs("digits", "irnn", {})
+    model_cfg, _, _ = resolve_configs("digits", "irnn", {})
     assert model_cfg.cell_options.get("input_std") == 1.0
     with pytest.raises(ValueError, match="hidden_size"):
         resolve_configs("adding", "lstm", {"hidden_size": 0})

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from rnnlab.cli import main
-from rnnlab.train.config import TrainConfig
+from rnnlab.runs import read_profiles, read_steps
+from rnnlab.train import OptimConfig
 from rnnlab.train.optim import clip_and_report
-from rnnlab.train.telemetry import read_profiles, read_steps
 
 TEXT = "".join(f"What's in a name? That which we call a rose {i % 5}.\n" for i in range(80))
 TINY = "--hidden-size 16 --embedding-size 8 --seq-len 16 --batch-size 4 --sample-chars 0".split()
@@ -57,12 +57,12 @@ def test_resume_drops_records_written_after_the_checkpoint(tmp_path):
 def test_clip_and_report_by_value_and_by_norm():
     model = nn.Linear(2, 1, bias=False)
     model.weight.grad = torch.tensor([[3.0, 4.0]])
-    norm, clipped = clip_and_report(model, TrainConfig(clip_norm=0.0, clip_value=3.5))
+    norm, clipped = clip_and_report(model, OptimConfig(clip_norm=0.0, clip_value=3.5))
     assert norm == pytest.approx(5.0) and clipped and model.weight.grad.tolist() == [[3.0, 3.5]]
     model.weight.grad = torch.tensor([[3.0, 4.0]])
-    norm, clipped = clip_and_report(model, TrainConfig(clip_norm=10.0, clip_value=0.0))
+    norm, clipped = clip_and_report(model, OptimConfig(clip_norm=10.0, clip_value=0.0))
     assert norm == pytest.approx(5.0) and not clipped
-    norm, clipped = clip_and_report(model, TrainConfig(clip_norm=1.0, clip_value=0.0))
+    norm, clipped = clip_and_report(model, OptimConfig(clip_norm=1.0, clip_value=0.0))
     assert clipped and torch.linalg.vector_norm(model.weight.grad) == pytest.approx(1.0)
 
 

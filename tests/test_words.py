@@ -12,8 +12,8 @@ from rnnlab.data.vocab import CharVocab, vocab_from_json
 from rnnlab.data.words import EOS, UNK, WordVocab, tokenize
 from rnnlab.models.language_model import LanguageModel, ModelConfig
 from rnnlab.score import score_sentences
-from rnnlab.train.config import TrainConfig
-from rnnlab.train.loop import evaluate
+from rnnlab.tasks.lm import evaluate
+from rnnlab.train import OptimConfig
 from rnnlab.train.optim import learning_rate
 
 TEXT = "the cat sat\nthe cat ate\n\nthe dog sat down\n"
@@ -133,7 +133,7 @@ def test_score_pads_a_batch_without_changing_a_sentence():
 
 
 def test_tied_weights_share_one_matrix_and_survive_a_checkpoint(tmp_path):
-    from rnnlab.train import checkpoint as ckpt
+    from rnnlab import checkpoint as ckpt
 
     cfg = ModelConfig(vocab_size=11, hidden_size=6, embedding_size=6, tie_weights=True, init_range=0.1)
     model = LanguageModel(cfg)
@@ -152,7 +152,7 @@ def test_tied_weights_share_one_matrix_and_survive_a_checkpoint(tmp_path):
 
 
 def test_the_epoch_schedule_is_zarembas():
-    cfg = TrainConfig(lr=1.0, schedule="epoch", lr_decay=0.5, decay_after=4)
+    cfg = OptimConfig(lr=1.0, schedule="epoch", lr_decay=0.5, decay_after=4)
     rates = [learning_rate(cfg, 0, 0.0, 1.0, epoch) for epoch in range(7)]
     assert rates == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125]
 
@@ -168,9 +168,9 @@ def _train_words(tmp_path, text: str, *flags: str):
 def test_word_training_stops_after_max_epochs_and_saves_the_word_vocabulary(tmp_path):
     run = _train_words(tmp_path, TEXT * 60, "--max-epochs", "2", "--min-freq", "2")
     config = json.loads((run / "config.json").read_text())
-    assert config["vocab"]["kind"] == "word" and "down" in config["vocab"]["words"]
+    assert config["tables"]["vocab"]["kind"] == "word" and "down" in config["tables"]["vocab"]["words"]
     last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last["epoch"] == pytest.approx(2.0) and last["val_loss"] < math.log(len(config["vocab"]["words"]))
+    assert last["epoch"] == pytest.approx(2.0) and last["val_loss"] < math.log(len(config["tables"]["vocab"]["words"]))
 
 
 SENTENCES = [f"the {n} {v} full" for n, v in [("cat", "was"), ("cats", "were"), ("dog", "is"), ("dogs", "are")]]

@@ -14,7 +14,7 @@ from rnnlab.commands.common import UsageError
 from rnnlab.data.words import WordVocab
 from rnnlab.fileio import atomic_write_json
 from rnnlab.interpret.agreement import accuracy_by_distance, make_pairs
-from rnnlab.train.checkpoint import load_model
+from rnnlab.tasks.lm import load_model
 
 
 def register(sub) -> None:

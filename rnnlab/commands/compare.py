@@ -11,14 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.cells import CELLS
 from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.task import add_run_flags, defaults_epilog, given_fields
-from rnnlab.data.tasks import make_task
+from rnnlab.commands.reports import draw
+from rnnlab.commands.task import add_run_flags, defaults_epilog, task_fields
 from rnnlab.fileio import atomic_write_json
+from rnnlab.tasks.compare import compare_cells
 from rnnlab.train.progress import Progress, format_seconds
-from rnnlab.train.task_config import resolve_configs
-from rnnlab.train.task_loop import TaskTrainer, check_output
 
 DEFAULT_CELLS = ["rnn-tanh", "irnn", "lstm", "gru"]
 OUTPUTS = ("compare.json", "compare.png")
@@ -35,13 +33,13 @@ def register(sub) -> None:
     p.add_argument(
         "--cells", type=csv_of(str), default=DEFAULT_CELLS, help="comma-separated cells (default: %(default)s)"
     )
-    p.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/compare-NAME)")
-    add_run_flags(p)
+    group = add_run_flags(p)
+    group.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/compare-NAME)")
     p.set_defaults(func=run)
 
 
 def format_table(rows: list[dict], metric: str, baseline: float) -> str:
-    """A fixed-width table of the runs (one row per cell) and the baseline."""
+    """A fixed-width table of the runs (one row per cell, see :func:`rnnlab.tasks.compare.brief`) and the baseline."""
     head = f"{'cell':<12} {'params':>8} {'steps':>7} {'time':>7} {'final ' + metric:>14} {'best ' + metric:>14}  target"
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -53,50 +51,33 @@ def format_table(rows: list[dict], metric: str, baseline: float) -> str:
         else:
             reach = "not reached"
         flag = " (diverged)" if r["diverged"] else ""
+        final, best = (f"{p['value']:>14.4g}" if p else f"{'-':>14}" for p in (r["final"], r["best"]))
         lines.append(
             f"{r['cell']:<12} {r['parameters']:>8,} {r['steps']:>7} {format_seconds(r['seconds']):>7} "
-            f"{r['final'][metric]:>14.4g} {r['best'][metric]:>14.4g}  {reach}{flag}"
+            f"{final} {best}  {reach}{flag}"
         )
     lines.append(f"{'baseline':<12} {'':>8} {'':>7} {'':>7} {baseline:>14.4g}")
     return "\n".join(lines)
 
 
 def run(args) -> int:
-    cells = args.cells
-    unknown = [c for c in cells if c not in CELLS]
-    if unknown:
-        raise UsageError(f"--cells: unknown {', '.join(unknown)}; known: {', '.join(CELLS)}")
-    if not cells or len(set(cells)) != len(cells):
-        raise UsageError(f"--cells: expected distinct cell names, got {','.join(cells) or 'none'}")
-    given = given_fields(args)
-    configs = {cell: resolve_configs(args.task, cell, given) for cell in cells}  # every error before any run
-    task = make_task(args.task, given.get("steps"), given.get("data_seed", 0))
     out = args.out or Path("runs") / f"compare-{args.task}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out: {out} exists and is not a directory")
     done = [n for n in OUTPUTS if (out / n).exists()]
     if done and not args.force:
         raise UsageError(f"--out: {out} already holds a comparison ({', '.join(done)}); use --force to replace it")
-    for cell in cells:
-        check_output(out / cell, args.force)
     progress = Progress(sys.stdout)
-    summaries, records, interrupted = [], {}, False
-    for cell, (model_cfg, train_cfg) in configs.items():
-        progress.log(f"==== {cell} ({len(summaries) + 1}/{len(cells)}) ====")
-        trainer = TaskTrainer(out / cell, model_cfg, train_cfg, force=args.force, progress=progress)
-        summary = trainer.run()
-        summaries.append({k: summary[k] for k in ("cell", "parameters", "steps", "seconds", "final", "best")})
-        summaries[-1].update(target=summary["target"], diverged=summary["diverged"], run=str(out / cell))
-        records[cell] = trainer.records
-        if summary["interrupted"]:
-            interrupted = True
-            break
+    result = compare_cells(args.task, args.cells, task_fields(args), out, args.force, progress)
+    task = result.task
+    for cell, summary in result.summaries.items():
+        if not summary["diverged"]:
+            draw(out / cell, "sequence", result.clip_norms[cell], summary, task)
     from rnnlab.viz.tasks import plot_comparison
 
-    plot_comparison(records, task, out / "compare.png", title=f"{task.name}, T = {task.steps}")
-    baseline = task.baseline
-    table = {"task": task.name, "T": task.steps, "metric": task.metric, "baseline": baseline, "runs": summaries}
+    plot_comparison(result.records, task, out / "compare.png", title=f"{task.name}, T = {task.steps}")
+    table = result.table()
     atomic_write_json(out / "compare.json", table)
-    progress.log(f"\n{task.describe()}\n" + format_table(summaries, task.metric, baseline[task.metric]))
+    progress.log(f"\n{task.describe()}\n" + format_table(table["runs"], task.metric, task.baseline[task.metric]))
     progress.log(f"wrote {out / 'compare.png'} and {out / 'compare.json'}")
-    return 130 if interrupted else 0
+    return 130 if result.interrupted else 0

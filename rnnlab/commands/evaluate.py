@@ -9,9 +9,7 @@ from pathlib import Path
 from rnnlab.commands.common import UsageError
 from rnnlab.data.corpora import load_corpus
 from rnnlab.fileio import strict_json
-from rnnlab.train import checkpoint as ckpt
-from rnnlab.train.data import load_run_data
-from rnnlab.train.loop import evaluate
+from rnnlab.tasks.lm import evaluate, load_ids, load_model
 
 
 def register(sub) -> None:
@@ -24,13 +22,13 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    model, vocab, _, train_cfg, info = ckpt.load_model(args.run_dir, args.checkpoint)
+    model, vocab, _, train_cfg, info = load_model(args.run_dir, args.checkpoint)
     unit = "character" if vocab.unit == "char" else vocab.unit
     if args.data is not None and args.split is not None:
         raise UsageError("--split: names a split of the run's own data; --data is evaluated whole")
     if args.data is None:
         split = args.split or "valid"
-        ids = load_run_data(train_cfg, vocab, only=(split,)).ids
+        ids = load_ids(train_cfg, vocab, only=(split,))[1]
         if split not in ids:
             raise UsageError(f"--split: {train_cfg.data} has no {split} split (only ptb comes with a test split)")
         ids, source = ids[split], f"{train_cfg.data} ({ {'valid': 'validation'}.get(split, split) } split)"

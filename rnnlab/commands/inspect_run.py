@@ -1,16 +1,19 @@
-"""``rnnlab inspect OUT``: a run's configuration, size and best validation loss (or, for a classifier or
-tagger, its labels or tags and its validation and test scores)."""
+"""``rnnlab inspect OUT``: any run's kind, configuration, size, best and last checkpoint, and the
+scores of its results (a language model's vocabulary, a classifier's labels, a tagger's tags)."""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict
 from pathlib import Path
 
+from rnnlab.checkpoint import read_tensors
 from rnnlab.models.language_model import count_parameters
-from rnnlab.train import checkpoint as ckpt
-from rnnlab.train import text_run
+from rnnlab.runs import BEST, LAST, read_config, read_results
+from rnnlab.tasks import TASKS
+from rnnlab.tasks.common import legacy_sections
+
+SCORES = ("accuracy", "macro_f1", "precision", "recall", "f1")
 
 
 def register(sub) -> None:
@@ -19,53 +22,65 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _text_report(out: Path, task: str) -> dict:
-    """The report of a classifier or tagger run."""
-    if task == "classify":
-        from rnnlab.train.classify import load_classifier
+def _model(out: Path, kind: str) -> tuple[object, dict]:
+    """The run's model (a diverged one too) and what names its outputs."""
+    if kind == "lm":
+        from rnnlab.tasks.lm import load_model
+
+        model, vocab, *_ = load_model(out, "best", finite=False)  # inspect shows a diverged run too
+        shown = "".join(vocab.chars) if vocab.unit == "char" else {"words": len(vocab), "first": vocab.chars[:50]}
+        return model, {"vocabulary": shown}
+    if kind == "classify":
+        from rnnlab.tasks.classify import load_classifier
 
         model, encoder, labels = load_classifier(out)
-        names, vocab = {"labels": labels.names}, encoder.vocab
-    else:
-        from rnnlab.train.tag import load_tagger
+        return model, {
+            "labels": labels.names,
+            "vocabulary": {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]},
+        }
+    if kind == "tag":
+        from rnnlab.tasks.tag import load_tagger
 
         model, encoder = load_tagger(out)
-        names, vocab = {"tags": encoder.tags.names, "scheme": encoder.scheme}, encoder.words
-    results_path = out / text_run.RESULTS
-    results = json.loads(results_path.read_text(encoding="utf-8")) if results_path.is_file() else {}
-    keys = ("accuracy", "macro_f1", "precision", "recall", "f1")
-    return {
-        "run": str(out),
-        "task": task,
-        "model": asdict(model.config),
-        "parameters": count_parameters(model),
-        **names,
-        "vocabulary": {"words": len(vocab), "first": vocab.tokens[:50]},
-        "sizes": results.get("sizes"),
-        "best_epoch": results.get("best_epoch"),
-        **{s: {k: v for k, v in results[s].items() if k in keys} for s in ("val", "test") if s in results},
-    }
+        words = {"words": len(encoder.words), "first": encoder.words.tokens[:50]}
+        return model, {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
+    from rnnlab.tasks.sequence import load_sequence_run
+
+    model, task, _ = load_sequence_run(out)
+    return model, {"long_range_task": task.name, "T": task.steps, "baseline": task.baseline}
+
+
+def _info(path: Path) -> dict:
+    """The counters saved in a checkpoint's metadata (``{}`` if there is none)."""
+    if not path.exists():
+        return {}
+    meta = read_tensors(path)[1]
+    return json.loads(meta.get("trainer") or meta.get("info") or "{}")
 
 
 def run(args) -> int:
-    task = ckpt.task_of_run(args.run_dir)
-    if task is not None:
-        print(json.dumps(_text_report(args.run_dir, task), indent=2, ensure_ascii=False))
-        return 0
-    # inspect shows a diverged run too
-    model, vocab, model_cfg, train_cfg, info = ckpt.load_model(args.run_dir, "best", finite=False)
-    last = ckpt.load_model(args.run_dir, "last", finite=False)[4] if (args.run_dir / ckpt.LAST).exists() else {}
-    best = info.get("val_loss")
+    out = args.run_dir
+    kind = read_config(out).kind
+    config = read_config(out, kind, legacy_sections(TASKS[kind][1]))
+    model, names = _model(out, kind)
+    best, last, results = _info(out / BEST), _info(out / LAST), read_results(out) or {}
+    sections = dict(config.sections)
     report = {
-        "run": str(args.run_dir),
-        "model": asdict(model_cfg),
+        "run": str(out),
+        "task": kind,
+        "model": sections.pop("model", {}),
+        "config": sections,
         "parameters": count_parameters(model),
-        "vocabulary": "".join(vocab.chars)
-        if vocab.unit == "char"
-        else {"words": len(vocab), "first": vocab.chars[:50]},
-        "train": asdict(train_cfg),
-        "best": {"step": info.get("step"), "val_loss": best, "val_bpc": best / math.log(2) if best else None},
+        **names,
+        "best": best,
         "last": {"step": last.get("step"), "elapsed_s": last.get("elapsed_s")},
     }
+    if kind == "lm" and best.get("val_loss") is not None:
+        report["best"]["val_bpc"] = best["val_loss"] / math.log(2)
+    if "sizes" in results:
+        report["sizes"] = results["sizes"]
+    for split in ("val", "test"):
+        if isinstance(results.get(split), dict):
+            report[split] = {k: v for k, v in results[split].items() if k in SCORES}
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -1,8 +1,9 @@
 """``rnnlab plot OUT``: redraw a run's figures from its records.
 
 ``loss.png`` (training and validation loss), ``clipping.png`` (the gradient norm before clipping
-at every step, the threshold and the share of clipped steps) and ``gradflow.png`` (the loss over
-``||dL/dh_t||`` as a heatmap over the chunk's positions and training time).
+at every step, the threshold and the share of clipped steps), ``gradflow.png`` (the loss over
+``||dL/dh_t||`` as a heatmap over the positions and training time), and the figures of the task:
+a long-range task's ``curve.png``, a classifier's ``confusion.png``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import json
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
-from rnnlab.train import checkpoint as ckpt
+from rnnlab.commands.reports import draw
+from rnnlab.runs import read_config, read_results, read_steps
+from rnnlab.tasks import TASKS
+from rnnlab.tasks.common import legacy_sections
+from rnnlab.train.options import OptimConfig
 
 
 def register(sub) -> None:
@@ -21,15 +26,21 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rnnlab.viz.training import clipping_summary, plot_run, read_steps
+    from rnnlab.viz.training import clipping_summary
 
     out = args.run_dir
     if not out.is_dir():
         raise UsageError(f"OUT: {out} is not a run directory")
-    if (ckpt.run_format(out) or "").startswith("rnnlab-task-run/"):
-        raise UsageError(f"OUT: {out} is a task run; its learning curve is {out / 'curve.png'}")
-    _, _, train_cfg, _ = ckpt.read_config(out)
-    written = plot_run(out, train_cfg.clip_norm)
+    kind = read_config(out).kind
+    config = read_config(out, kind, legacy_sections(TASKS[kind][1]))
+    longrange = None
+    if kind == "sequence":
+        from rnnlab.data.tasks import make_task
+        from rnnlab.models.sequence import SequenceConfig
+
+        model = config.section("model", SequenceConfig)
+        longrange = make_task(model.task, model.steps, model.data_seed)
+    written = draw(out, kind, config.section("optim", OptimConfig).clip_norm, read_results(out), longrange)
     if not written:
         raise UsageError(f"OUT: {out} has no training records yet")
     print(json.dumps({"clipping": clipping_summary(read_steps(out))}))

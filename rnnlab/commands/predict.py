@@ -29,7 +29,7 @@ CHUNK = 1024
 
 def _rows(texts: list[str], model, encoder, names: list[str]):
     """``{"text", "label", "probabilities"}`` of every text, in order, ``CHUNK`` texts at a time."""
-    from rnnlab.train.classify import probabilities
+    from rnnlab.tasks.classify import probabilities
 
     for start in range(0, len(texts), CHUNK):
         chunk = texts[start : start + CHUNK]
@@ -40,7 +40,7 @@ def _rows(texts: list[str], model, encoder, names: list[str]):
 
 def run(args) -> int:
     texts = texts_of(args, "text", "classify")
-    from rnnlab.train.classify import load_classifier
+    from rnnlab.tasks.classify import load_classifier
 
     model, encoder, labels = load_classifier(args.run_dir)
     rows = _rows(texts, model, encoder, labels.names)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.generate import check_sampling, generate
-from rnnlab.train import checkpoint as ckpt
+from rnnlab.tasks.lm import load_model
 
 
 def register(sub) -> None:
@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     check_sampling(args.temperature, args.top_k, args.top_p, args.length, args.seed)
-    model, vocab, *_ = ckpt.load_model(args.run_dir, args.checkpoint)
+    model, vocab, *_ = load_model(args.run_dir, args.checkpoint)
     missing = vocab.missing(args.prime)
     if missing:
         shown = " ".join(repr(c) for c in missing)

@@ -14,7 +14,7 @@ from pathlib import Path
 from rnnlab.commands.common import UsageError, texts_of
 from rnnlab.data.words import WordVocab
 from rnnlab.score import score_sentences
-from rnnlab.train.checkpoint import load_model
+from rnnlab.tasks.lm import load_model
 
 
 def register(sub) -> None:

@@ -29,7 +29,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     texts = texts_of(args, "sentence", "tag")
-    from rnnlab.train.tag import load_tagger, predict_tags
+    from rnnlab.tasks.tag import load_tagger, predict_tags
 
     model, encoder = load_tagger(args.run_dir)
     sentences = [tuple(TOKENIZERS["regex"](t)) for t in texts]

@@ -7,55 +7,37 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
-from rnnlab.configs import field_kind, flag_parser
+from rnnlab.commands.common import UsageError
+from rnnlab.commands.reports import finish
+from rnnlab.commands.train import add_options
+from rnnlab.configs import add_flags, given_fields
 from rnnlab.data.tasks import TASKS
 from rnnlab.models.sequence import SequenceConfig
+from rnnlab.tasks import SequenceTask, resume
+from rnnlab.tasks.sequence import CELL_DEFAULTS, TASK_CELL_DEFAULTS, TASK_DEFAULTS, resolve_configs
+from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress
-from rnnlab.train.task_config import CELL_DEFAULTS, TASK_CELL_DEFAULTS, TASK_DEFAULTS, TaskTrainConfig, resolve_configs
-from rnnlab.train.task_loop import TaskTrainer
+from rnnlab.train.trainer import Trainer
 
-# flags named as a Keras / char-rnn user would type them, besides the field's own --field-name
-ALIASES = {"steps": ("-T", "--steps"), "hidden_size": ("--hidden", "--hidden-size"), "num_layers": ("--layers",)}
 NOT_FLAGS = ("task", "cell")  # the positional NAME and --cell / --cells
 
 
-def _per_task(name: str) -> bool:
+def _per_task() -> set[str]:
     tables = (TASK_DEFAULTS, CELL_DEFAULTS, TASK_CELL_DEFAULTS)
-    return any(name in d for table in tables for d in table.values())
+    return {name for table in tables for d in table.values() for name in d}
 
 
-def add_run_flags(p: argparse.ArgumentParser) -> None:
-    """The flags of every field of :class:`SequenceConfig` and :class:`TaskTrainConfig`, plus --out/--force.
-
-    Every flag defaults to ``None`` so that only what the user typed overrides the per-task defaults.
-    """
-    p.add_argument("task", metavar="NAME", help="task: " + ", ".join(TASKS))
-    for cls in (SequenceConfig, TaskTrainConfig):
-        group = p.add_argument_group(cls.__name__)
-        for f in dataclasses.fields(cls):
-            if f.name in NOT_FLAGS:
-                continue
-            names = ALIASES.get(f.name, ()) + ("--" + f.name.replace("_", "-"),)
-            names = tuple(dict.fromkeys(names))  # keep order, drop repeats
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            shown = "per task, see below" if _per_task(f.name) else default
-            help_text = f.metadata.get("help", "")
-            help_text += "" if "default" in help_text else f" (default: {shown})"
-            kind = field_kind(cls, f.name)
-            if kind is bool:
-                group.add_argument(*names, dest=f.name, action="store_const", const=True, default=None, help=help_text)
-            else:
-                group.add_argument(
-                    *names,
-                    dest=f.name,
-                    type=flag_parser(kind),
-                    default=None,
-                    metavar="N" if f.name == "steps" else None,
-                    help=help_text,
-                )
-    p.add_argument("--force", action="store_true", help="replace a run already in --out")
+def add_run_flags(p: argparse.ArgumentParser, name_optional: bool = False) -> argparse._ArgumentGroup:
+    """NAME and the flags of :class:`SequenceConfig`, :class:`OptimConfig` and :class:`RunConfig`,
+    grouped; every flag defaults to ``None`` so that only what the user typed overrides the
+    per-task defaults. Returns the run group."""
+    p.add_argument("task", metavar="NAME", nargs="?" if name_optional else None, help="task: " + ", ".join(TASKS))
+    varies = _per_task()
+    add_flags(p.add_argument_group("model"), SequenceConfig, skip=NOT_FLAGS, varies=varies)
+    group = add_options(p, "sequence", varies)
+    group.add_argument("--force", action="store_true", help="replace a run already in --out")
+    return group
 
 
 def defaults_epilog() -> str:
@@ -69,10 +51,10 @@ def defaults_epilog() -> str:
     return "\n".join(lines)
 
 
-def given_fields(args: argparse.Namespace) -> dict[str, Any]:
+def task_fields(args: argparse.Namespace) -> dict:
     """The config fields the user set on the command line."""
-    names = [f.name for cls in (SequenceConfig, TaskTrainConfig) for f in dataclasses.fields(cls)]
-    return {n: getattr(args, n) for n in names if n not in NOT_FLAGS and getattr(args, n, None) is not None}
+    given = given_fields(args, SequenceConfig, OptimConfig, RunConfig)
+    return {k: v for k, v in given.items() if k not in NOT_FLAGS}
 
 
 def register(sub) -> None:
@@ -84,20 +66,26 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--cell", default="lstm", help="recurrent cell (default: lstm)")
-    p.add_argument("--out", type=Path, default=None, help="run directory (default: runs/task-NAME-CELL)")
-    add_run_flags(p)
+    group = add_run_flags(p, name_optional=True)
+    group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/task-NAME-CELL)")
+    group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    model_cfg, train_cfg = resolve_configs(args.task, args.cell, given_fields(args))
-    out = args.out or Path("runs") / f"task-{args.task}-{args.cell}"
     progress = Progress(sys.stdout)
-    trainer = TaskTrainer(out, model_cfg, train_cfg, force=args.force, progress=progress)
-    progress.log(
-        "config: " + json.dumps({"model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(train_cfg)})
-    )
-    summary = trainer.run()
-    if summary["diverged"]:  # the trainer said where; as rnnlab train, a diverged run is not a success
-        return 1
-    return 130 if summary["interrupted"] else 0
+    given = task_fields(args)
+    if args.resume is not None:
+        fixed = [f"--{n.replace('_', '-')}" for n in given if n in SequenceConfig.__dataclass_fields__]
+        if fixed or args.task:
+            raise UsageError(f"{', '.join(fixed) or 'NAME'}: the task and model of a resumed run are fixed")
+        trainer = resume(args.resume, given, progress)
+    else:
+        if not args.task:
+            raise UsageError("NAME: give a task (" + ", ".join(TASKS) + ") or --resume OUT")
+        model_cfg, optim, opts = resolve_configs(args.task, args.cell, given)
+        out = args.out or Path("runs") / f"task-{args.task}-{args.cell}"
+        trainer = Trainer(SequenceTask(model_cfg, optim.batch_size, opts.seed), out, optim, opts, progress, args.force)
+    sections = {**trainer.task.sections(), "optim": trainer.optim, "run": trainer.cfg}
+    progress.log("config: " + json.dumps({k: dataclasses.asdict(v) for k, v in sections.items()}))
+    return finish(trainer, progress)

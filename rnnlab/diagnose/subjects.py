@@ -19,8 +19,8 @@ from rnnlab.data.stream import split_text
 from rnnlab.data.vocab import CharVocab
 from rnnlab.layers import Recurrent
 from rnnlab.models.language_model import LanguageModel, ModelConfig
-from rnnlab.train.checkpoint import load_model, run_format
-from rnnlab.train.data import load_run_data
+from rnnlab.runs import kind_of
+from rnnlab.tasks.lm import load_ids, load_model
 
 
 @dataclass
@@ -69,13 +69,13 @@ def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
     or a task model (``rnnlab task``) on a batch of its task's test data."""
     if not run.is_dir():
         raise ValueError(f"run: {run} is not a run directory")
-    if (run_format(run) or "").startswith("rnnlab-task-run/"):
-        from rnnlab.train.task_loop import load_task_run
+    if kind_of(run) == "sequence":
+        from rnnlab.tasks.sequence import load_sequence_run
 
-        model, task, cfg, _ = load_task_run(run)
+        model, task, cfg = load_sequence_run(run)
         return _task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
     model, vocab, cfg, train_cfg, _ = load_model(run, "best")
-    ids = load_run_data(train_cfg, vocab, only=("valid",)).ids["valid"]
+    ids = load_ids(train_cfg, vocab, only=("valid",))[1]["valid"]
     label = f"{run.name} ({cfg.cell}, trained)"
     return _language_subject(label, model, ids, steps, batch, seed, f"run {run}, validation text of {train_cfg.data}")
 

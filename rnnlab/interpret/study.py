@@ -12,7 +12,7 @@ from rnnlab.interpret.activations import Activations, collect
 from rnnlab.interpret.features import all_features
 from rnnlab.interpret.ranking import rank_units
 from rnnlab.interpret.saturation import gate_saturation, plot_saturation
-from rnnlab.train.checkpoint import load_model
+from rnnlab.tasks.lm import load_model
 
 if TYPE_CHECKING:
     from rnnlab.viz.page import Page

@@ -28,6 +28,7 @@ class ClassifierConfig:
     vocab_size: int = 0
     num_classes: int = 0
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
     hidden_size: int = field(default=128, metadata={"help": "units per layer and direction"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     embedding_size: int = field(default=128, metadata={"help": "embedding width"})
@@ -99,6 +100,7 @@ class TextClassifier(nn.Module):
             num_layers=config.num_layers,
             bidirectional=config.bidirectional,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
+            **config.cell_options,
         )
         self.drop = nn.Dropout(config.dropout)
         self.readout = nn.Linear(self.rnn.output_size, config.num_classes)

@@ -28,13 +28,15 @@ class SequenceConfig:
     steps: int | None = field(
         default=None,
         metadata={
-            "help": "T (default 150 for adding; copy: the delay, default 100, T + 20 input steps; images: fixed)"
+            "help": "T (default 150 for adding; copy: the delay, default 100, T + 20 input steps; images: fixed)",
+            "flags": ("-T", "--steps"),
+            "metavar": "N",
         },
     )
     data_seed: int = field(default=0, metadata={"help": "seed of the task's evaluation sets, split and permutation"})
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
-    hidden_size: int = field(default=128, metadata={"help": "units per layer"})
-    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
+    hidden_size: int = field(default=128, metadata={"help": "units per layer", "flags": ("--hidden",)})
+    num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers", "flags": ("--layers",)})
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
 
     def validate(self) -> None:

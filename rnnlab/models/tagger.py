@@ -31,6 +31,9 @@ class TaggerConfig:
     num_chars: int = 0
     num_tags: int = 0
     cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell_options: dict = field(
+        default_factory=dict, metadata={"help": "options of the sentence net's cell as JSON, e.g. '{\"scale\": 0.9}'"}
+    )
     hidden_size: int = field(default=200, metadata={"help": "units per direction of the sentence net"})
     num_layers: int = field(default=1, metadata={"help": "stacked layers of the sentence net"})
     embedding_size: int = field(default=100, metadata={"help": "word embedding width"})
@@ -93,6 +96,7 @@ class Tagger(nn.Module):
             num_layers=config.num_layers,
             bidirectional=True,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
+            **config.cell_options,
         )
         self.drop = nn.Dropout(config.dropout)
         self.emit = nn.Linear(self.rnn.output_size, config.num_tags)

@@ -7,10 +7,10 @@ import math
 import torch
 from torch import nn
 
-from rnnlab.train.config import TrainConfig
+from rnnlab.train.options import OptimConfig
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
     """The optimizer named by ``cfg.optimizer``."""
     params, wd = model.parameters(), cfg.weight_decay
     # fused: one kernel over all parameters instead of a Python loop of small ops; on a CPU, Adam
@@ -24,7 +24,7 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return makers[cfg.optimizer]()
 
 
-def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: float, epoch: int = 0) -> float:
+def learning_rate(cfg: OptimConfig, step: int, progress: float, plateau_scale: float, epoch: int = 0) -> float:
     """Learning rate for ``step`` (0-based).
 
     Args:
@@ -46,12 +46,7 @@ def learning_rate(cfg: TrainConfig, step: int, progress: float, plateau_scale: f
     return cfg.lr * warm * scale
 
 
-def clip_gradients(model: nn.Module, cfg: TrainConfig) -> float:
-    """Clip by value and/or by global norm; return the global norm before clipping."""
-    return clip_and_report(model, cfg)[0]
-
-
-def clip_and_report(model: nn.Module, cfg: TrainConfig) -> tuple[float, bool]:
+def clip_and_report(model: nn.Module, cfg: OptimConfig) -> tuple[float, bool]:
     """Clip by value (``clip_value``) and/or by global norm (``clip_norm``).
 
     Returns:

@@ -7,20 +7,10 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.fileio import read_jsonl
-from rnnlab.train.checkpoint import METRICS
-from rnnlab.train.telemetry import PLOTS, read_profiles, read_steps
 from rnnlab.viz.curves import plot_loss_curves
 from rnnlab.viz.figure import pyplot, save_png
 
-
-def read_metrics(out: Path) -> list[dict]:
-    """The evaluation records of ``metrics.jsonl``, or ``[]`` (a line torn by a kill is left out).
-
-    Raises:
-        ValueError: a line that is not a JSON object, naming the file and line.
-    """
-    return read_jsonl(out / METRICS)
+PLOTS = ("loss.png", "clipping.png", "gradflow.png")  # drawn by plot_run
 
 
 def plot_clipping(steps: list[dict], clip_norm: float, path: Path) -> None:
@@ -64,8 +54,10 @@ def plot_gradient_heatmap(profiles: list[dict], steps: list[dict], metrics: list
     top = axes[0, 0]
     if steps:
         top.plot([r["step"] for r in steps], [r["loss"] for r in steps], lw=0.4, alpha=0.5, label="training")
-    if metrics:
-        top.plot([r["step"] for r in metrics], [r["val_loss"] for r in metrics], marker=".", label="validation")
+    held = next((k for k in ("val_loss", "test_loss") if metrics and k in metrics[0]), None)
+    if held:
+        what = "validation" if held == "val_loss" else "test"
+        top.plot([r["step"] for r in metrics], [r[held] for r in metrics], marker=".", label=what)
     top.set_ylabel("loss (nats)")
     top.grid(alpha=0.3)
     top.legend(fontsize=8)
@@ -91,11 +83,17 @@ def plot_gradient_heatmap(profiles: list[dict], steps: list[dict], metrics: list
     save_png(fig, path)
 
 
-def plot_run(out: Path, clip_norm: float) -> list[Path]:
-    """Draw every figure a run's records allow; returns the files written."""
-    metrics, steps, profiles = read_metrics(out), read_steps(out), read_profiles(out)
+def plot_run(out: Path, metrics: list[dict], steps: list[dict], profiles: list[dict], clip_norm: float) -> list[Path]:
+    """Draw every figure that a run's records allow into the folder ``out``; returns the files written.
+
+    Args:
+        metrics: the evaluation records (a loss curve needs their ``val_loss``).
+        steps: the per-step records (``step``, ``loss``, ``grad_norm``, ``clipped``, ``lr``).
+        profiles: the gradient-flow records (``step``, ``norms``: one list per layer).
+        clip_norm: the clipping threshold, drawn on the clipping figure.
+    """
     written = []
-    if metrics:
+    if metrics and all("val_loss" in r for r in metrics):
         plot_loss_curves(metrics, out / PLOTS[0])
         written.append(out / PLOTS[0])
     if steps:

@@ -1,0 +1,119 @@
+"""After a training: the figures of the run and what is printed, per kind of task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rnnlab.runs import read_metrics, read_profiles, read_steps
+from rnnlab.train.progress import Progress
+from rnnlab.train.trainer import Trainer
+from rnnlab.viz.confusion import MAX_CLASSES
+
+#: what a finished run of each kind is used with
+NEXT = {
+    "lm": "sample with: rnnlab sample {out}",
+    "sequence": "",
+    "classify": 'predict with: rnnlab predict {out} "some text"',
+    "tag": 'tag with: rnnlab tag {out} "a sentence"',
+}
+
+
+def finish(trainer: Trainer, progress: Progress) -> int:
+    """Run ``trainer``, draw the run's figures and report; returns the exit status (1 diverged,
+    130 interrupted)."""
+    summary = trainer.run()
+    if summary["diverged"]:  # the trainer said where and what it kept
+        return 1
+    out, kind = trainer.out, trainer.task.kind
+    draw(out, kind, trainer.optim.clip_norm, summary, getattr(trainer.task, "task", None))
+    for line in REPORTS.get(kind, lambda s, o: [])(summary, out):
+        progress.log(line)
+    if summary["interrupted"]:
+        progress.log(f"resume with: rnnlab train --resume {out}")
+        return 130
+    if NEXT[kind]:
+        progress.log(NEXT[kind].format(out=out))
+    return 0
+
+
+def draw(out: Path, kind: str, clip_norm: float, results: dict | None, longrange=None) -> list[Path]:
+    """Draw every figure a run's records allow; returns the files written."""
+    from rnnlab.viz.training import plot_run
+
+    written = plot_run(out, read_metrics(out), read_steps(out), read_profiles(out), clip_norm)
+    if kind == "sequence" and longrange is not None:
+        from rnnlab.viz.tasks import plot_task_curve
+
+        title = f"{longrange.name}, {(results or {}).get('cell', '')}"
+        plot_task_curve(read_metrics(out), longrange, out / "curve.png", title=title)
+        written.append(out / "curve.png")
+    if kind == "classify" and results and "test" in results:
+        from rnnlab.viz.confusion import plot_confusion
+
+        names = list(results["test"].get("per_class", {}))
+        if 0 < len(names) <= MAX_CLASSES and "confusion" in results["test"]:
+            plot_confusion(results["test"]["confusion"], names, out / "confusion.png", f"{out.name}: test")
+            written.append(out / "confusion.png")
+    return written
+
+
+def _lm(summary: dict, out: Path) -> list[str]:
+    if "test_loss" not in summary:
+        return []
+    return [f"test (best weights, step {summary['best_step']}): {summary['test_loss']:.4f} nats/token "
+            f"(perplexity {summary['test_perplexity']:.1f})"]  # fmt: skip
+
+
+def _sequence(summary: dict, out: Path) -> list[str]:
+    if "baseline" not in summary or summary["final"] is None:
+        return []
+    metric = summary["metric"]
+    name = metric.removeprefix("test_")
+    return [
+        f"final test {name} {summary['final'][metric]:.4g}, best {summary['best'][metric]:.4g} "
+        f"(baseline {summary['baseline'][name]:.4g})"
+    ]
+
+
+def _classify(summary: dict, out: Path) -> list[str]:
+    if "test" not in summary:
+        return []
+    rows = [(summary.get("rnn", "rnn"), summary["test"])]
+    if "baseline" in summary:
+        rows.append(("tf-idf + logistic regression", summary["baseline"]["test"]))
+    lines = [f"test ({summary['sizes']['test']:,} examples):           accuracy  macro-F1"]
+    lines += [f"  {name:<34} {s['accuracy']:.4f}    {s['macro_f1']:.4f}" for name, s in rows]
+    if "baseline_skipped" in summary:
+        lines.append(f"note: no TF-IDF baseline ({summary['baseline_skipped']})")
+    if (out / "confusion.png").exists():
+        lines.append(f"confusion matrix: {out / 'confusion.png'}")
+    elif len(summary["test"]["per_class"]) > MAX_CLASSES:
+        lines.append(
+            f"note: no confusion.png for {len(summary['test']['per_class']):,} classes (drawn for up to "
+            f"{MAX_CLASSES}); the per-class scores and the confusions are in results.json"
+        )
+    return lines + [_epochs(summary)]
+
+
+def _tag(summary: dict, out: Path) -> list[str]:
+    if "test" not in summary:
+        return []
+    t = summary["test"]
+    if "f1" not in t:
+        return [f"test: token accuracy {t['accuracy']:.4f}", _epochs(summary)]
+    lines = [
+        f"test: precision {t['precision']:.4f}  recall {t['recall']:.4f}  F1 {t['f1']:.4f}  "
+        f"({t['entities']:,} entities; token accuracy {t['accuracy']:.4f})"
+    ]
+    for kind, s in t["per_type"].items():
+        lines.append(f"  {kind:<8} P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  ({s['support']})")
+    return lines + [_epochs(summary)]
+
+
+def _epochs(summary: dict) -> str:
+    epochs = summary["epochs"] or 0
+    per = summary["seconds"] / max(epochs, 1e-9)
+    return f"best epoch {summary['best_epoch']} of {epochs:.3g} ({summary['stopped']}); {per:.0f} s an epoch"
+
+
+REPORTS = {"lm": _lm, "sequence": _sequence, "classify": _classify, "tag": _tag}

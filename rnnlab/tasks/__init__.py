@@ -1,0 +1,54 @@
+"""The tasks the trainer runs, by kind: a new task is a module here and one line in :data:`TASKS`.
+
+Each is a :class:`rnnlab.train.task.Task` with a ``from_run(run, batch_size, seed)`` constructor
+that rebuilds it from a run's ``config.json``, which is how :func:`resume` continues any run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rnnlab.runs import LAST, read_config
+from rnnlab.tasks.classify import ClassifyConfig, ClassifyTask
+from rnnlab.tasks.common import legacy_sections
+from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
+from rnnlab.tasks.sequence import SequenceTask
+from rnnlab.tasks.tag import TagConfig, TagTask
+from rnnlab.train.options import OptimConfig, RunConfig
+from rnnlab.train.progress import Progress
+from rnnlab.train.trainer import Trainer
+
+#: kind -> (task class, its data section's class or None)
+TASKS: dict[str, tuple[type, type | None]] = {
+    "lm": (LanguageModelTask, LMDataConfig),
+    "sequence": (SequenceTask, None),
+    "classify": (ClassifyTask, ClassifyConfig),
+    "tag": (TagTask, TagConfig),
+}
+
+
+def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | None = None) -> Trainer:
+    """A trainer that continues the run in ``out`` exactly, whatever its kind.
+
+    Args:
+        given: settings to change: fields of :class:`OptimConfig` or :class:`RunConfig` (such as a
+            longer ``time_budget``) or of the data section (a language model's ``sample_chars``);
+            the caller keeps the model and the vocabulary fixed.
+    """
+    run = read_config(Path(out))
+    if not (run.out / LAST).exists():
+        raise ValueError(f"--resume: {out} has no {LAST} to resume from (it saved nothing: start it again)")
+    cls, data_cls = TASKS[run.kind]
+    run = read_config(Path(out), run.kind, legacy_sections(data_cls))
+    given = given or {}
+    for name, section in (("optim", OptimConfig), ("run", RunConfig), ("data", data_cls)):
+        if section is not None:
+            fields = section.__dataclass_fields__
+            run.sections.setdefault(name, {}).update({k: v for k, v in given.items() if k in fields})
+    optim, options = run.section("optim", OptimConfig), run.section("run", RunConfig)
+    task = cls.from_run(run, optim.batch_size, options.seed)
+    return Trainer(task, run.out, optim, options, progress, resume=True)
+
+
+__all__ = ["TASKS", "ClassifyTask", "LanguageModelTask", "SequenceTask", "TagTask", "resume"]

@@ -1,0 +1,282 @@
+"""The tagger task, many to many (``rnnlab train --task tag``, ``rnnlab tag``).
+
+Sentences come from a CoNLL file or a named set (:mod:`rnnlab.data.conll`); validation and test
+sentences from their own files, the named set's own splits, or a seeded random split. Entity tags
+in BIO are learned as BIOES (``bioes``) and turned back for scoring and display. The best weights
+are those of the best validation entity F1 (accuracy for tags without entities); results hold the
+validation and test scores of those weights, per entity type too.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from rnnlab import checks
+from rnnlab.checkpoint import CheckpointError
+from rnnlab.data.batching import bucket_batches, pad
+from rnnlab.data.conll import CONLL, SCHEMES, Sentence, check_scheme, is_iob1, read_conll, to_bio, to_bioes
+from rnnlab.data.corpora import DataError
+from rnnlab.data.tokens import Labels, TokenVocab, normalise
+from rnnlab.metrics import entity_scores
+from rnnlab.models.tagger import Tagger, TaggerConfig
+from rnnlab.runs import RunConfig, check_tables, read_config
+from rnnlab.tasks.classify import load_best
+from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
+
+EVAL_BATCH = 64
+
+
+@dataclass
+class TagConfig(TextDataConfig):
+    """The tagged sentences of a tagger and how they are read."""
+
+    tag_column: int = field(
+        default=-1,
+        metadata={
+            "help": "which column after the token holds the tags: 0 = the first, -1 = the last (CoNLL-2003: "
+            "0 POS, 1 chunk, 2 entity)"
+        },
+    )
+    tag_scheme: str = field(default="auto", metadata={"help": "the file's tags: " + ", ".join(SCHEMES)})
+    bioes: bool = field(
+        default=True, metadata={"help": "learn BIO entities as BIOES tags (shown and scored in the file's scheme)"}
+    )
+    word_dropout: float = field(
+        default=0.5, metadata={"help": "read a training word seen once as <unk> with this probability (Lample 2016)"}
+    )
+
+    def validate(self) -> None:
+        super().validate()
+        if self.tag_scheme not in SCHEMES:
+            checks.fail("tag_scheme", "one of " + ", ".join(SCHEMES), self.tag_scheme)
+        checks.probability("word_dropout", self.word_dropout)
+
+
+def _learned(tags: tuple[str, ...], scheme: str, learned: str) -> list[str]:
+    """The tags as the model learns them: BIO entities as BIOES if asked."""
+    return to_bioes(tags) if scheme == "bio" and learned == "bioes" else list(tags)
+
+
+@dataclass
+class TagEncoder:
+    """Sentences to the tensors a :class:`Tagger` reads, and tag ids back to the file's tags."""
+
+    words: TokenVocab
+    chars: TokenVocab
+    tags: Labels
+    lowercase: bool
+    scheme: str  # the file's scheme: bio, bioes or none
+    learned: str  # the scheme of the tags the model learned
+
+    def tag_ids(self, tags: tuple[str, ...]) -> list[int]:
+        return self.tags.ids(_learned(tags, self.scheme, self.learned))
+
+    def tag_names(self, ids: list[int]) -> list[str]:
+        names = [self.tags.names[i] for i in ids]
+        return to_bio(names) if self.learned == "bioes" and self.scheme == "bio" else names
+
+    def batch(self, sentences: list[tuple[str, ...]], unk_words: set[int] | None = None, p: float = 0.0, rng=None):
+        """The batch dict of :class:`Tagger` (``tags`` left out), with training words seen once read
+        as ``<unk>`` with probability ``p``."""
+        word_ids = [self.words.ids(normalise(w, self.lowercase) for w in s) for s in sentences]
+        if p and unk_words:
+            word_ids = [[1 if w in unk_words and rng.random() < p else w for w in s] for s in word_ids]
+        words, lengths = pad(word_ids)
+        distinct = list(dict.fromkeys(w for s in sentences for w in s))
+        row = {w: i for i, w in enumerate(distinct)}
+        index = torch.zeros_like(words)
+        for b, s in enumerate(sentences):
+            index[: len(s), b] = torch.tensor([row[w] for w in s])
+        chars, char_lengths = pad([self.chars.ids(w) for w in distinct])
+        mask = torch.arange(words.shape[0]).unsqueeze(1) < lengths
+        return {
+            "words": words,
+            "lengths": lengths,
+            "mask": mask,
+            "chars": chars,
+            "char_lengths": char_lengths,
+            "word_index": index,
+        }
+
+
+def _split(sentences: list[Sentence], fraction: float, seed: int) -> tuple[list[Sentence], list[Sentence]]:
+    order = list(range(len(sentences)))
+    random.Random(seed).shuffle(order)
+    held = set(order[: max(1, round(len(order) * fraction))])
+    return [s for i, s in enumerate(sentences) if i not in held], [s for i, s in enumerate(sentences) if i in held]
+
+
+def load_splits(cfg: TagConfig, seed: int) -> dict[str, list[Sentence]]:
+    """Training, validation and test sentences (see the module docstring)."""
+    if cfg.data in CONLL:
+        splits = CONLL[cfg.data]()
+        train, val, test = splits["train"], splits["val"], splits["test"]
+    else:
+        train = read_conll(cfg.data, cfg.tag_column)
+        test = val = None
+    share = cfg.val_fraction  # of all the sentences
+    if cfg.test_data:
+        test = read_conll(cfg.test_data, cfg.tag_column)
+    elif test is None:
+        train, test = _split(train, cfg.test_fraction, seed)
+        share = cfg.val_fraction / (1 - cfg.test_fraction)
+    if cfg.val_data:
+        val = read_conll(cfg.val_data, cfg.tag_column)
+    elif val is None:
+        train, val = _split(train, share, seed + 1)
+    if not train:
+        raise DataError("data: too few sentences to split off validation and test sentences")
+    seen = {t for s in train for t in s.tags}
+    for name, split in (("validation", val), ("test", test)):
+        # rare tags of a large corpus (CoNLL-2003's chunks) can miss the training split: the model
+        # cannot predict them, so they count as errors; said once, not refused
+        unseen = Counter(t for s in split for t in s.tags if t not in seen)
+        if unseen:
+            shown = ", ".join(f"{t!r} ({n})" for t, n in unseen.most_common(5))
+            print(f"note: {name} tokens with tags never seen in training, scored as errors: {shown}", file=sys.stderr)
+    return {"train": train, "val": val, "test": test}
+
+
+def predict_tags(model: Tagger, encoder: TagEncoder, sentences: list[tuple[str, ...]]) -> list[list[str]]:
+    """The tags (in the file's scheme) of each sentence, in order."""
+    model.eval()
+    out: list[list[str]] = [[] for _ in sentences]
+    for batch in bucket_batches([len(s) for s in sentences], EVAL_BATCH, None):
+        paths = model.predict(encoder.batch([sentences[i] for i in batch]))
+        for i, path in zip(batch, paths):
+            out[i] = encoder.tag_names(path)
+    return out
+
+
+def score(model: Tagger, encoder: TagEncoder, sentences: list[Sentence]) -> dict:
+    gold = [list(s.tags) for s in sentences]
+    pred = predict_tags(model, encoder, [s.tokens for s in sentences])
+    if encoder.scheme == "none":
+        right = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
+        return {"accuracy": right / sum(len(g) for g in gold)}
+    return entity_scores(gold, pred)
+
+
+class TagTask(PassTask):
+    """A :class:`Tagger` on CoNLL-format sentences.
+
+    Args:
+        model_cfg: the architecture (vocabulary, characters and tags are filled in from the data).
+        data: the sentences and how to read them.
+        batch_size: sentences per step.
+        seed: seeds the splits, the initial weights, the batches and word dropout.
+        tables: a resumed run's vocabularies, tags and schemes.
+    """
+
+    kind = "tag"
+    higher_is_better = True
+
+    def __init__(
+        self, model_cfg: TaggerConfig, data: TagConfig, batch_size: int, seed: int, tables: dict | None = None
+    ) -> None:
+        data.validate()
+        self.data, splits = data, load_splits(data, seed)
+        scheme = check_scheme({t for s in splits["train"] for t in s.tags}, data.tag_scheme)
+        if scheme == "bio" and any(is_iob1(s.tags) for split in splits.values() for s in split):
+            print(
+                "note: an I- tag begins an entity (IOB1); the tags are read, scored and shown as BIO", file=sys.stderr
+            )
+            splits = {k: [Sentence(s.tokens, tuple(to_bio(to_bioes(s.tags)))) for s in v] for k, v in splits.items()}
+        self.splits = splits
+        if tables is None:
+            learned = "bioes" if scheme == "bio" and data.bioes else scheme
+            train = splits["train"]
+            words = TokenVocab.build(
+                ([normalise(w, data.lowercase) for w in s.tokens] for s in train), data.min_freq, data.max_vocab
+            )
+            chars = TokenVocab.build(w for s in train for w in s.tokens)
+            tags = Labels.build(t for s in train for t in _learned(s.tags, scheme, learned))
+            model_cfg.vocab_size, model_cfg.num_chars, model_cfg.num_tags = len(words), len(chars), len(tags)
+            self.encoder = TagEncoder(words, chars, tags, data.lowercase, scheme, learned)
+        else:
+            self.encoder = encoder_of(tables, data)
+        self.metric = "val_accuracy" if scheme == "none" else "val_f1"
+        torch.manual_seed(seed)
+        self.model = Tagger(model_cfg)  # checks the architecture before anything is written
+        train = splits["train"]
+        counts = Counter(normalise(w, data.lowercase) for s in train for w in s.tokens)
+        self.once = {i for w, i in self.encoder.words.index.items() if counts.get(w) == 1}
+        self.gold = [torch.tensor(self.encoder.tag_ids(s.tags)) for s in train]
+        self.batch_size = batch_size
+        self.batches = EpochBatches([len(s.tokens) for s in train], batch_size, seed)
+
+    @classmethod
+    def from_run(cls, run: RunConfig, batch_size: int, seed: int) -> TagTask:
+        return cls(run.section("model", TaggerConfig), run.section("data", TagConfig), batch_size, seed, run.tables)
+
+    def next_batch(self):
+        indices, rng = self.batches.next()
+        train = self.splits["train"]
+        b = self.encoder.batch([train[i].tokens for i in indices], self.once, self.data.word_dropout, rng)
+        b["tags"] = pad([self.gold[i] for i in indices])[0]
+        return b
+
+    def loss(self, batch):
+        loss = self.model.loss(batch)
+        return loss, {"loss": loss.item(), "tokens": int(batch["lengths"].sum())}
+
+    def evaluate(self) -> dict[str, float]:
+        scores = score(self.model, self.encoder, self.splits["val"])
+        return self.validation(scores)
+
+    def format_scores(self, scores: dict[str, float]) -> str:
+        shown = [k for k in ("precision", "recall", "f1", "accuracy") if f"val_{k}" in scores]
+        return "val " + " ".join(f"{k} {scores[f'val_{k}']:.4f}" for k in shown)
+
+    def tables(self):
+        e = self.encoder
+        return {
+            **{"vocab": e.words.to_json(), "chars": e.chars.to_json(), "tags": e.tags.to_json()},
+            **{"scheme": e.scheme, "learned": e.learned, "sizes": {k: len(v) for k, v in self.splits.items()}},
+        }
+
+    def results(self, best: Tagger) -> dict:
+        e = self.encoder
+        results = {"task": "tag", "scheme": e.scheme, "learned": e.learned}
+        results["sizes"] = {k: len(v) for k, v in self.splits.items()}
+        results["val"] = score(best, e, self.splits["val"])
+        results["test"] = score(best, e, self.splits["test"])
+        return results
+
+    def describe(self) -> str:
+        e, sizes = self.encoder, [len(self.splits[k]) for k in ("train", "val", "test")]
+        return (
+            f"tag: {sizes[0]:,} / {sizes[1]:,} / {sizes[2]:,} sentences (train / val / test), "
+            f"{len(e.tags)} tags ({e.learned}), {len(e.words):,} words, {len(e.chars):,} characters"
+        )
+
+
+def encoder_of(tables: dict, data: TagConfig) -> TagEncoder:
+    words, chars = TokenVocab.from_json(tables["vocab"]), TokenVocab.from_json(tables["chars"])
+    return TagEncoder(
+        words, chars, Labels.from_json(tables["tags"]), data.lowercase, tables["scheme"], tables["learned"]
+    )
+
+
+def load_tagger(out: Path) -> tuple[Tagger, TagEncoder]:
+    """The best model of a tagger run (in eval mode), with its encoder."""
+    run = read_config(Path(out), "tag", legacy_sections(TagConfig))
+    model_cfg, cfg = run.section("model", TaggerConfig), run.section("data", TagConfig)
+    try:
+        encoder = encoder_of(run.tables, cfg)
+        model = Tagger(model_cfg)
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{run.path} is damaged ({e})") from e
+    sizes = {
+        "vocabulary": (len(encoder.words), model_cfg.vocab_size),
+        "characters": (len(encoder.chars), model_cfg.num_chars),
+    }
+    check_tables(run.path, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
+    load_best(run.out, model)
+    return model, encoder

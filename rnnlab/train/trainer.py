@@ -1,0 +1,418 @@
+"""The one training loop: any :class:`~rnnlab.train.task.Task`, in a run directory.
+
+Per step: the task's next batch and loss, backward, clipping (with its telemetry), a check that
+loss and gradient are finite (else the run stops as diverged, without taking the step), the
+optimizer step. Every ``eval_every`` steps (or after every pass): the task's scores, a line of
+``metrics.jsonl``, the best weights (``model.safetensors``) and the whole training state
+(``last.safetensors``), so that ``resume`` continues exactly. It stops at the time budget, a step
+or epoch limit, the patience of early stopping, a target, or Ctrl-C / SIGTERM (the first finishes
+the step and saves; a second Ctrl-C stops at once). It emits records and draws nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from rnnlab.bptt import GradientFlow, prepare_for
+from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
+from rnnlab.fileio import append_jsonl, atomic_write_json
+from rnnlab.models.language_model import count_parameters
+from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
+from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, truncate_records, write_config
+from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
+from rnnlab.train.options import OptimConfig, RunConfig
+from rnnlab.train.progress import Progress, format_seconds
+from rnnlab.train.task import Task
+from rnnlab.train.telemetry import Telemetry
+
+HINT = "use --resume {out} to continue it or --force to replace it"
+
+
+@dataclass
+class TrainerState:
+    """The trainer's counters, saved with every checkpoint (JSON)."""
+
+    step: int = 0
+    elapsed_s: float = 0.0
+    best: float | None = None
+    best_step: int = 0
+    plateau_scale: float = 1.0  # the plateau schedule's product of decays so far
+    stale: int = 0  # evaluations since the best
+    reached: dict | None = None  # {"step", "seconds"} when the target was first reached
+
+
+class _Window:
+    """Training figures since the last evaluation."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.norm = self.seconds = 0.0
+        self.steps = self.clipped = self.tokens = 0
+
+    def add(self, figures: dict[str, float], norm: float, clipped: bool, seconds: float) -> None:
+        for key, value in figures.items():
+            if key == "tokens":
+                self.tokens += int(value)
+            else:
+                self.sums[key] = self.sums.get(key, 0.0) + value
+        self.norm += norm
+        self.clipped += clipped
+        self.seconds += seconds
+        self.steps += 1
+
+    def mean(self, key: str) -> float | None:
+        return self.sums[key] / self.steps if self.steps and key in self.sums else None
+
+
+def check_out(out: Path, force: bool) -> None:
+    """Refuse ``out`` now (nothing is created) if a new run could not be started in it."""
+    claim_run_dir(out, RUN_FILES, force, HINT.format(out=out), clear=False)
+
+
+def reached(value: float, target: float | None, higher: bool) -> bool:
+    """Whether a score ``value`` meets ``target`` (``None``: there is none)."""
+    if target is None or math.isnan(value):
+        return False
+    return value >= target if higher else value <= target
+
+
+def better(value: float, than: float | None, higher: bool) -> bool:
+    """Whether ``value`` improves on ``than`` (``None``: nothing yet); NaN never does."""
+    if math.isnan(value):
+        return False
+    return than is None or (value > than if higher else value < than)
+
+
+class Trainer:
+    """Trains ``task.model`` in the run directory ``out``.
+
+    Args:
+        task: what to train (its model is built, seeded, by the task).
+        out: the run directory (a run already there is refused unless ``force``, or ``resume``).
+        optim: how to step.
+        run: when to evaluate, save and stop.
+        progress: where to report.
+        force: replace a run already in ``out``.
+        resume: continue the run in ``out`` from its ``last.safetensors``.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        out: Path,
+        optim: OptimConfig,
+        run: RunConfig,
+        progress: Progress | None = None,
+        force: bool = False,
+        resume: bool = False,
+    ) -> None:
+        optim.validate()
+        run.validate()
+        self._check_epochs(task, optim, run)
+        if task.batch_size != optim.batch_size:
+            raise ValueError(
+                f"batch_size: the task was built for {task.batch_size}, the options say {optim.batch_size}"
+            )
+        self.task, self.out, self.optim, self.cfg = task, Path(out), optim, run
+        self.progress = progress or Progress()
+        self.optimizer = make_optimizer(task.model, optim)
+        self.state = TrainerState()
+        self.records: list[dict] = []
+        if resume:
+            lock_run_dir(self.out, RUN_FILES)
+        else:
+            claim_run_dir(self.out, RUN_FILES, force, HINT.format(out=self.out))
+        with releasing_on_error(self.out):
+            if resume:
+                counters, tensors, info = load_state(self.out / LAST, task.model, self.optimizer)
+                task.load_state_dict(tensors, info or {"position": counters.get("data_position", 0)})
+                counters.setdefault("best", counters.pop("best_val", None))  # as earlier versions saved it
+                self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
+                self.records = truncate_records(self.out, self.state.step)
+            sections = {**task.sections(), "optim": optim, "run": run}
+            write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
+        self.telemetry = Telemetry(self.out)
+        self._stop = self._diverged = False
+
+    @staticmethod
+    def _check_epochs(task: Task, optim: OptimConfig, run: RunConfig) -> None:
+        if task.batches_per_epoch is None:
+            for name, used in (("eval_every", run.eval_every == 0), ("max_epochs", run.max_epochs > 0)):
+                if used:
+                    raise ValueError(f"{name}: this task's data is an endless stream; it has no passes (epochs)")
+            if optim.schedule == "epoch":
+                raise ValueError("schedule: epoch needs data with passes (epochs); this task's is an endless stream")
+
+    # ------------------------------------------------------------------ the loop
+    def run(self) -> dict:
+        """Train until a limit, the budget, early stopping or Ctrl-C; returns the summary (also in
+        ``results.json`` with the task's results, unless the run diverged).
+
+        The run directory stays locked against other trainings until this returns or raises.
+        """
+        try:
+            return self._run()
+        finally:
+            release_run_dir(self.out)
+
+    def _run(self) -> dict:
+        task, cfg, st = self.task, self.cfg, self.state
+        torch.set_flush_denormal(True)  # covers the calling thread (and threads started later)
+        self.progress.log(self.describe())
+        prepare_for(task.model)  # a first build of the compiled loops is not paid from the budget
+        threads = torch.get_num_threads()
+        if cfg.threads:  # small recurrent models gain little from threads, and lose much on shared cores
+            torch.set_num_threads(cfg.threads)
+        budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
+        window, last = _Window(), self.records[-1] if self.records else None
+        if last is not None and last["step"] != st.step:
+            last = None
+        stopped = "interrupted"
+        with self._signals():
+            try:
+                task.model.train()
+                if task.evaluate_first and st.step == 0 and last is None:
+                    last = self._evaluate(window) or last
+                while not self._stop and not self._diverged:
+                    st.elapsed_s = base + time.monotonic() - started
+                    stopped = self._limit(budget)
+                    if stopped:
+                        break
+                    fraction = self._fraction(budget)
+                    t0 = time.monotonic()
+                    lr = learning_rate(self.optim, st.step, fraction, st.plateau_scale, self._epoch_index())
+                    figures, norm, clipped = self._step(lr)
+                    if self._diverged:
+                        break
+                    window.add(figures, norm, clipped, time.monotonic() - t0)
+                    self.telemetry.add_step(st.step, figures["loss"], norm, clipped, lr)
+                    left = self._time_left(budget, window)
+                    speed = window.tokens / max(window.seconds, 1e-9)
+                    self.progress.update(st.step, figures["loss"], speed, left, fraction, task.unit)
+                    if self._due():
+                        st.elapsed_s = base + time.monotonic() - started
+                        last = self._evaluate(window) or last
+                        window = _Window()
+                        stopped = self._early_stop()
+                        if stopped:
+                            break
+                st.elapsed_s = base + time.monotonic() - started
+                # a resumed run that had nothing left to do adds no record; a diverged one keeps its last checkpoint
+                if (last is None or window.steps) and not self._diverged:
+                    last = self._evaluate(window) or last
+            finally:
+                torch.set_num_threads(threads)
+        return self._finish(last, "interrupted" if self._stop else stopped)
+
+    def _finish(self, last: dict | None, stopped: str) -> dict:
+        task, st = self.task, self.state
+        self.telemetry.flush()
+        if self._diverged:
+            kept = (
+                f"the checkpoints keep the weights of step {last['step']}: resume with a smaller --lr"
+                if last is not None
+                else "no checkpoint was written: start again with a smaller --lr"
+            )
+            self.progress.log(f"diverged by step {st.step + 1} (loss, gradient or weights not finite); {kept}")
+            return self._summary(last, "diverged")
+        best = task.format_scores({task.metric: st.best}) if st.best is not None else "none"
+        how = "interrupted" if self._stop else "done"
+        self.progress.log(
+            f"{how} at step {st.step} after {format_seconds(st.elapsed_s)} ({stopped}); "
+            f"best {best} at step {st.best_step}"
+        )
+        summary = self._summary(last, stopped)
+        if (self.out / BEST).exists():  # none if every score was NaN
+            model = task.new_model()
+            load_weights(self.out / BEST, model)
+            model.eval()
+            with torch.no_grad():
+                summary.update(task.results(model))
+        atomic_write_json(self.out / RESULTS, summary)
+        return summary
+
+    def _summary(self, last: dict | None, stopped: str) -> dict:
+        task, st, bpe = self.task, self.state, self.task.batches_per_epoch
+        best = next((r for r in self.records if r["step"] == st.best_step), None)
+        target = None
+        if self.cfg.target is not None:
+            target = {"value": self.cfg.target, "reached": st.reached is not None, **(st.reached or {})}
+        return {
+            "kind": task.kind,
+            "metric": task.metric,
+            "higher_is_better": task.higher_is_better,
+            "steps": st.step,
+            "epochs": st.step / bpe if bpe else None,
+            "seconds": round(st.elapsed_s, 3),
+            "best_step": st.best_step,
+            "best_epoch": math.ceil(st.best_step / bpe) if bpe else None,
+            "best": best,
+            "final": last,
+            "target": target,
+            "parameters": count_parameters(task.model),
+            "stopped": stopped,
+            "interrupted": self._stop,
+            "diverged": self._diverged,
+        }
+
+    def _step(self, lr: float) -> tuple[dict[str, float], float, bool]:
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = self.task.next_batch()
+        every = self.cfg.telemetry_every
+        flow = GradientFlow() if every and (self.state.step + 1) % every == 0 else None
+        with flow or contextlib.nullcontext():
+            objective, figures = self.task.loss(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        norm, clipped = clip_and_report(self.task.model, self.optim)
+        if not (math.isfinite(figures["loss"]) and math.isfinite(norm)):
+            self._diverged = True  # no step: the weights stay finite
+            return figures, norm, clipped
+        self.optimizer.step()
+        self.state.step += 1
+        if flow is not None:
+            self.telemetry.add_profile(self.state.step, flow.norms)
+        return figures, norm, clipped
+
+    # ------------------------------------------------------------------ limits and cadence
+    def _epochs(self) -> float:
+        bpe = self.task.batches_per_epoch
+        return self.state.step / bpe if bpe else 0.0
+
+    def _epoch_index(self) -> int:
+        bpe = self.task.batches_per_epoch
+        return self.state.step // bpe if bpe else 0
+
+    def _limit(self, budget: float | None) -> str | None:
+        cfg, st = self.cfg, self.state
+        if cfg.max_steps and st.step >= cfg.max_steps:
+            return "step limit"
+        if cfg.max_epochs and self._epochs() >= cfg.max_epochs - 1e-9:
+            return "epoch limit"
+        if budget and st.elapsed_s >= budget:
+            return "time budget"
+        return None
+
+    def _fraction(self, budget: float | None) -> float:
+        cfg, st = self.cfg, self.state
+        return max(
+            st.step / cfg.max_steps if cfg.max_steps else 0.0,
+            self._epochs() / cfg.max_epochs if cfg.max_epochs else 0.0,
+            st.elapsed_s / budget if budget else 0.0,
+        )
+
+    def _due(self) -> bool:
+        every = self.cfg.eval_every or self.task.batches_per_epoch
+        return self.state.step % every == 0
+
+    def _early_stop(self) -> str | None:
+        cfg, st = self.cfg, self.state
+        if cfg.patience and st.stale >= cfg.patience:
+            return f"no better score for {cfg.patience} evaluations"
+        if cfg.stop_at_target and st.reached is not None:
+            return "target reached"
+        return None
+
+    def _time_left(self, budget: float | None, window: _Window) -> float | None:
+        cfg, st = self.cfg, self.state
+        lefts = [budget - st.elapsed_s] if budget else []
+        per_step = window.seconds / window.steps if window.steps else None
+        bpe = self.task.batches_per_epoch
+        if cfg.max_steps and per_step:
+            lefts.append((cfg.max_steps - st.step) * per_step)
+        if cfg.max_epochs and bpe and per_step:
+            lefts.append((cfg.max_epochs * bpe - st.step) * per_step)
+        return min(lefts) if lefts else None
+
+    @contextlib.contextmanager
+    def _signals(self):
+        """Ctrl-C and SIGTERM finish the step and save (where handlers can be set: the main thread)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+    def _on_signal(self, signum, frame) -> None:
+        if self._stop and signum == signal.SIGINT:  # a second Ctrl-C: stop now (files are written atomically)
+            raise KeyboardInterrupt
+        self._stop = True
+        self.progress.log("stopping: finishing this step and saving (Ctrl-C again to abort at once)")
+
+    # ------------------------------------------------------------------ evaluation and saving
+    def _evaluate(self, window: _Window) -> dict | None:
+        """Score, record and checkpoint; ``None`` (nothing written) if a step made the weights
+        non-finite (a finite gradient times a huge learning rate can), which ends the run as diverged."""
+        task, cfg, st = self.task, self.cfg, self.state
+        model = task.model
+        if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+            self._diverged = True
+            return None
+        t0 = time.monotonic()
+        model.eval()
+        with torch.no_grad():
+            scores = task.evaluate()
+        model.train()
+        value = scores[task.metric]
+        improved = better(value, st.best, task.higher_is_better)
+        if self.optim.schedule == "plateau" and not improved:
+            st.plateau_scale *= self.optim.lr_decay
+        train = {f"train_{k}": window.mean(k) for k in window.sums}
+        record = {
+            "step": st.step,
+            "elapsed_s": round(st.elapsed_s, 3),
+            **(train or {"train_loss": None}),
+            **scores,
+            "lr": self.optimizer.param_groups[0]["lr"],
+            "grad_norm": window.norm / window.steps if window.steps else None,
+            "clipped_fraction": window.clipped / window.steps if window.steps else None,
+            task.speed_key: window.tokens / window.seconds if window.seconds else None,
+            "epoch": self._epochs() if task.batches_per_epoch else None,
+            "eval_s": round(time.monotonic() - t0, 3),
+        }
+        self.records.append(record)
+        append_jsonl(self.out / METRICS, record)
+        self.telemetry.flush()
+        if improved:
+            st.best, st.best_step, st.stale = value, st.step, 0
+            save_weights(self.out / BEST, model, {"step": st.step, task.metric: value})
+        else:
+            st.stale += 1
+        if st.reached is None and reached(value, cfg.target, task.higher_is_better):
+            st.reached = {"step": st.step, "seconds": round(st.elapsed_s, 3)}
+        tensors, info = task.state_dict()
+        save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
+        mean = window.mean("loss")
+        where = f"epoch {self._epoch_index()}, step {st.step}" if not cfg.eval_every else f"step {st.step}"
+        self.progress.log(
+            f"{where}: train {'-' if mean is None else f'{mean:.4f}'}  {task.format_scores(scores)}  "
+            f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}{'  (best)' if improved else ''}"
+        )
+        extra = task.after_evaluation(record)
+        if extra:
+            self.progress.log(extra)
+        return record
+
+    def describe(self) -> str:
+        o, c = self.optim, self.cfg
+        limits = [f"budget {c.time_budget}" if c.budget_seconds() else "no time budget"]
+        limits += [f"at most {c.max_steps} steps"] if c.max_steps else []
+        limits += [f"at most {c.max_epochs:g} epochs"] if c.max_epochs else []
+        return (
+            f"{self.task.describe()}\n"
+            f"batch {o.batch_size}, {o.optimizer} lr {o.lr:g} ({o.schedule}), clip {o.clip_norm:g}; "
+            f"{', '.join(limits)}; run in {self.out}"
+        )

@@ -1,0 +1,95 @@
+"""One run format for every kind of training: resume from the command line, runs of earlier
+versions, and a run of one kind refused where another is needed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from rnnlab.cli import main
+from rnnlab.runs import read_config, read_metrics
+from tests.cli_errors import one_line_error
+from tests.test_cli_text import _texts
+
+QUICK = ["--hidden-size", "8", "--embedding-size", "8", "--batch-size", "16", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    base = tmp_path_factory.mktemp("classify")
+    out, data = base / "run", _texts(base / "texts.csv")
+    argv = ["train", "--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "2", *QUICK]
+    assert main([*argv, "--baseline", "false"]) == 0
+    return out
+
+
+def test_a_classifier_resumes_from_the_command_line(classifier, capsys):
+    assert read_config(classifier).kind == "classify"
+    assert main(["train", "--resume", str(classifier), "--epochs", "3"]) == 0
+    said = capsys.readouterr().out
+    assert "epoch 3" in said and "predict with" in said
+    assert [r["epoch"] for r in read_metrics(classifier)] == [1.0, 2.0, 3.0]
+    assert main(["predict", str(classifier), "a superb film"]) == 0
+
+
+def test_cell_options_reach_the_classifier(tmp_path, capsys):
+    data, out = _texts(tmp_path / "texts.csv"), tmp_path / "run"
+    argv = ["train", "--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "1", *QUICK]
+    assert main([*argv, "--cell", "irnn", "--cell-options", '{"scale": 0.5}', "--baseline", "false"]) == 0
+    assert read_config(out).sections["model"]["cell_options"] == {"scale": 0.5}
+    assert main([*argv, "--force", "--cell", "irnn", "--cell-options", '{"periods": [2]}']) == 2
+    one_line_error(capsys, "periods")
+
+
+def _as_earlier_version(out, fmt):
+    """Rewrite a run's config.json as earlier versions wrote it: one flat "train" object."""
+    raw = json.loads((out / "config.json").read_text())
+    flat = {**raw["data"], **raw["optim"], **raw["run"]}
+    if fmt == "rnnlab-classify/1":
+        flat["epochs"] = int(flat.pop("max_epochs"))
+    old = {"format": fmt, "model": raw["model"], "train": flat, **raw["tables"]}
+    (out / "config.json").write_text(json.dumps(old))
+
+
+def test_runs_of_earlier_versions_are_read(classifier, tmp_path, capsys):
+    copy = tmp_path / "old"
+    copy.mkdir()
+    for p in classifier.iterdir():
+        if p.is_file():
+            (copy / p.name).write_bytes(p.read_bytes())
+    _as_earlier_version(copy, "rnnlab-classify/1")
+    run = read_config(copy, "classify", {"run": ("max_epochs", "seed")})
+    assert run.sections["run"]["max_epochs"] == 3 and run.kind == "classify"
+    assert main(["predict", str(copy), "a superb film", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] in ("pos", "neg")
+    assert main(["inspect", str(copy)]) == 0
+    assert json.loads(capsys.readouterr().out)["task"] == "classify"
+
+
+def test_a_run_of_another_kind_is_named(classifier, capsys):
+    assert main(["sample", str(classifier), "--length", "5"]) == 2
+    one_line_error(capsys, "is a classifier (rnnlab train --task classify; use it with rnnlab predict)")
+    assert main(["tag", str(classifier), "a sentence"]) == 2
+    one_line_error(capsys, "is a classifier", "not a tagger")
+
+
+def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
+    data = _texts(tmp_path / "texts.csv", n=400)
+    out = tmp_path / "run"
+    argv = ["train", "--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "500"]
+    argv += [*QUICK, "--baseline", "false", "--eval-every", "5"]
+    code = f"import sys; from rnnlab.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=os.environ)
+    for line in proc.stdout:  # wait for the first evaluation: the run is under way
+        if line.startswith("step 5"):
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stdout.read()
+    assert proc.wait(timeout=120) == 130, rest
+    assert "resume with: rnnlab train --resume" in rest
+    stopped = read_metrics(out)[-1]["step"]
+    assert main(["train", "--resume", str(out), "--max-steps", str(stopped + 5), "--epochs", "0"]) == 0
+    assert read_metrics(out)[-1]["step"] == stopped + 5
