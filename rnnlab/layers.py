@@ -1,9 +1,10 @@
 """``Recurrent``: a stack of any registered cell, with directions, dropout, masks and packing.
 
 Three ways to run a stack, chosen by ``path``: PyTorch's fused kernels for the standard cells
-(tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU); the explicit-BPTT sequence functions of
-:mod:`rnnlab.bptt` for every other cell that has one; and the generic step loop of
-:mod:`rnnlab.engine`, the reference, which runs any cell. ``"auto"`` takes the first that applies.
+(tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU); the explicit-BPTT sequence function a
+cell names as its ``bptt_sequence`` (see :mod:`rnnlab.bptt`), for every cell that names one; and
+the generic step loop of :mod:`rnnlab.engine`, the reference, which runs any cell. ``"auto"``
+takes the first that applies.
 
 Parameters are saved under ``torch.nn.RNN``'s names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
 ...), so state dicts move between ``torch.nn.LSTM`` and ``rnnlab.LSTM`` unchanged.

@@ -1,12 +1,16 @@
-"""Contract tests run over every registered cell."""
+"""Contract tests run over every registered cell, and the fast paths each cell declares."""
 
 import pytest
 import torch
 from torch.func import functional_call
 
-from rnnlab import CELLS, Recurrent, make_cell
+from rnnlab import CELLS, Cell, Recurrent, make_cell, unroll
+from rnnlab.bptt import run_sequence
+from rnnlab.cells.base import gate_params, gate_preactivations, uniform_
 
 NAMES = sorted(CELLS)
+# the cells whose class names an explicit-BPTT sequence function, read from the cells themselves
+DECLARED = [n for n in NAMES if make_cell(n, 2, 4).bptt_sequence is not None]
 
 
 def _layer(name, *, path="auto", layers=1, bidirectional=False, dtype=torch.float32, input_size=5, hidden=8):
@@ -41,9 +45,66 @@ def test_dtype_and_device_follow_the_input(name, dtype):
     assert state[0].dtype == dtype
 
 
-def test_every_new_cell_has_an_explicit_bptt_path():
-    without = [n for n in NAMES if "bptt" not in Recurrent(n, 2, 4).paths and n != "gru"]
-    assert without == []
+@pytest.mark.parametrize("name", NAMES)
+def test_a_layer_offers_the_fast_paths_its_cell_declares(name):
+    """A cell's fast paths are what its class says (``fused_mode``, ``bptt_sequence``), and every
+    registered cell has one: one declaring no explicit BPTT runs on its fused kernel."""
+    cell = make_cell(name, 2, 4)
+    declared = (*(("fused",) if cell.fused_mode else ()), *(("bptt",) if cell.bptt_sequence else ()))
+    assert Recurrent(name, 2, 4).paths == (*declared, "steps")
+    assert declared, f"{name} has only the step loop"
+
+
+def _declared_run(name, input_size=3, hidden=4):
+    """A float64 cell of ``name``, an input ``(T, B, D)`` and a random start state (a clock, where
+    the cell has one, at 3 for the whole batch, as a chunk of a sequence starts)."""
+    cell = make_cell(name, input_size, hidden).double()
+    x = torch.randn(5, 2, input_size, dtype=torch.float64, requires_grad=True)
+    state = tuple(
+        s.normal_().requires_grad_() if s.is_floating_point() else s + 3
+        for s in cell.init_state(2, dtype=torch.float64)
+    )
+    return cell, x, state
+
+
+@pytest.mark.parametrize("name", DECLARED)
+@pytest.mark.parametrize("input_size", [3, 4])  # 4: MUT's identity input (the paper's case)
+def test_declared_fast_path_equals_the_step_loop(name, input_size):
+    """The cell's own sequence function against :func:`rnnlab.unroll`: the outputs, every step's
+    state (the sequences the contract returns) and the gradients of all of them."""
+    cell, x, state = _declared_run(name, input_size)
+    result = cell.bptt_sequence(x, state)
+    assert result is not None, "a batch with one clock needs no fallback"
+    out, seqs = result
+    ref_out, _ = unroll(cell, x, state)
+    steps = [unroll(cell, x[: t + 1], state)[1] for t in range(x.shape[0])]  # the state after each step
+    ref_seqs = tuple(torch.stack(entry) for entry in zip(*steps))
+    assert len(seqs) == len(ref_seqs) == len(state)
+    inputs = [x, *[s for s in state if s.requires_grad], *cell.parameters()]
+
+    def grads(out, seqs):
+        loss = (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum()
+        loss = loss + sum((s * s.detach().cos()).sum() for s in seqs if s.is_floating_point())
+        return torch.autograd.grad(loss, inputs)
+
+    for a, b in zip([out, *seqs, *grads(out, seqs)], [ref_out, *ref_seqs, *grads(ref_out, ref_seqs)]):
+        assert a.shape == b.shape
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", DECLARED)
+def test_declared_fast_path_gradcheck_float64(name):
+    """The hand-written backward of the cell's own sequence function, against finite differences
+    (the parameters are perturbed in place, so the function reads them from the cell)."""
+    cell, x, state = _declared_run(name)
+    floats = [s for s in state if s.is_floating_point()]
+
+    def f(x, *rest):
+        it = iter(rest)
+        out, seqs = cell.bptt_sequence(x, tuple(next(it) if s.is_floating_point() else s for s in state))
+        return (out, *[s for s in seqs if s.is_floating_point()])
+
+    assert torch.autograd.gradcheck(f, (x, *floats, *cell.parameters()), eps=1e-6, atol=1e-5)
 
 
 @pytest.mark.parametrize("name, path", PATHS)
@@ -58,7 +119,9 @@ def test_chunks_with_carried_state_equal_one_pass(name, path):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("name, path", PATHS)
+# explicit BPTT is gradchecked where it is declared, on the cell's own function (above): through
+# a layer, run_sequence falls back to the step loop wherever the function declines the input
+@pytest.mark.parametrize("name, path", [(n, p) for n, p in PATHS if p != "bptt"])
 def test_gradcheck_float64(name, path):
     layer = _layer(name, path=path, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
     names = [n for n, _ in layer.named_parameters()]
@@ -149,3 +212,60 @@ def test_elman_equation(activation, fn):
     x, h = torch.randn(2, 3), torch.randn(2, 4)
     want = fn(x @ cell.weight_ih.T + cell.bias_ih + h @ cell.weight_hh.T + cell.bias_hh)
     torch.testing.assert_close(cell(x, (h,))[0], want)
+
+
+class LeakyCell(Cell):
+    """``h_t = h_{t-1} + a (tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh) - h_{t-1})``: a new cell as a
+    user writes it, in one class. Its fast path is its own method, here the step loop counted."""
+
+    def __init__(self, input_size, hidden_size, leak=0.5):
+        super().__init__(input_size, hidden_size)
+        self.leak, self.fast_runs = leak, 0
+        gate_params(self, input_size, hidden_size, 1, True, {})
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        uniform_(self, self.hidden_size)
+
+    def forward(self, x, state):
+        gi, gh = gate_preactivations(self, x, state[0])
+        h = state[0] + self.leak * (torch.tanh(gi + gh) - state[0])
+        return h, (h,)
+
+    def bptt_sequence(self, x, state):
+        self.fast_runs += 1
+        out, _ = unroll(self, x, state)  # the output is h: its sequence is the state's sequence
+        return out, (out,)
+
+
+class SquashedLeakyCell(LeakyCell):
+    """New maths and no fast path of its own: its parent's must not run it."""
+
+    def forward(self, x, state):
+        h, _ = super().forward(x, state)
+        return torch.tanh(h), (torch.tanh(h),)
+
+
+def test_a_new_cell_brings_its_own_fast_path(monkeypatch):
+    """One class and its line in CELLS: ``Recurrent`` takes its declared path on ``"auto"``, in
+    both directions, with padding, and equals the step loop; a subclass that changes the maths
+    without naming a path of its own runs on the step loop."""
+    monkeypatch.setitem(CELLS, "leaky", LeakyCell)
+    monkeypatch.setitem(CELLS, "leaky-squashed", SquashedLeakyCell)
+    fast = Recurrent("leaky", 3, 4, bidirectional=True)
+    assert fast.paths == ("bptt", "steps") and fast.resolved_path() == "bptt"
+    steps = Recurrent("leaky", 3, 4, bidirectional=True, path="steps")
+    steps.load_state_dict(fast.state_dict())
+    x, lengths = torch.randn(6, 3, 3), torch.tensor([6, 2, 4])
+    for a, b in zip(fast(x, lengths=lengths), steps(x, lengths=lengths)):
+        torch.testing.assert_close(a, b)
+    assert [c.fast_runs for c in fast.layers] == [1, 1]
+
+    squashed = Recurrent("leaky-squashed", 3, 4)
+    assert squashed.paths == ("steps",) and SquashedLeakyCell.bptt_sequence is None
+    with pytest.raises(ValueError, match="path: expected one of steps for cell 'leaky-squashed'"):
+        Recurrent("leaky-squashed", 3, 4, path="bptt")
+    cell = squashed.layers[0]
+    out, state = run_sequence(cell, x, cell.init_state(3))  # a cell with no path: the step loop
+    torch.testing.assert_close(out, unroll(cell, x)[0])
+    assert cell.fast_runs == 0

@@ -35,7 +35,6 @@ from rnnlab.bptt.common import (
     sigmoid_backward,
     tanh_backward,
 )
-from rnnlab.cells.lstm_variants import CIFGLSTMCell
 
 
 def with_previous(fn, c0: Tensor, cs: Tensor, out: Tensor) -> None:
@@ -184,13 +183,24 @@ class LSTMSequence(torch.autograd.Function):
         return None, d_pre, dh0, dc, dw_hh, d_peep
 
 
-def lstm_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-    """Run an LSTM-family cell over ``x (T, B, D)``; returns outputs and the sequences of ``(h, c)``."""
-    if isinstance(cell, CIFGLSTMCell):
-        mode = "cifg"
-    else:
-        mode = "lstm" if cell.gates == 4 else "nofg"
+def _lstm_family(mode: str, cell, x: Tensor, state: tuple[Tensor, ...], peep: Tensor | None = None):
+    """The one Function of the family, in the mode (and with the peepholes) each cell names."""
     u = project(x, cell.weight_ih, both_biases(cell.bias_ih, cell.bias_hh))  # all steps' input side, one GEMM
-    peep = getattr(cell, "weight_peep", None)
     hs, cs = LSTMSequence.apply(mode, u, state[0], state[1], cell.weight_hh, peep)
     return hs, (hs, cs)
+
+
+def lstm_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run an LSTM cell (with or without forget gate) over ``x (T, B, D)``; returns outputs and the
+    sequences of ``(h, c)``."""
+    return _lstm_family("lstm" if cell.gates == 4 else "nofg", cell, x, state)
+
+
+def peephole_lstm_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """:func:`lstm_sequence` for the peephole LSTM (its gates also read ``c``)."""
+    return _lstm_family("lstm", cell, x, state, cell.weight_peep)
+
+
+def cifg_lstm_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """:func:`lstm_sequence` for the CIFG LSTM (forget gate ``1 - i``)."""
+    return _lstm_family("cifg", cell, x, state)

@@ -1,7 +1,10 @@
 """Registry of recurrent cells.
 
 ``CELLS`` maps a name to a factory ``(input_size, hidden_size, **kwargs) -> Cell``. Adding a cell
-is one file plus one line here; layers, models, training and benchmarks pick it up by name.
+is one file plus one line here; layers, models, training and benchmarks pick it up by name. The
+file also declares the cell's fast paths, on the class: ``fused_mode`` (a PyTorch fused kernel)
+and ``bptt_sequence`` (its explicit-BPTT sequence function from :mod:`rnnlab.bptt`, or ``None``;
+see :class:`rnnlab.cells.base.Cell`). No other registry names cells.
 """
 
 from __future__ import annotations

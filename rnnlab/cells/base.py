@@ -5,9 +5,17 @@ The state is a flat tuple of tensors whose first entry is always the hidden vect
 that diagnostics and visualisation read every cell the same way. A cell has no time loop,
 embedding, decoder or dropout between layers: those live in :mod:`rnnlab.engine` and
 :mod:`rnnlab.layers`.
+
+A cell's fast paths are declared by the cell itself: ``fused_mode`` names the PyTorch kernel
+that computes it, and the class attribute ``bptt_sequence`` is its explicit-BPTT sequence
+function (one of :mod:`rnnlab.bptt`'s families, or its own), ``None`` for none. So a new cell
+is its own file plus one line in :data:`rnnlab.cells.CELLS`, and nothing else to register.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +34,13 @@ class Cell(nn.Module):
     PyTorch fused kernel ("LSTM", "GRU", "RNN_TANH", "RNN_RELU") that computes exactly this cell
     from the parameters ``weight_ih``, ``weight_hh`` and, with ``bias``, ``bias_ih``, ``bias_hh``.
 
+    A subclass with an explicit-BPTT path sets the class attribute ``bptt_sequence`` to its
+    :data:`SequenceFn` (``bptt_sequence = lstm_sequence``; it is then called as a method,
+    ``cell.bptt_sequence(x, state)``), and :func:`rnnlab.bptt.run_sequence` runs whatever the cell
+    names. It is not inherited: a fast path reproduces one ``forward``, and a subclass may change
+    the maths (even through a helper its parent's forward calls), so each class that has one says
+    so, naming its parent's function again where the maths is the same.
+
     Args:
         input_size: features of ``x_t``.
         hidden_size: features of ``h``.
@@ -33,6 +48,13 @@ class Cell(nn.Module):
 
     #: names of the ``hidden_size``-row blocks of ``weight_hh``, top to bottom, where they are gates
     gate_names: tuple[str, ...] = ()
+    #: the explicit-BPTT sequence function of exactly this class, or ``None`` (the step loop)
+    bptt_sequence: ClassVar[SequenceFn | None] = None
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "bptt_sequence" not in cls.__dict__:  # a parent's fast path may not compute this forward
+            cls.bptt_sequence = None
 
     def __init__(self, input_size: int, hidden_size: int) -> None:
         super().__init__()
@@ -72,6 +94,11 @@ class Cell(nn.Module):
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"
+
+
+#: ``(cell, x (T, B, D), state) -> (outputs (T, B, O), one (T, B, ...) sequence per state entry)``,
+#: or ``None`` where this input needs the reference step loop (see :func:`rnnlab.bptt.run_sequence`)
+SequenceFn = Callable[[Cell, Tensor, State], tuple[Tensor, State] | None]
 
 
 def uniform_(cell: nn.Module, hidden_size: int) -> None:

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from rnnlab import checks
+from rnnlab.bptt.clockwork import clockwork_sequence
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
 
 
@@ -28,6 +29,8 @@ class ClockworkCell(Cell):
         periods: one period per module, increasing; their count must divide ``hidden_size``.
         bias: whether to learn the biases.
     """
+
+    bptt_sequence = clockwork_sequence
 
     def __init__(
         self,

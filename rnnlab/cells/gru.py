@@ -22,6 +22,9 @@ class GRUCell(Cell):
         input_size: features of ``x_t``.
         hidden_size: features of ``h``.
         bias: whether to learn ``b_ih`` and ``b_hh``.
+
+    Its fast path is the fused kernel; it names no ``bptt_sequence``, so where the fused kernel
+    cannot serve (a :class:`rnnlab.bptt.GradientFlow` block) it runs on the step loop.
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnlab.bptt.lstm import lstm_sequence
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
 from rnnlab.cells.gates import record
 
@@ -36,6 +37,8 @@ class LSTMCell(Cell):
         forget_bias: initial value of the forget-gate bias, or ``None`` for PyTorch's default.
         forget_gate: ``False`` gives the 1997 LSTM without a forget gate.
     """
+
+    bptt_sequence = lstm_sequence
 
     def __init__(
         self,

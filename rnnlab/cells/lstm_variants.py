@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnlab.bptt.lnlstm import layer_norm_lstm_sequence
+from rnnlab.bptt.lstm import cifg_lstm_sequence, peephole_lstm_sequence
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
 from rnnlab.cells.gates import record
 
@@ -54,6 +56,8 @@ class _LSTMFamily(Cell):
 class PeepholeLSTMCell(_LSTMFamily):
     """LSTM with peephole connections; state ``(h, c)``."""
 
+    bptt_sequence = peephole_lstm_sequence
+
     def __init__(self, input_size, hidden_size, bias=True, forget_bias: float | None = 1.0, device=None, dtype=None):
         super().__init__(input_size, hidden_size, bias, forget_bias, device, dtype)
         self.weight_peep = nn.Parameter(torch.empty(3, hidden_size, **self.factory))  # p_i, p_f, p_o
@@ -75,6 +79,7 @@ class PeepholeLSTMCell(_LSTMFamily):
 class CIFGLSTMCell(_LSTMFamily):
     """LSTM whose forget gate is one minus its input gate; state ``(h, c)``."""
 
+    bptt_sequence = cifg_lstm_sequence
     gates = 3
     gate_names = ("i", "g", "o")
 
@@ -99,6 +104,8 @@ class LayerNormLSTMCell(_LSTMFamily):
     Args:
         eps: the layer normalisation's epsilon.
     """
+
+    bptt_sequence = layer_norm_lstm_sequence
 
     def __init__(
         self, input_size, hidden_size, bias=True, forget_bias: float | None = 1.0, eps=1e-5, device=None, dtype=None

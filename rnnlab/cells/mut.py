@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from rnnlab.bptt.mut import mut_sequence
 from rnnlab.cells.base import Cell, State, uniform_
 
 
@@ -34,6 +35,8 @@ class MUTCell(Cell):
         variant: 1, 2 or 3.
         bias: whether to learn ``b_z, b_r, b_h``.
     """
+
+    bptt_sequence = mut_sequence
 
     def __init__(
         self, input_size: int, hidden_size: int, variant: int = 1, bias: bool = True, device=None, dtype=None

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
+from rnnlab.bptt.elman import elman_sequence
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
 
 ACTIVATIONS = {
@@ -34,6 +35,8 @@ class ElmanCell(Cell):
         activation: ``"tanh"``, ``"relu"``, ``"sigmoid"`` or ``"linear"``.
         bias: whether to learn ``b_ih`` and ``b_hh``.
     """
+
+    bptt_sequence = elman_sequence
 
     def __init__(
         self,
@@ -74,6 +77,8 @@ class IRNNCell(ElmanCell):
             below 1 trade memory for stability).
         input_std: standard deviation of the initial input weights (paper: 0.001).
     """
+
+    bptt_sequence = elman_sequence  # the ReLU Elman step: only the initialisation differs
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
+from rnnlab.bptt.scrn import scrn_sequence
 from rnnlab.cells.base import Cell, State, uniform_
 
 
@@ -34,6 +35,8 @@ class SCRNCell(Cell):
         previous_context: feed ``s_{t-1}`` rather than ``s_t`` into ``h_t`` (the released code).
         bias: whether ``h`` has a bias.
     """
+
+    bptt_sequence = scrn_sequence
 
     def __init__(
         self,
