@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from rnnlab.cli import main
-from rnnlab.interpret.study import study
+from rnnlab.commands.char_run import study_run
+from rnnlab.viz.page import study_page
 from tests.chromium import Browser, find
 
 CHROMIUM = find()
@@ -72,8 +73,8 @@ def _drive(browser: Browser, url: str, shot, page) -> None:
 
 
 def _page(run, chars: int):
-    found = study(run / "run", str(run / "code.py"), chars, 5)
-    return found.page(run / "check-saturation.png")
+    found = study_run(run / "run", str(run / "code.py"), chars, 5)
+    return study_page(found, run / "check-saturation.png")
 
 
 def test_the_static_page_opened_from_disk(run):

@@ -148,3 +148,54 @@ def test_diagnose_cli_refuses_bad_input_in_one_line(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err and "Traceback" not in err, err
+
+
+def test_a_language_subject_reads_windows_of_the_text_through_a_float64_copy_of_the_model():
+    """The library takes a model in memory and leaves it as it was; the loss at the end is the
+    model's own cross-entropy for the character after each window."""
+    from rnnlab.data.vocab import CharVocab
+    from rnnlab.diagnose.subjects import language_subject
+    from rnnlab.models.language_model import LanguageModel, ModelConfig
+
+    gen = torch.Generator().manual_seed(1)
+    text = "".join("abcdefghij"[k] for k in torch.randint(0, 10, (400,), generator=gen).tolist())
+    vocab = CharVocab.from_text(text)
+    torch.manual_seed(0)
+    model = LanguageModel(ModelConfig(vocab_size=len(vocab), cell="gru", hidden_size=6)).train()
+    ids = vocab.encode(text)
+    subject = language_subject("gru", model, ids, steps=12, batch=3, seed=5, source="here")
+    assert model.training and all(p.dtype == torch.float32 for p in model.parameters())
+    assert subject.x.dtype == torch.float64 and subject.x.shape[:2] == (12, 3)
+    model64 = model.double().eval()  # the weights the subject copied, in float64 as its copy
+    table = model64.embed(torch.arange(len(vocab)))  # (V, E)
+    window = torch.cdist(subject.x.reshape(-1, table.shape[1]), table).argmin(1).view(12, 3)  # (T, B) ids read
+    after = []
+    for b in range(3):
+        starts = [s for s in range(len(ids) - 12) if torch.equal(ids[s : s + 12], window[:, b])]
+        assert len(starts) == 1, "each window is one stretch of the text"
+        after.append(ids[starts[0] + 12])
+    with torch.no_grad():
+        logits = model64(window)[0][-1]  # (B, V)
+        out, _ = subject.rnn(subject.x)
+    expected = torch.nn.functional.cross_entropy(logits, torch.stack(after), reduction="sum")
+    torch.testing.assert_close(subject.loss_at_end(out), expected)
+
+
+def test_diagnose_cli_reads_a_trained_character_run_and_a_task_run(tmp_path, capsys):
+    (tmp_path / "text.txt").write_text(TEXT)
+    chars, task = tmp_path / "chars", tmp_path / "adding"
+    train = ["train", "--data", str(tmp_path / "text.txt"), "--out", str(chars), "--max-steps", "2"]
+    assert main(train + "--time-budget 0 --hidden-size 8 --seq-len 16 --batch-size 2 --sample-chars 0".split()) == 0
+    tiny = "--hidden 8 --max-steps 2 --eval-every 2 --batch-size 4 --threads 1".split()
+    assert main(["task", "adding", "--cell", "gru", "-T", "8", "--out", str(task), *tiny]) == 0
+    out = tmp_path / "diag"
+    argv = ["diagnose", str(chars), str(task), "-T", "10", "--batch", "2", "--no-jacobians", "--out", str(out)]
+    assert main(argv) == 0
+    report = json.loads((out / "diagnose.json").read_text())["subjects"]
+    assert [(s["label"], s["T"], s["batch"]) for s in report] == [
+        ("chars (lstm, trained)", 10, 2),
+        ("adding (gru, trained)", 8, 2),
+    ]
+    assert report[0]["source"] == f"run {chars}, validation text of {tmp_path / 'text.txt'}"
+    assert report[1]["source"] == f"run {task}"
+    assert "chars (lstm, trained)" in capsys.readouterr().out

@@ -17,6 +17,8 @@ from rnnlab.commands.common import UsageError, csv_of
 from rnnlab.diagnose import subjects as sources
 from rnnlab.diagnose.report import run_all
 from rnnlab.fileio import atomic_write_json
+from rnnlab.runs import kind_of
+from rnnlab.tasks.lm import load_ids, load_model
 
 FILES = ("gradient-flow.png", "jacobians.png", "spectra.png", "diagnose.json")
 
@@ -55,11 +57,25 @@ def _check(args) -> None:
         raise UsageError(f"--out: {args.out} exists and is not a folder")
 
 
+def _trained(run: Path, steps: int, batch: int, seed: int) -> sources.Subject:
+    """A trained run: a task model (``rnnlab task``) on a batch of its task's test data, or a
+    character model on windows of its own validation text (``steps`` long)."""
+    if kind_of(run) == "sequence":
+        from rnnlab.tasks.sequence import load_sequence_run
+
+        model, task, cfg = load_sequence_run(run)
+        return sources.task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
+    model, vocab, cfg, train_cfg, _ = load_model(run, "best")
+    ids = load_ids(train_cfg, vocab, only=("valid",))[1]["valid"]
+    source = f"run {run}, validation text of {train_cfg.data}"
+    return sources.language_subject(f"{run.name} ({cfg.cell}, trained)", model, ids, steps, batch, seed, source)
+
+
 def run(args) -> int:
     _check(args)
     steps = args.steps or 100
     size = {"hidden": args.hidden, "layers": args.layers, "batch": args.batch, "seed": args.seed}
-    subjects = [sources.from_run(r, steps, args.batch, args.seed) for r in args.runs]
+    subjects = [_trained(r, steps, args.batch, args.seed) for r in args.runs]
     if args.cells and args.task:
         subjects += sources.fresh_on_task(args.cells, args.task, args.steps, **size)
     elif args.cells:

@@ -194,8 +194,8 @@ def make_server(
 def run(args, started: threading.Event | None = None) -> int:
     """Serve until Ctrl-C (or ``server.shutdown()``); ``started`` is set once the page is served,
     and carries the server as ``started.server`` (for tests)."""
-    from rnnlab.interpret.study import study
-    from rnnlab.viz.page import render
+    from rnnlab.commands.char_run import study_run
+    from rnnlab.viz.page import render, study_page
 
     check_text_flags(args)
     if not 0 <= args.port <= 65535:
@@ -206,8 +206,8 @@ def run(args, started: threading.Event | None = None) -> int:
         warning = exposure_warning(server)
         if warning is not None:
             print(warning, file=sys.stderr)
-        found = study(args.run_dir, args.text, args.chars, args.top)
-        page = found.page(args.run_dir / "units-saturation.png")
+        found = study_run(args.run_dir, args.text, args.chars, args.top)
+        page = study_page(found, args.run_dir / "units-saturation.png")
         content["groups"] = page.groups
         content["html"] = render(page, group_url="group/").encode("utf-8")
         host, port = server.server_address[:2]

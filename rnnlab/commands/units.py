@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
-from rnnlab.data.corpora import load_corpus
 
 
 def register(sub) -> None:
@@ -26,32 +25,23 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rnnlab.interpret.activations import collect
-    from rnnlab.interpret.features import all_features
-    from rnnlab.interpret.ranking import rank_units
-    from rnnlab.interpret.study import load_char_model
+    from rnnlab.commands.char_run import load_char_model, read_text
+    from rnnlab.interpret.study import study
 
     for name in ("chars", "top"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
     model, vocab, cfg = load_char_model(args.run_dir)
-    try:
-        text = load_corpus(args.text)[: args.chars]
-    except ValueError as e:
-        raise UsageError(f"--text: {str(e).removeprefix('data: ')}") from e
+    text = read_text(args.text, args.chars)
     started = time.monotonic()
-    acts = collect(model, vocab, text)
-    matrix, names = acts.matrix()
-    ranking = rank_units(matrix, all_features(text), names, args.top)
+    summary = study(model, vocab, text, args.top).summary()
     result = {
         "run": str(args.run_dir),
         "cell": cfg.cell,
         "text": args.text,
-        "characters": len(text),
-        "outside_vocabulary": int((~acts.known).sum()),
-        "units": len(names),
+        **{key: summary[key] for key in ("characters", "outside_vocabulary", "units")},
         "seconds": round(time.monotonic() - started, 2),
-        "features": ranking,
+        "features": summary["features"],
     }
     print(json.dumps(result, indent=2))
     return 0

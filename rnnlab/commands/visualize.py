@@ -40,8 +40,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from rnnlab.interpret.study import study
-    from rnnlab.viz.page import write_page
+    from rnnlab.commands.char_run import study_run
+    from rnnlab.viz.page import study_page, write_page
 
     check_text_flags(args)
     page = args.page or args.run_dir / "units.html"
@@ -50,8 +50,8 @@ def run(args) -> int:
     if args.lstmvis is not None and args.lstmvis.exists() and not args.lstmvis.is_dir():
         raise UsageError(f"--lstmvis: {args.lstmvis} exists and is not a folder")
     started = time.monotonic()
-    found = study(args.run_dir, args.text, args.chars, args.top)
-    write_page(page, found.page(page.with_name(page.stem + "-saturation.png")))
+    found = study_run(args.run_dir, args.text, args.chars, args.top)
+    write_page(page, study_page(found, page.with_name(page.stem + "-saturation.png")))
     summary = found.summary()
     atomic_write_json(page.with_suffix(".json"), summary)
     if args.lstmvis is not None:

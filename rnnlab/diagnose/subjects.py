@@ -1,7 +1,9 @@
 """What the diagnostics look at: a recurrent stack, real input sequences and a loss at their last step.
 
-Three sources: a trained character-model run, freshly initialised cells reading a corpus through a
-random embedding and readout, and freshly initialised cells on a long-range task.
+A subject is made from a model already in memory: a character model on windows of a text
+(:func:`language_subject`) or a sequence model on a batch of its task (:func:`task_subject`).
+Freshly initialised cells are built here too, on a corpus or a long-range task; reading a trained
+model from its run directory is the command layer's job.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
@@ -19,8 +21,10 @@ from rnnlab.data.stream import split_text
 from rnnlab.data.vocab import CharVocab
 from rnnlab.layers import Recurrent
 from rnnlab.models.language_model import LanguageModel, ModelConfig
-from rnnlab.runs import kind_of
-from rnnlab.tasks.lm import load_ids, load_model
+
+if TYPE_CHECKING:
+    from rnnlab.data.tasks import Task
+    from rnnlab.models.sequence import SequenceModel
 
 
 @dataclass
@@ -51,7 +55,27 @@ def _windows(ids: Tensor, steps: int, batch: int, seed: int) -> Tensor:
     return torch.stack([ids[s : s + steps + 1] for s in starts.tolist()], dim=1)
 
 
-def _language_subject(label: str, model: LanguageModel, ids: Tensor, steps: int, batch: int, seed: int, source: str):
+def language_subject(
+    label: str, model: LanguageModel, ids: Tensor, steps: int, batch: int, seed: int, source: str
+) -> Subject:
+    """A language model on ``batch`` windows of ``ids`` at seeded random positions; the loss is the
+    cross-entropy of the character after each window.
+
+    Args:
+        label: how figures and tables name the subject.
+        model: the model; a float64 copy is diagnosed, the model itself is left as it is.
+        ids: ``(N,)`` the text the windows are cut from, encoded in the model's vocabulary.
+        steps: ``T``, the length of a window.
+        batch: how many windows.
+        seed: where the windows start.
+        source: where the weights and the text came from (kept in the report).
+
+    Returns:
+        The subject: the model's stack reading the embedded windows ``(T, B, E)``.
+
+    Raises:
+        ValueError: ``ids`` shorter than ``steps + 1``.
+    """
     model = copy.deepcopy(model).double().eval()
     window = _windows(ids, steps, batch, seed)  # (T + 1, B)
     with torch.no_grad():
@@ -64,53 +88,20 @@ def _language_subject(label: str, model: LanguageModel, ids: Tensor, steps: int,
     return Subject(label, model.rnn, x, loss_at_end, source)
 
 
-def from_run(run: Path, steps: int, batch: int, seed: int) -> Subject:
-    """A trained run: a character model on windows of its own validation text (``steps`` long),
-    or a task model (``rnnlab task``) on a batch of its task's test data."""
-    if not run.is_dir():
-        raise ValueError(f"run: {run} is not a run directory")
-    if kind_of(run) == "sequence":
-        from rnnlab.tasks.sequence import load_sequence_run
+def task_subject(label: str, model: SequenceModel, task: Task, batch: int, seed: int, source: str) -> Subject:
+    """A sequence model on a seeded batch of its task's test data; the loss is the task's at the last step.
 
-        model, task, cfg = load_sequence_run(run)
-        return _task_subject(f"{run.name} ({cfg.cell}, trained)", model, task, batch, seed, f"run {run}")
-    model, vocab, cfg, train_cfg, _ = load_model(run, "best")
-    ids = load_ids(train_cfg, vocab, only=("valid",))[1]["valid"]
-    label = f"{run.name} ({cfg.cell}, trained)"
-    return _language_subject(label, model, ids, steps, batch, seed, f"run {run}, validation text of {train_cfg.data}")
+    Args:
+        label: how figures and tables name the subject.
+        model: the model; a float64 copy is diagnosed, the model itself is left as it is.
+        task: the task the model reads (its test split).
+        batch: how many sequences.
+        seed: which sequences.
+        source: where the weights and the data came from (kept in the report).
 
-
-def fresh_on_corpus(cells: list[str], data: str, steps: int, hidden: int, layers: int, batch: int, seed: int):
-    """Freshly initialised character models (one per cell, same seed) on windows of ``data``."""
-    text = load_corpus(data)
-    vocab = CharVocab.from_text(text)
-    ids = vocab.encode(split_text(text, 0.1)[1])
-    subjects = []
-    for cell in cells:
-        torch.manual_seed(seed)
-        config = ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=hidden, num_layers=layers)
-        model = LanguageModel(config)
-        subjects.append(_language_subject(f"{cell} (initial)", model, ids, steps, batch, seed, f"fresh, {data}"))
-    return subjects
-
-
-def fresh_on_task(cells: list[str], task_name: str, steps: int | None, hidden: int, layers: int, batch: int, seed: int):
-    """Freshly initialised sequence models (one per cell, same seed) on a batch of a long-range task."""
-    from rnnlab.data.tasks import make_task
-    from rnnlab.models.sequence import SequenceModel
-
-    task = make_task(task_name, steps=steps, seed=seed)
-    subjects = []
-    for cell in cells:
-        torch.manual_seed(seed)
-        model = SequenceModel(task, cell=cell, hidden_size=hidden, num_layers=layers)
-        source = f"fresh, task {task_name} T={task.steps}"
-        subjects.append(_task_subject(f"{cell} (initial)", model, task, batch, seed, source))
-    return subjects
-
-
-def _task_subject(label: str, model, task, batch: int, seed: int, source: str) -> Subject:
-    """A sequence model on a seeded batch of its task's test data; the loss is the task's at the last step."""
+    Returns:
+        The subject: the model's stack reading the task's inputs ``(T, B, input_size)``.
+    """
     model = copy.deepcopy(model).double().eval()
     x, y = task.batch(batch, torch.Generator().manual_seed(seed), split="test")
 
@@ -120,3 +111,57 @@ def _task_subject(label: str, model, task, batch: int, seed: int, source: str) -
         return task.loss(pred, target) * x.shape[1]  # the task's mean loss, summed over the batch
 
     return Subject(label, model.rnn, x.double(), loss_at_end, source)
+
+
+def fresh_on_corpus(
+    cells: list[str], data: str, steps: int, hidden: int, layers: int, batch: int, seed: int
+) -> list[Subject]:
+    """Freshly initialised character models (one per cell, same seed) on windows of ``data``.
+
+    Args:
+        cells: registered cell names, one subject each.
+        data: the corpus (a file, or a named corpus); the windows come from its last tenth.
+        steps, batch, seed: as in :func:`language_subject`.
+        hidden, layers: the size of every model.
+
+    Returns:
+        A subject per cell, in the order of ``cells``.
+    """
+    text = load_corpus(data)
+    vocab = CharVocab.from_text(text)
+    ids = vocab.encode(split_text(text, 0.1)[1])
+    subjects = []
+    for cell in cells:
+        torch.manual_seed(seed)
+        config = ModelConfig(vocab_size=len(vocab), cell=cell, hidden_size=hidden, num_layers=layers)
+        model = LanguageModel(config)
+        subjects.append(language_subject(f"{cell} (initial)", model, ids, steps, batch, seed, f"fresh, {data}"))
+    return subjects
+
+
+def fresh_on_task(
+    cells: list[str], task_name: str, steps: int | None, hidden: int, layers: int, batch: int, seed: int
+) -> list[Subject]:
+    """Freshly initialised sequence models (one per cell, same seed) on a batch of a long-range task.
+
+    Args:
+        cells: registered cell names, one subject each.
+        task_name: a task of :func:`rnnlab.data.tasks.make_task`.
+        steps: the task's length (``None``: the task's own).
+        hidden, layers: the size of every model.
+        batch, seed: as in :func:`task_subject`.
+
+    Returns:
+        A subject per cell, in the order of ``cells``.
+    """
+    from rnnlab.data.tasks import make_task
+    from rnnlab.models.sequence import SequenceModel
+
+    task = make_task(task_name, steps=steps, seed=seed)
+    subjects = []
+    for cell in cells:
+        torch.manual_seed(seed)
+        model = SequenceModel(task, cell=cell, hidden_size=hidden, num_layers=layers)
+        source = f"fresh, task {task_name} T={task.steps}"
+        subjects.append(task_subject(f"{cell} (initial)", model, task, batch, seed, source))
+    return subjects

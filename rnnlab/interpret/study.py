@@ -1,26 +1,20 @@
-"""One look inside a character model: activations over a text, unit rankings, gate saturation, page data."""
+"""One look inside a character model: activations over a text, unit rankings and gate saturation."""
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
-from rnnlab.data.corpora import load_corpus
+from rnnlab.data.vocab import CharVocab
 from rnnlab.interpret.activations import Activations, collect
 from rnnlab.interpret.features import all_features
 from rnnlab.interpret.ranking import rank_units
-from rnnlab.interpret.saturation import gate_saturation, plot_saturation
-from rnnlab.tasks.lm import load_model
-
-if TYPE_CHECKING:
-    from rnnlab.viz.page import Page
+from rnnlab.interpret.saturation import gate_saturation
+from rnnlab.models.language_model import LanguageModel
 
 
 @dataclass
 class Study:
-    """What ``rnnlab visualize`` and ``rnnlab serve`` show."""
+    """What ``rnnlab units``, ``rnnlab visualize`` and ``rnnlab serve`` show."""
 
     acts: Activations
     chars: list[str]  # the model's vocabulary
@@ -38,43 +32,22 @@ class Study:
             "gate_saturation": self.saturation,
         }
 
-    def page(self, figure: Path) -> Page:
-        """The page; the saturation scatter is drawn to ``figure`` and embedded."""
-        from rnnlab.viz.page import page_data
 
-        page = page_data(self.acts, self.ranking, self.chars)
-        if self.saturation:
-            plot_saturation(self.saturation, figure)
-            page.meta["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
-        return page
+def study(model: LanguageModel, vocab: CharVocab, text: str, top: int) -> Study:
+    """Run ``model`` over ``text`` and compute everything the page shows.
 
+    Args:
+        model: a character model.
+        vocab: its vocabulary (characters outside it are read as its first entry).
+        text: what the model reads, one step per character.
+        top: how many units to keep per feature.
 
-def load_char_model(run_dir: Path):
-    """``(model, vocab, model_config)`` of a character-level run.
-
-    Raises:
-        ValueError: no such run, or a word-level run (the features are per character).
-    """
-    if not Path(run_dir).is_dir():
-        raise ValueError(f"OUT: {run_dir} is not a run directory")
-    model, vocab, cfg, _, _ = load_model(Path(run_dir))
-    if vocab.unit != "char":
-        raise ValueError(f"OUT: {run_dir} is a {vocab.unit}-level model; the unit features are per character")
-    return model, vocab, cfg
-
-
-def study(run_dir: Path, text_spec: str, chars: int, top: int) -> Study:
-    """Load the run, read at most ``chars`` characters of ``text_spec`` and compute everything.
+    Returns:
+        The activations, the ``top`` units per text feature, and each gate unit's saturation.
 
     Raises:
-        ValueError: a run that does not exist or cannot be read, or a text that cannot be read
-            (the message starts with the flag to blame).
+        ValueError: an empty text.
     """
-    model, vocab, _ = load_char_model(run_dir)
-    try:
-        text = load_corpus(text_spec)[:chars]
-    except ValueError as e:
-        raise ValueError(f"--text: {str(e).removeprefix('data: ')}") from e
     acts = collect(model, vocab, text)
     matrix, names = acts.matrix()
     ranking = rank_units(matrix, all_features(text), names, top)

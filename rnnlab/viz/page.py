@@ -23,6 +23,8 @@ import torch
 
 from rnnlab.fileio import atomic_write_bytes
 from rnnlab.interpret.activations import Activations
+from rnnlab.interpret.study import Study
+from rnnlab.viz.saturation import plot_saturation
 
 TOP_K = 5
 
@@ -75,6 +77,24 @@ def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str
         "ranking": ranked,
     }
     return Page(meta, blobs)
+
+
+def study_page(found: Study, figure: Path) -> Page:
+    """The page of a study, with its gate-saturation scatter embedded.
+
+    Args:
+        found: what :func:`rnnlab.interpret.study.study` computed.
+        figure: where the scatter is drawn as a PNG (kept beside the page); a cell without gates
+            has no scatter, and nothing is written.
+
+    Returns:
+        The page's data.
+    """
+    page = page_data(found.acts, found.ranking, found.chars)
+    if found.saturation:
+        plot_saturation(found.saturation, figure)
+        page.meta["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
+    return page
 
 
 def _block(page: Page, k: int) -> str:
