@@ -89,6 +89,7 @@ def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
     assert (out / "compare.png").read_bytes()[:4] == b"\x89PNG"
     table = json.loads((out / "compare.json").read_text())
     assert [r["cell"] for r in table["runs"]] == ["rnn-tanh", "gru"] and table["T"] == 6
+    assert all(r["final"]["mse"] >= r["best"]["mse"] > 0 for r in table["runs"])  # as benchmarks/long_range.sh reads
     for cell in ("rnn-tanh", "gru"):
         assert json.loads((out / cell / "results.json").read_text())["cell"] == cell
     assert main(argv) == 2

@@ -51,7 +51,7 @@ def format_table(rows: list[dict], metric: str, baseline: float) -> str:
         else:
             reach = "not reached"
         flag = " (diverged)" if r["diverged"] else ""
-        final, best = (f"{p['value']:>14.4g}" if p else f"{'-':>14}" for p in (r["final"], r["best"]))
+        final, best = (f"{p[metric]:>14.4g}" if p else f"{'-':>14}" for p in (r["final"], r["best"]))
         lines.append(
             f"{r['cell']:<12} {r['parameters']:>8,} {r['steps']:>7} {format_seconds(r['seconds']):>7} "
             f"{final} {best}  {reach}{flag}"

@@ -35,9 +35,14 @@ class Comparison:
 def brief(summary: dict) -> dict:
     """A run's line in a comparison: size, steps, time, final and best score, target, divergence."""
     metric = summary["metric"]
+    name = metric.removeprefix("test_")  # the task's own name for it (mse, accuracy, loss)
 
     def point(r: dict | None) -> dict | None:
-        return None if r is None else {"step": r["step"], "elapsed_s": r["elapsed_s"], "value": r[metric]}
+        return (
+            None
+            if r is None
+            else {"step": r["step"], "elapsed_s": r["elapsed_s"], "test_loss": r["test_loss"], name: r[metric]}
+        )
 
     keys = ("parameters", "steps", "seconds", "target", "diverged")
     return {**{k: summary[k] for k in keys}, "final": point(summary["final"]), "best": point(summary["best"])}
