@@ -116,6 +116,7 @@ def test_agree_command_writes_a_table_json_and_plot(tmp_path, capsys):
     assert "named twice" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # tokenises the whole corpus
 def test_the_penn_treebank_is_mikolovs_split():
     from rnnlab.data.corpora import ptb_splits
 

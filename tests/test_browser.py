@@ -99,6 +99,7 @@ def _serving(run, chars: int):
     return f"http://{host}:{port}/", started.server, thread
 
 
+@pytest.mark.slow  # the static page keeps a real browser in the fast tier
 def test_the_page_served_by_rnnlab_serve(run):
     url, server, thread = _serving(run, 500)
     browser = Browser(CHROMIUM)
@@ -110,6 +111,7 @@ def test_the_page_served_by_rnnlab_serve(run):
         thread.join(10)
 
 
+@pytest.mark.slow  # trains 2 x 512 LSTM units and opens two big pages
 def test_a_page_of_20000_characters_and_two_layers_of_512_units(tmp_path, capsys):
     lines = [f"    if x{i} > {i}:\n        s = 'value {i}'  # note\n" for i in range(700)]
     root = _train(tmp_path, "def f(x):\n" + "".join(lines), "--hidden-size", "512", "--num-layers", "2")

@@ -20,6 +20,11 @@ def _layer(name, *, path="auto", layers=1, bidirectional=False, dtype=torch.floa
 # every cell on every path it has: the step loop, explicit BPTT, the fused kernel
 PATHS = [(n, p) for n in NAMES for p in Recurrent(n, 2, 4).paths]
 FAST = [(n, p) for n, p in PATHS if p != "steps"]
+# a gated cell's gradcheck through a layer takes seconds: the fast tier keeps the Elman cell's, and
+# every cell's declared fast path is gradchecked on its own function and held to the step loop
+GRADCHECK = [
+    pytest.param(n, p, marks=() if (n, p) == ("rnn", "steps") else pytest.mark.slow) for n, p in PATHS if p != "bptt"
+]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -121,7 +126,7 @@ def test_chunks_with_carried_state_equal_one_pass(name, path):
 
 # explicit BPTT is gradchecked where it is declared, on the cell's own function (above): through
 # a layer, run_sequence falls back to the step loop wherever the function declines the input
-@pytest.mark.parametrize("name, path", [(n, p) for n, p in PATHS if p != "bptt"])
+@pytest.mark.parametrize("name, path", GRADCHECK)
 def test_gradcheck_float64(name, path):
     layer = _layer(name, path=path, layers=2, bidirectional=True, dtype=torch.float64, input_size=3, hidden=4)
     names = [n for n, _ in layer.named_parameters()]

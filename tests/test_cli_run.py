@@ -114,6 +114,7 @@ def test_damaged_runs_are_reported_not_crashed_on(run_dir, tmp_path, capsys, dam
         one_line_error(capsys, str(copy))
 
 
+@pytest.mark.slow  # a training in a subprocess, interrupted, then resumed
 def test_ctrl_c_saves_and_resume_continues(tmp_path):
     (tmp_path / "text.txt").write_text(TEXT * 20)
     out = tmp_path / "run"

@@ -58,6 +58,7 @@ def test_task_refuses_to_overwrite_without_force(adding_run, capsys):
     assert (adding_run / "metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow  # two trainings on the digits
 def test_force_replaces_a_run_and_classification_runs(tmp_path, capsys):
     out = tmp_path / "digits"
     argv = ["task", "digits", "--cell", "gru", "--out", str(out), "--hidden", "8", "--max-steps", "5"]
@@ -73,6 +74,7 @@ def test_force_replaces_a_run_and_classification_runs(tmp_path, capsys):
     assert 0 <= summary["final"]["test_accuracy"] <= 1
 
 
+@pytest.mark.slow  # the adding run above keeps `rnnlab task` in the fast tier
 def test_copy_runs_through_the_cli(tmp_path):
     out = tmp_path / "copy"
     assert main(["task", "copy", "-T", "3", "--out", str(out), *TINY]) == 0

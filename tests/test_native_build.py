@@ -109,6 +109,7 @@ def test_a_real_build_killed_midway_does_not_hang_the_next(tmp_path):
     assert list((tmp_path / "cache").glob("native-*/done"))
 
 
+@pytest.mark.slow  # sleeps through a stand-in build, then trains for a 2 s budget
 def test_a_first_build_is_not_paid_from_the_time_budget(tmp_path, monkeypatch):
     from rnnlab.models.language_model import ModelConfig
     from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig

@@ -16,8 +16,8 @@ KINDS = {
     "rnn-relu": (rnnlab.RNN, nn.RNN, {"nonlinearity": "relu"}),
 }
 PATHS = {"lstm": ["fused", "bptt", "steps"], "gru": ["fused", "steps"]}
-CASES = [
-    (*case, path)
+CASES = [  # three-layer stacks, the costliest third of the cases, add little to two-layer ones: slow
+    pytest.param(*case, path, marks=pytest.mark.slow if case[1] == 3 else ())
     for case in itertools.product(KINDS, [1, 2, 3], [False, True], [False, True], [False, True], [False, True])
     for path in PATHS.get(case[0], ["fused", "bptt", "steps"])
 ]

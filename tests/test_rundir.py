@@ -55,6 +55,7 @@ def test_a_second_training_into_a_locked_folder_is_refused_and_the_lock_dies_wit
     assert _train(tmp_path, out, "--max-steps", "2") == 0  # the kernel let go of the killed holder's lock
 
 
+@pytest.mark.slow  # two subprocesses and a training
 def test_a_lock_is_reentrant_in_one_process_and_released_after_a_run(tmp_path):
     out = tmp_path / "run"
     lock_run_dir(out)
@@ -108,6 +109,7 @@ def test_read_jsonl_drops_a_torn_last_line_and_names_a_bad_one(tmp_path):
     assert read_jsonl(tmp_path / "none.jsonl") == []
 
 
+@pytest.mark.slow  # a training and four resumes
 def test_resume_cuts_a_torn_metrics_line_and_a_finished_run_adds_no_record(tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(tmp_path, out, "--max-steps", "10") == 0
@@ -178,6 +180,7 @@ def test_a_config_edited_to_no_longer_fit_its_model_is_one_line(tmp_path, capsys
         one_line_error(capsys, "config.json is damaged", fragment)
 
 
+@pytest.mark.slow  # three trainings
 def test_a_run_killed_before_it_saved_anything_is_started_again_without_force(tmp_path, capsys):
     out = tmp_path / "run"
     assert _train(tmp_path, out, "--max-steps", "5") == 0

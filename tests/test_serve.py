@@ -6,6 +6,8 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
+
 from rnnlab.cli import main
 from rnnlab.commands.serve import host_name, make_server, served_names
 
@@ -89,6 +91,7 @@ def test_a_path_with_a_raw_non_utf8_byte_or_odd_digits_gets_404():
         assert _get(port, b"/group/0") == (200, CONTENT["groups"][0])  # and the server goes on
 
 
+@pytest.mark.slow  # waits out a 3 s timeout
 def test_idle_connections_time_out_and_their_threads_are_capped():
     cap = 4
     with _serving(timeout=3.0, connections=cap) as (_, port):  # 3 s: room for a busy machine's accept loop
@@ -109,6 +112,7 @@ def test_idle_connections_time_out_and_their_threads_are_capped():
         assert _get(port) == (200, CONTENT["html"])
 
 
+@pytest.mark.slow  # reads for longer than a 3 s timeout
 def test_a_large_body_outlasts_the_timeout_while_the_reader_keeps_reading():
     body = bytes(range(256)) * (1 << 17)  # 32 MB: far more than the socket buffers hold
     with _serving({"html": b"", "groups": [body]}, timeout=3.0) as (_, port):

@@ -166,6 +166,7 @@ def test_sequence_model_shapes_and_readout(tasks, name, cell):
     assert loss.dim() == 0 and model.rnn.weight_hh_l0.grad.abs().sum() > 0
 
 
+@pytest.mark.slow  # 300 steps of training
 def test_short_training_lowers_the_test_loss(tmp_path):
     given = {"steps": 10, "hidden_size": 16, "batch_size": 32, "lr": 1e-2, "max_steps": 300, "eval_every": 100}
     model_cfg, optim, run = resolve_configs("adding", "gru", {**given, "threads": 1})

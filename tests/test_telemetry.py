@@ -37,12 +37,14 @@ def test_every_step_is_logged_with_its_norm_before_clipping(tmp_path):
         assert (run / name).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # a training; clip_and_report's unclipped case stays fast
 def test_no_clipping_is_recorded_when_the_threshold_is_never_reached(tmp_path):
     run = _train(tmp_path, "--max-steps", "6", "--eval-every", "3", "--clip-norm", "1e6", "--telemetry-every", "0")
     assert [r["clipped"] for r in read_steps(run)] == [0] * 6
     assert read_profiles(run) == []
 
 
+@pytest.mark.slow  # a training and a resume
 def test_resume_drops_records_written_after_the_checkpoint(tmp_path):
     run = _train(tmp_path, "--max-steps", "8", "--eval-every", "4", "--telemetry-every", "2")
     with open(run / "steps.csv", "a", newline="") as f:  # as if a crash came after a later flush
@@ -84,6 +86,7 @@ def test_plot_refuses_a_missing_run_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "is not a run directory" in err
 
 
+@pytest.mark.slow  # a training, a plot and a resume
 def test_a_line_torn_by_a_crash_neither_breaks_plot_nor_resume(tmp_path, capsys):
     run = _train(tmp_path, "--max-steps", "6", "--eval-every", "3", "--telemetry-every", "3")
     with open(run / "steps.csv", "a") as f:
@@ -96,6 +99,7 @@ def test_a_line_torn_by_a_crash_neither_breaks_plot_nor_resume(tmp_path, capsys)
     assert [p["step"] for p in read_profiles(run)] == [3, 6, 9]
 
 
+@pytest.mark.slow  # a training and a resume
 def test_the_heatmap_takes_profiles_of_different_lengths(tmp_path):
     """A run resumed with another --seq-len records shorter or longer chunks."""
     run = _train(tmp_path, "--max-steps", "4", "--eval-every", "2", "--telemetry-every", "2")

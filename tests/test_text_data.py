@@ -2,10 +2,13 @@
 
 import collections
 
+import pytest
+
 from rnnlab.data.conll import CONLL
 from rnnlab.data.labelled import LABELLED
 
 
+@pytest.mark.slow  # reads two corpora out of a package archive
 def test_pang_lee_sentences_and_reviews():
     sentences = LABELLED["pang-lee"]()
     assert collections.Counter(e.label for e in sentences) == {"positive": 2000, "negative": 2000}
@@ -21,6 +24,7 @@ def test_tweets_in_three_classes():
     assert all(e.text for e in tweets)
 
 
+@pytest.mark.slow  # reads three corpora out of a package archive
 def test_conll2003_splits_and_columns():
     ner = CONLL["conll2003"]()
     assert {k: len(v) for k, v in ner.items()} == {"train": 14041, "val": 3250, "test": 3453}
