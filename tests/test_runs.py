@@ -76,6 +76,7 @@ def test_a_run_of_another_kind_is_named(classifier, capsys):
     one_line_error(capsys, "is a classifier", "not a tagger")
 
 
+@pytest.mark.slow  # a subprocess, signalled
 def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
     data = _texts(tmp_path / "texts.csv", n=400)
     out = tmp_path / "run"
