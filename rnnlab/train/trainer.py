@@ -16,7 +16,7 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -30,65 +30,16 @@ from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, truncate_record
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress, format_seconds
+from rnnlab.train.state import TrainerState, Window, better, reached
 from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
 
 HINT = "use --resume {out} to continue it or --force to replace it"
 
 
-@dataclass
-class TrainerState:
-    """The trainer's counters, saved with every checkpoint (JSON)."""
-
-    step: int = 0
-    elapsed_s: float = 0.0
-    best: float | None = None
-    best_step: int = 0
-    plateau_scale: float = 1.0  # the plateau schedule's product of decays so far
-    stale: int = 0  # evaluations since the best
-    reached: dict | None = None  # {"step", "seconds"} when the target was first reached
-
-
-class _Window:
-    """Training figures since the last evaluation."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-        self.norm = self.seconds = 0.0
-        self.steps = self.clipped = self.tokens = 0
-
-    def add(self, figures: dict[str, float], norm: float, clipped: bool, seconds: float) -> None:
-        for key, value in figures.items():
-            if key == "tokens":
-                self.tokens += int(value)
-            else:
-                self.sums[key] = self.sums.get(key, 0.0) + value
-        self.norm += norm
-        self.clipped += clipped
-        self.seconds += seconds
-        self.steps += 1
-
-    def mean(self, key: str) -> float | None:
-        return self.sums[key] / self.steps if self.steps and key in self.sums else None
-
-
 def check_out(out: Path, force: bool) -> None:
     """Refuse ``out`` now (nothing is created) if a new run could not be started in it."""
     claim_run_dir(out, RUN_FILES, force, HINT.format(out=out), clear=False)
-
-
-def reached(value: float, target: float | None, higher: bool) -> bool:
-    """Whether a score ``value`` meets ``target`` (``None``: there is none)."""
-    if target is None or math.isnan(value):
-        return False
-    return value >= target if higher else value <= target
-
-
-def better(value: float, than: float | None, higher: bool) -> bool:
-    """Whether ``value`` improves on ``than`` (``None``: nothing yet); NaN never does."""
-    if math.isnan(value):
-        return False
-    return than is None or (value > than if higher else value < than)
 
 
 class Trainer:
@@ -172,7 +123,7 @@ class Trainer:
         if cfg.threads:  # small recurrent models gain little from threads, and lose much on shared cores
             torch.set_num_threads(cfg.threads)
         budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
-        window, last = _Window(), self.records[-1] if self.records else None
+        window, last = Window(), self.records[-1] if self.records else None
         if last is not None and last["step"] != st.step:
             last = None
         stopped = "interrupted"
@@ -200,7 +151,7 @@ class Trainer:
                     if self._due():
                         st.elapsed_s = base + time.monotonic() - started
                         last = self._evaluate(window) or last
-                        window = _Window()
+                        window = Window()
                         stopped = self._early_stop()
                         if stopped:
                             break
@@ -322,7 +273,7 @@ class Trainer:
             return "target reached"
         return None
 
-    def _time_left(self, budget: float | None, window: _Window) -> float | None:
+    def _time_left(self, budget: float | None, window: Window) -> float | None:
         cfg, st = self.cfg, self.state
         lefts = [budget - st.elapsed_s] if budget else []
         per_step = window.seconds / window.steps if window.steps else None
@@ -353,7 +304,7 @@ class Trainer:
         self.progress.log("stopping: finishing this step and saving (Ctrl-C again to abort at once)")
 
     # ------------------------------------------------------------------ evaluation and saving
-    def _evaluate(self, window: _Window) -> dict | None:
+    def _evaluate(self, window: Window) -> dict | None:
         """Score, record and checkpoint; ``None`` (nothing written) if a step made the weights
         non-finite (a finite gradient times a huge learning rate can), which ends the run as diverged."""
         task, cfg, st = self.task, self.cfg, self.state
