@@ -60,8 +60,10 @@ def draw(out: Path, kind: str, clip_norm: float, results: dict | None, longrange
 def _lm(summary: dict, out: Path) -> list[str]:
     if "test_loss" not in summary:
         return []
-    return [f"test (best weights, step {summary['best_step']}): {summary['test_loss']:.4f} nats/token "
-            f"(perplexity {summary['test_perplexity']:.1f})"]  # fmt: skip
+    from rnnlab.tasks.lm import describe_loss
+
+    loss = describe_loss(summary["test_loss"], summary["unit"])
+    return [f"test (best weights, step {summary['best_step']}): {loss}"]
 
 
 def _sequence(summary: dict, out: Path) -> list[str]:

@@ -256,6 +256,7 @@ class LanguageModelTask(Task):
         val = evaluate(best, self.full_val, self.data.seq_len, exact=True)
         test = evaluate(best, self.test_ids, self.data.seq_len, exact=True)
         return {
+            "unit": self.unit,
             "val_loss": val,
             "val_perplexity": math.exp(val),
             "val_tokens": len(self.full_val) - 1,
