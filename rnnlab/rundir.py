@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
-
-T = TypeVar("T")
 
 LOCK = ".lock"
 _held: dict[Path, int] = {}  # run directory -> descriptor holding its lock, in this process
@@ -77,20 +73,6 @@ def releasing_on_error(out: Path) -> Iterator[None]:
     except BaseException:
         release_run_dir(out)
         raise
-
-
-def releasing(train: Callable[..., T]) -> Callable[..., T]:
-    """Decorate a training function whose first argument is its run directory, so that the
-    directory's lock is released when it returns or raises."""
-
-    @functools.wraps(train)
-    def wrapper(out: Path, *args: Any, **kwargs: Any) -> T:
-        try:
-            return train(out, *args, **kwargs)
-        finally:
-            release_run_dir(out)
-
-    return wrapper
 
 
 def run_format(out: Path) -> str | None:
