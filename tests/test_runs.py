@@ -35,6 +35,14 @@ def test_a_classifier_resumes_from_the_command_line(classifier, capsys):
     assert main(["predict", str(classifier), "a superb film"]) == 0
 
 
+def test_a_resumed_run_keeps_its_data_order_and_batch(classifier, capsys):
+    before = (classifier / "config.json").read_text()
+    for flag in (["--seed", "7"], ["--batch-size", "4"], ["--test-fraction", "0.2"]):
+        assert main(["train", "--task", "classify", "--resume", str(classifier), "--epochs", "9", *flag]) == 2
+        one_line_error(capsys, f"{flag[0]}: fixed for a resumed run")
+    assert (classifier / "config.json").read_text() == before
+
+
 def test_cell_options_reach_the_classifier(tmp_path, capsys):
     data, out = _texts(tmp_path / "texts.csv"), tmp_path / "run"
     argv = ["train", "--task", "classify", "--data", str(data), "--out", str(out), "--epochs", "1", *QUICK]
@@ -91,6 +99,10 @@ def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
     rest = proc.stdout.read()
     assert proc.wait(timeout=120) == 130, rest
     assert "resume with: rnnlab train --resume" in rest
+    # an interrupted run leaves the held-out scores to the run that finishes it
+    assert json.loads((out / "results.json").read_text())["interrupted"] and "examples):" not in rest
     stopped = read_metrics(out)[-1]["step"]
     assert main(["train", "--resume", str(out), "--max-steps", str(stopped + 5), "--epochs", "0"]) == 0
     assert read_metrics(out)[-1]["step"] == stopped + 5
+    results = json.loads((out / "results.json").read_text())
+    assert not results["interrupted"] and results["steps"] == stopped + 5 and results["test"]["accuracy"] >= 0

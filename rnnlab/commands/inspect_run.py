@@ -33,7 +33,7 @@ def _model(out: Path, kind: str) -> tuple[object, dict]:
     if kind == "classify":
         from rnnlab.tasks.classify import load_classifier
 
-        model, encoder, labels = load_classifier(out)
+        model, encoder, labels = load_classifier(out, finite=False)
         return model, {
             "labels": labels.names,
             "vocabulary": {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]},
@@ -41,12 +41,12 @@ def _model(out: Path, kind: str) -> tuple[object, dict]:
     if kind == "tag":
         from rnnlab.tasks.tag import load_tagger
 
-        model, encoder = load_tagger(out)
+        model, encoder = load_tagger(out, finite=False)
         words = {"words": len(encoder.words), "first": encoder.words.tokens[:50]}
         return model, {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
     from rnnlab.tasks.sequence import load_sequence_run
 
-    model, task, _ = load_sequence_run(out)
+    model, task, _ = load_sequence_run(out, finite=False)
     return model, {"long_range_task": task.name, "T": task.steps, "baseline": task.baseline}
 
 

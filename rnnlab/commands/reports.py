@@ -29,7 +29,8 @@ def finish(trainer: Trainer, progress: Progress) -> int:
     for line in REPORTS.get(kind, lambda s, o: [])(summary, out):
         progress.log(line)
     if summary["interrupted"]:
-        progress.log(f"resume with: rnnlab train --resume {out}")
+        command = "task" if kind == "sequence" else "train"
+        progress.log(f"resume with: rnnlab {command} --resume {out}")
         return 130
     if NEXT[kind]:
         progress.log(NEXT[kind].format(out=out))

@@ -32,9 +32,10 @@ def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | 
     """A trainer that continues the run in ``out`` exactly, whatever its kind.
 
     Args:
-        given: settings to change: fields of :class:`OptimConfig` or :class:`RunConfig` (such as a
-            longer ``time_budget``) or of the data section (a language model's ``sample_chars``);
-            the caller keeps the model and the vocabulary fixed.
+        given: settings to change (see :func:`resumable`), such as a longer ``time_budget``.
+
+    Raises:
+        ValueError: a setting that would change the data, its order or the saved state.
     """
     run = read_config(Path(out))
     if not (run.out / LAST).exists():
@@ -42,6 +43,10 @@ def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | 
     cls, data_cls = TASKS[run.kind]
     run = read_config(Path(out), run.kind, legacy_sections(data_cls))
     given = given or {}
+    fixed = sorted(set(given) - resumable(data_cls))
+    if fixed:
+        flags = ", ".join("--" + n.replace("_", "-") for n in fixed)
+        raise ValueError(f"{flags}: fixed for a resumed run (it would change the data, its order or the saved state)")
     for name, section in (("optim", OptimConfig), ("run", RunConfig), ("data", data_cls)):
         if section is not None:
             fields = section.__dataclass_fields__
@@ -49,6 +54,14 @@ def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | 
     optim, options = run.section("optim", OptimConfig), run.section("run", RunConfig)
     task = cls.from_run(run, optim.batch_size, options.seed)
     return Trainer(task, run.out, optim, options, progress, resume=True)
+
+
+def resumable(data_cls: type | None) -> set[str]:
+    """The settings a resumed run may change: the optimisation and run options but for the batch
+    size (the carried state has its width) and the seed; for a language model also the evaluation
+    and sample sizes and the truncation length (its data position counts chunks, whatever their length)."""
+    names = {*OptimConfig.__dataclass_fields__, *RunConfig.__dataclass_fields__} - {"batch_size", "seed"}
+    return names | ({"eval_chars", "sample_chars", "seq_len", "loss"} if data_cls is LMDataConfig else set())
 
 
 __all__ = ["TASKS", "ClassifyTask", "LanguageModelTask", "SequenceTask", "TagTask", "resume"]

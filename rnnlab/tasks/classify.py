@@ -224,8 +224,9 @@ class ClassifyTask(PassTask):
         )
 
 
-def load_classifier(out: Path) -> tuple[TextClassifier, Encoder, Labels]:
-    """The best model of a classifier run (in eval mode), with its encoder and label names."""
+def load_classifier(out: Path, finite: bool = True) -> tuple[TextClassifier, Encoder, Labels]:
+    """The best model of a classifier run (in eval mode), with its encoder and label names
+    (``finite=False`` also takes weights that hold NaN or inf, for ``rnnlab inspect``)."""
     run = read_config(Path(out), "classify", legacy_sections(ClassifyConfig))
     model_cfg, cfg = run.section("model", ClassifierConfig), run.section("data", ClassifyConfig)
     try:
@@ -235,15 +236,15 @@ def load_classifier(out: Path) -> tuple[TextClassifier, Encoder, Labels]:
         raise CheckpointError(f"{run.path} is damaged ({e})") from e
     sizes = {"vocabulary": (len(vocab), model_cfg.vocab_size), "labels": (len(labels), model_cfg.num_classes)}
     check_tables(run.path, **sizes)
-    load_best(run.out, model)
+    load_best(run.out, model, finite)
     return model, Encoder(cfg, vocab), labels
 
 
-def load_best(out: Path, model: torch.nn.Module) -> dict:
+def load_best(out: Path, model: torch.nn.Module, finite: bool = True) -> dict:
     """Load the best weights of a run into ``model`` (put in eval mode); returns their info."""
     path = weights_path(out)
     if not path.is_file():
         raise CheckpointError(f"OUT: {out} has no {path.name} yet (training has not finished an evaluation)")
-    info = load_weights(path, model)
+    info = load_weights(path, model, finite)
     model.eval()
     return info

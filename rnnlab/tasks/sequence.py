@@ -179,11 +179,12 @@ class SequenceTask(Task):
         )
 
 
-def load_sequence_run(out: Path) -> tuple[SequenceModel, longrange.Task, SequenceConfig]:
-    """The model (with its best weights, in eval mode), task and model config of a task run."""
+def load_sequence_run(out: Path, finite: bool = True) -> tuple[SequenceModel, longrange.Task, SequenceConfig]:
+    """The model (with its best weights, in eval mode), task and model config of a task run
+    (``finite=False`` also takes weights that hold NaN or inf, for ``rnnlab inspect``)."""
     run = read_config(Path(out), "sequence", legacy_sections(None))
     model_cfg = run.section("model", SequenceConfig)
     model, task = build_model(model_cfg)
-    load_weights(weights_path(run.out), model)
+    load_weights(weights_path(run.out), model, finite)
     model.eval()
     return model, task, model_cfg

@@ -264,8 +264,9 @@ def encoder_of(tables: dict, data: TagConfig) -> TagEncoder:
     )
 
 
-def load_tagger(out: Path) -> tuple[Tagger, TagEncoder]:
-    """The best model of a tagger run (in eval mode), with its encoder."""
+def load_tagger(out: Path, finite: bool = True) -> tuple[Tagger, TagEncoder]:
+    """The best model of a tagger run (in eval mode), with its encoder (``finite``: as
+    :func:`~rnnlab.tasks.classify.load_classifier`)."""
     run = read_config(Path(out), "tag", legacy_sections(TagConfig))
     model_cfg, cfg = run.section("model", TaggerConfig), run.section("data", TagConfig)
     try:
@@ -278,5 +279,5 @@ def load_tagger(out: Path) -> tuple[Tagger, TagEncoder]:
         "characters": (len(encoder.chars), model_cfg.num_chars),
     }
     check_tables(run.path, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
-    load_best(run.out, model)
+    load_best(run.out, model, finite)
     return model, encoder

@@ -88,10 +88,12 @@ class Trainer:
                 counters.setdefault("best", counters.pop("best_val", None))  # as earlier versions saved it
                 self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
                 self.records = truncate_records(self.out, self.state.step)
+                (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
             sections = {**task.sections(), "optim": optim, "run": run}
             write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
         self.telemetry = Telemetry(self.out)
-        self._stop = self._diverged = False
+        self._stop = False
+        self._diverged: str | bool = False  # "step" or "weights": where it was found
 
     @staticmethod
     def _check_epochs(task: Task, optim: OptimConfig, run: RunConfig) -> None:
@@ -172,7 +174,8 @@ class Trainer:
                 if last is not None
                 else "no checkpoint was written: start again with a smaller --lr"
             )
-            self.progress.log(f"diverged by step {st.step + 1} (loss, gradient or weights not finite); {kept}")
+            where = st.step + 1 if self._diverged == "step" else st.step  # a step not taken, or one taken
+            self.progress.log(f"diverged by step {where} (loss, gradient or weights not finite); {kept}")
             return self._summary(last, "diverged")
         best = task.format_scores({task.metric: st.best}) if st.best is not None else "none"
         how = "interrupted" if self._stop else "done"
@@ -181,7 +184,8 @@ class Trainer:
             f"best {best} at step {st.best_step}"
         )
         summary = self._summary(last, stopped)
-        if (self.out / BEST).exists():  # none if every score was NaN
+        # none if every score was NaN; an interrupted run leaves them to the run that finishes it
+        if (self.out / BEST).exists() and not self._stop:
             model = task.new_model()
             load_weights(self.out / BEST, model)
             model.eval()
@@ -211,7 +215,7 @@ class Trainer:
             "parameters": count_parameters(task.model),
             "stopped": stopped,
             "interrupted": self._stop,
-            "diverged": self._diverged,
+            "diverged": bool(self._diverged),
         }
 
     def _step(self, lr: float) -> tuple[dict[str, float], float, bool]:
@@ -226,7 +230,7 @@ class Trainer:
         objective.backward()
         norm, clipped = clip_and_report(self.task.model, self.optim)
         if not (math.isfinite(figures["loss"]) and math.isfinite(norm)):
-            self._diverged = True  # no step: the weights stay finite
+            self._diverged = "step"  # no step: the weights stay finite
             return figures, norm, clipped
         self.optimizer.step()
         self.state.step += 1
@@ -310,7 +314,7 @@ class Trainer:
         task, cfg, st = self.task, self.cfg, self.state
         model = task.model
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            self._diverged = True
+            self._diverged = "weights"
             return None
         t0 = time.monotonic()
         model.eval()
