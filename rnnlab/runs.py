@@ -23,6 +23,7 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,12 +109,17 @@ def _legacy_sections(raw: dict, names: dict[str, tuple[str, ...]]) -> dict[str, 
     return sections
 
 
-def read_config(out: Path, kind: str | None = None, legacy: dict[str, tuple[str, ...]] | None = None) -> RunConfig:
+def read_config(
+    out: Path,
+    kind: str | None = None,
+    legacy: dict[str, tuple[str, ...]] | Callable[[str], dict[str, tuple[str, ...]]] | None = None,
+) -> RunConfig:
     """Parse ``out/config.json``.
 
     Args:
         kind: the kind the caller needs; another kind is refused, naming what the run is.
-        legacy: for runs of earlier versions: section name -> the field names it owns.
+        legacy: for runs of earlier versions: section name -> the field names it owns, or a
+            function of the run's kind that gives them.
 
     Raises:
         CheckpointError: no run there, a damaged file, or a run of another kind.
@@ -137,7 +143,7 @@ def read_config(out: Path, kind: str | None = None, legacy: dict[str, tuple[str,
         tables = raw.get("tables")
     elif fmt in LEGACY:
         found = LEGACY[fmt]
-        sections = _legacy_sections(raw, legacy or {})
+        sections = _legacy_sections(raw, (legacy(found) if callable(legacy) else legacy) or {})
         tables = {k: v for k, v in raw.items() if k not in ("format", "model", "train", "data")}
         if found == "lm":
             tables["corpus"] = raw.get("data", {})

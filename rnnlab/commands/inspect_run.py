@@ -9,9 +9,8 @@ from pathlib import Path
 
 from rnnlab.checkpoint import read_tensors
 from rnnlab.models.language_model import count_parameters
-from rnnlab.runs import BEST, LAST, read_config, read_results
-from rnnlab.tasks import TASKS
-from rnnlab.tasks.common import legacy_sections
+from rnnlab.runs import BEST, LAST, read_results
+from rnnlab.tasks import read_run
 
 SCORES = ("accuracy", "macro_f1", "precision", "recall", "f1")
 
@@ -60,8 +59,8 @@ def _info(path: Path) -> dict:
 
 def run(args) -> int:
     out = args.run_dir
-    kind = read_config(out).kind
-    config = read_config(out, kind, legacy_sections(TASKS[kind][1]))
+    config = read_run(out)
+    kind = config.kind
     model, names = _model(out, kind)
     best, last, results = _info(out / BEST), _info(out / LAST), read_results(out) or {}
     sections = dict(config.sections)

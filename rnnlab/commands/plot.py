@@ -13,9 +13,8 @@ from pathlib import Path
 
 from rnnlab.commands.common import UsageError
 from rnnlab.commands.reports import draw
-from rnnlab.runs import read_config, read_results, read_steps
-from rnnlab.tasks import TASKS
-from rnnlab.tasks.common import legacy_sections
+from rnnlab.runs import read_results, read_steps
+from rnnlab.tasks import read_run
 from rnnlab.train.options import OptimConfig
 
 
@@ -31,8 +30,8 @@ def run(args) -> int:
     out = args.run_dir
     if not out.is_dir():
         raise UsageError(f"OUT: {out} is not a run directory")
-    kind = read_config(out).kind
-    config = read_config(out, kind, legacy_sections(TASKS[kind][1]))
+    config = read_run(out)
+    kind = config.kind
     longrange = None
     if kind == "sequence":
         from rnnlab.data.tasks import make_task

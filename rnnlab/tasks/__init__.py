@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rnnlab import runs
 from rnnlab.runs import LAST, read_config
 from rnnlab.tasks.classify import ClassifyConfig, ClassifyTask
 from rnnlab.tasks.common import legacy_sections
@@ -28,6 +29,11 @@ TASKS: dict[str, tuple[type, type | None]] = {
 }
 
 
+def read_run(out: Path, kind: str | None = None) -> runs.RunConfig:
+    """``config.json`` of the run in ``out`` (of ``kind``, if given), whatever version wrote it."""
+    return read_config(Path(out), kind, lambda found: legacy_sections(TASKS[found][1]))
+
+
 def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | None = None) -> Trainer:
     """A trainer that continues the run in ``out`` exactly, whatever its kind.
 
@@ -37,11 +43,10 @@ def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | 
     Raises:
         ValueError: a setting that would change the data, its order or the saved state.
     """
-    run = read_config(Path(out))
+    run = read_run(out)
     if not (run.out / LAST).exists():
         raise ValueError(f"--resume: {out} has no {LAST} to resume from (it saved nothing: start it again)")
     cls, data_cls = TASKS[run.kind]
-    run = read_config(Path(out), run.kind, legacy_sections(data_cls))
     given = given or {}
     fixed = sorted(set(given) - resumable(data_cls))
     if fixed:
@@ -64,4 +69,4 @@ def resumable(data_cls: type | None) -> set[str]:
     return names | ({"eval_chars", "sample_chars", "seq_len", "loss"} if data_cls is LMDataConfig else set())
 
 
-__all__ = ["TASKS", "ClassifyTask", "LanguageModelTask", "SequenceTask", "TagTask", "resume"]
+__all__ = ["TASKS", "read_run", "ClassifyTask", "LanguageModelTask", "SequenceTask", "TagTask", "resume"]
