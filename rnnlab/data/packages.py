@@ -64,10 +64,14 @@ _ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+h
 Opener = Callable[..., object]
 
 
+def cache_root() -> Path:
+    """The folder that holds everything rnnlab downloads: ``$RNNLAB_CACHE``, else ``~/.cache/rnnlab``."""
+    return Path(os.environ.get("RNNLAB_CACHE") or Path.home() / ".cache" / "rnnlab")
+
+
 def cache_dir() -> Path:
     """Where downloaded package archives are kept."""
-    root = os.environ.get("RNNLAB_CACHE") or Path.home() / ".cache" / "rnnlab"
-    return Path(root) / "packages"
+    return cache_root() / "packages"
 
 
 def _pip_config_files() -> list[Path]:
