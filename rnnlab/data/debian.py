@@ -1,0 +1,254 @@
+"""Data files carried inside Debian packages, read from the package archive itself.
+
+Some real data sets come only as a Debian package. :func:`fetch` puts the package archive (the
+``.deb``), exactly as the archive serves it, into ``$RNNLAB_CACHE/debian`` (``~/.cache/rnnlab/debian``
+when ``$RNNLAB_CACHE`` is unset), and :func:`deb_files` reads files out of it in pure Python.
+
+The archive is fetched with ``apt-get download NAME=VERSION``, which needs no root and uses the
+machine's own apt sources and proxies. Nothing is installed, unpacked to disk or run: no ``dpkg``,
+no maintainer scripts. Every archive is checked against the SHA-256 pinned in :data:`PINS`, right
+after the download and each time it is found in the cache, and nothing is read from one that fails.
+
+Format facts used here (``deb(5)`` and ``ar(5)`` of the Debian manual pages): a ``.deb`` is an
+``ar`` archive, i.e. the magic ``!<arch>\\n`` followed by members, each a 60-byte ASCII header (name 16,
+mtime 12, owner 6, group 6, mode 8, decimal size 10, then the two bytes `````\\n``) and the member's
+bytes padded to an even length. Its members are ``debian-binary``, ``control.tar.*`` and
+``data.tar.*``, the latter compressed with xz, gzip or zstd (or not at all) and holding the
+package's files under ``./``.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from rnnlab.data.corpora import DataError
+from rnnlab.data.packages import cache_root, verify
+
+#: (package, version) -> (archive file name, SHA-256 of the archive)
+PINS: dict[tuple[str, str], tuple[str, str]] = {
+    ("sword-text-kjv", "14.3-1"): (
+        "sword-text-kjv_14.3-1_all.deb",
+        "9f463f28ce665f6f528fc723179722bced880a4c5485f7a41bf742838315de57",
+    ),
+    ("sword-text-sparv", "2.60-1"): (
+        "sword-text-sparv_2.60-1_all.deb",
+        "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
+    ),
+}
+
+TIMEOUT = 600  # seconds for one apt-get download (a few MB; a dead mirror should not hang a run forever)
+
+#: fetches the archive of (package, version) into the given empty folder, or raises DataError
+Downloader = Callable[[str, str, Path], None]
+
+_AR_MAGIC = b"!<arch>\n"
+_AR_HEADER = 60
+# How each data.tar.* suffix is opened by tarfile; zstd only where the standard library has it.
+_TAR_MODES = {"xz": "r:xz", "gz": "r:gz", "bz2": "r:bz2", "": "r:"}
+if "zst" in getattr(tarfile.TarFile, "OPEN_METH", {}):
+    _TAR_MODES["zst"] = "r:zst"
+
+
+def cache_dir() -> Path:
+    """Where fetched Debian archives are kept."""
+    return cache_root() / "debian"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _pin(package: str, version: str) -> tuple[str, str]:
+    if (package, version) not in PINS:
+        raise DataError(
+            f"data: no pinned SHA-256 for the Debian package {package}={version}; only pinned archives are read"
+        )
+    return PINS[package, version]
+
+
+def apt_get_download(package: str, version: str, folder: Path) -> None:
+    """Run ``apt-get download PACKAGE=VERSION`` in ``folder`` (no shell, with a timeout).
+
+    Raises:
+        DataError: there is no ``apt-get``, it failed (no network, unknown package) or timed out.
+    """
+    apt_get = shutil.which("apt-get")
+    if apt_get is None:
+        raise DataError("there is no apt-get on this machine")
+    try:
+        done = subprocess.run(
+            [apt_get, "download", f"{package}={version}"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise DataError(f"apt-get download {package}={version} took more than {TIMEOUT} s") from e
+    except OSError as e:
+        raise DataError(f"apt-get could not be run ({_one_line(str(e))})") from e
+    if done.returncode != 0:
+        # apt-get's last "E:" line says what went wrong (unknown package, unreachable mirror)
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("E:")] or lines
+        reason = _one_line(errors[-1]) if errors else f"exit status {done.returncode}"
+        raise DataError(f"apt-get download {package}={version} failed: {reason}")
+
+
+def fetch(package: str, version: str, downloader: Downloader | None = None, hint: str = "") -> Path:
+    """The checked archive of ``package=version`` in the cache, downloaded on first use.
+
+    The download goes to a temporary folder inside the cache folder; the archive gets its name
+    (by :func:`os.replace`, atomic on one file system) only once its SHA-256 is found right, so
+    two processes fetching at once each rename a complete, checked file and a reader never sees
+    half of one.
+
+    Args:
+        package: Debian package name, e.g. ``"sword-text-kjv"``.
+        version: its version, e.g. ``"14.3-1"``; (package, version) must be in :data:`PINS`.
+        downloader: stands in for :func:`apt_get_download` (tests inject one).
+        hint: added to the message when the download fails, e.g. another way to give the data.
+
+    Returns:
+        The path of the archive in :func:`cache_dir`.
+
+    Raises:
+        DataError: no pin, the download failed (one line saying how to get the file by hand), or
+            the archive, downloaded or cached, does not have the pinned SHA-256.
+    """
+    name, expected = _pin(package, version)
+    folder = cache_dir()
+    target = folder / name
+    if target.is_file():
+        verify(target, expected)
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"data: apt-get download {package}={version} into {folder}", file=sys.stderr)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{package}.", suffix=".part") as work:
+        try:
+            (downloader or apt_get_download)(package, version, Path(work))
+        except DataError as e:
+            raise DataError(
+                f"data: {e}; on a Debian machine run `apt-get download {package}={version}` "
+                f"and put {name} into {folder}" + (f", {hint}" if hint else "")
+            ) from e
+        got = Path(work) / name
+        if not got.is_file():
+            found = ", ".join(sorted(p.name for p in Path(work).iterdir())) or "nothing"
+            raise DataError(f"data: apt-get download {package}={version} wrote {found}, not {name}")
+        try:
+            verify(got, expected)
+        except DataError as e:
+            raise DataError(f"{e} (fresh from apt-get download {package}={version}; nothing was kept)") from e
+        got.chmod(0o644)
+        got.replace(target)
+    return target
+
+
+def ar_members(data: bytes, where: str = "archive") -> dict[str, bytes]:
+    """The members of an ``ar`` archive (the outer layer of a ``.deb``), by name.
+
+    Args:
+        data: the archive's bytes.
+        where: names the archive in error messages.
+
+    Returns:
+        Member name (without the trailing ``/`` of GNU ar) -> the member's bytes.
+
+    Raises:
+        DataError: the bytes are not an ``ar`` archive or are cut short.
+    """
+    if not data.startswith(_AR_MAGIC):
+        raise DataError(f"data: {where} is not an ar archive (a .deb starts with !<arch>)")
+    members: dict[str, bytes] = {}
+    position = len(_AR_MAGIC)
+    while position < len(data):
+        header = data[position : position + _AR_HEADER]
+        if len(header) < _AR_HEADER or header[58:60] != b"`\n":
+            raise DataError(f"data: {where} has a damaged ar member header at byte {position}")
+        try:
+            size = int(header[48:58].decode("ascii"))
+        except ValueError as e:
+            raise DataError(f"data: {where} has a bad ar member size at byte {position}") from e
+        start = position + _AR_HEADER
+        if start + size > len(data):
+            raise DataError(f"data: {where} is cut short (an ar member runs past its end)")
+        name = header[:16].decode("ascii", errors="replace").rstrip(" ").rstrip("/")
+        members[name] = data[start : start + size]
+        position = start + size + (size & 1)  # members start on even offsets
+    return members
+
+
+def data_files(deb: bytes, prefix: str = "", where: str = "archive") -> dict[str, bytes]:
+    """The regular files of a ``.deb``'s ``data.tar.*`` whose path starts with ``prefix``.
+
+    Files are read into memory, never written to disk, so no path in the archive can reach
+    outside it.
+
+    Args:
+        deb: the ``.deb``'s bytes.
+        prefix: keeps files whose path (without the leading ``./``) starts with it, e.g. ``"usr/share/sword/"``.
+        where: names the archive in error messages.
+
+    Returns:
+        Path (e.g. ``"usr/share/sword/mods.d/x.conf"``) -> bytes.
+
+    Raises:
+        DataError: no ``data.tar``, a compression this Python cannot read, or a damaged tar.
+    """
+    members = ar_members(deb, where)
+    tars = [name for name in members if name == "data.tar" or name.startswith("data.tar.")]
+    if not tars:
+        raise DataError(f"data: {where} has no data.tar member (members: {', '.join(members) or 'none'})")
+    suffix = tars[0].removeprefix("data.tar").removeprefix(".")
+    if suffix not in _TAR_MODES:
+        need = " (zstd needs Python 3.14 or later)" if suffix == "zst" else ""
+        raise DataError(f"data: {where} holds {tars[0]}, which this Python cannot decompress{need}")
+    files: dict[str, bytes] = {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(members[tars[0]]), mode=_TAR_MODES[suffix]) as tar:
+            for info in tar:
+                path = info.name.removeprefix("./")
+                if info.isfile() and path.startswith(prefix):
+                    handle = tar.extractfile(info)
+                    if handle is not None:
+                        files[path] = handle.read()
+    except (OSError, EOFError, tarfile.TarError) as e:
+        raise DataError(f"data: {tars[0]} of {where} cannot be read ({_one_line(str(e))})") from e
+    return files
+
+
+def deb_files(
+    package: str, version: str, prefix: str = "", downloader: Downloader | None = None, hint: str = ""
+) -> dict[str, bytes]:
+    """The files under ``prefix`` of the pinned Debian package ``package=version``.
+
+    The archive is fetched on first use (:func:`fetch`) and checked against its pinned SHA-256
+    each time it is read; the bytes read are the bytes checked.
+
+    Args:
+        package: Debian package name.
+        version: its version (pinned in :data:`PINS`).
+        prefix: keeps the files whose path starts with it.
+        downloader: passed to :func:`fetch`.
+        hint: passed to :func:`fetch`.
+
+    Returns:
+        Path inside the package (no leading ``/``) -> bytes.
+
+    Raises:
+        DataError: see :func:`fetch` and :func:`data_files`.
+    """
+    name, expected = _pin(package, version)
+    path = cache_dir() / name
+    if not path.is_file():
+        fetch(package, version, downloader, hint)
+    return data_files(verify(path, expected), prefix, where=name)
