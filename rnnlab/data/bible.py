@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from rnnlab.data import debian, sword
 from rnnlab.data.corpora import DataError
 from rnnlab.data.packages import cache_root
+from rnnlab.fileio import atomic_write_bytes
 
 NAME = "bible-en-es"
 #: (Debian package, version, SWORD module) of each side
@@ -130,24 +129,17 @@ def _read_cache(path: Path) -> dict[str, list[tuple[str, str]]] | None:
         kept = json.loads(path.read_text(encoding="utf-8"))
         if kept.get("format") != _FORMAT or kept.get("pins") != _pins():
             return None
-        return {split: [(en, es) for en, es in kept["pairs"][split]] for split in SPLITS}
+        pairs = {split: [(en, es) for en, es in kept["pairs"][split]] for split in SPLITS}
+        return pairs if all(isinstance(t, str) for s in pairs.values() for pair in s for t in pair) else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # missing or damaged: decode the packages again and rewrite it
 
 
 def _write_cache(path: Path, pairs: dict[str, list[tuple[str, str]]]) -> None:
-    """Write the pairs atomically (temporary file, fsync, rename): a reader sees all or nothing."""
+    """Write the pairs atomically: a process reading them at the same time sees all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump({"format": _FORMAT, "pins": _pins(), "pairs": pairs}, out, ensure_ascii=False)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    kept = {"format": _FORMAT, "pins": _pins(), "pairs": pairs}
+    atomic_write_bytes(path, json.dumps(kept, ensure_ascii=False).encode("utf-8"))
 
 
 def load_bible_en_es(downloader: debian.Downloader | None = None) -> dict[str, list[tuple[str, str]]]:
