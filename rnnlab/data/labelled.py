@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rnnlab.data.corpora import DataError, read_data_file
+from rnnlab.data.corpora import DataError
 from rnnlab.data.packages import package_file
-
-csv.field_size_limit(1 << 24)  # whole reviews are long fields
+from rnnlab.data.tables import read_columns
 
 
 @dataclass(frozen=True)
@@ -65,82 +64,16 @@ LABELLED: dict[str, Callable[[], list[Example]]] = {
 }
 
 
-def _open_quote_line(text: str, first: int) -> int | None:
-    """The line of the quoted CSV field that breaks the file, searching from the record on line
-    ``first``: the first quote that opens a field and either never closes or is followed by more
-    text before the next comma or line end (``None`` if there is none)."""
-    start = 0
-    for _ in range(first - 1):
-        start = text.find("\n", start) + 1
-        if not start:
-            return None
-    i = start
-    while (j := text.find('"', i)) >= 0:
-        if j > start and text[j - 1] not in ",\n":  # a quote inside an unquoted field is text
-            i = j + 1
-            continue
-        k = j + 1
-        while (k := text.find('"', k)) >= 0 and text[k + 1 : k + 2] == '"':  # a doubled quote is text
-            k += 2
-        if k < 0 or text[k + 1 : k + 2] not in ("", ",", "\n"):
-            return first + text.count("\n", start, j)
-        i = k + 1
-    return None
-
-
-def _rows_of(reader, path: Path, text: str):
-    """The rows of ``reader`` (over ``text``); a CSV error names the line where its quote opened."""
-    done = 0  # lines read up to the end of the last good row
-    try:
-        for row in reader:
-            yield row
-            done = reader.line_num
-    except csv.Error as e:
-        opened = _open_quote_line(text, done + 1) if reader.dialect.quoting != csv.QUOTE_NONE else None
-        if opened is None:
-            raise DataError(f"data: {path} line {reader.line_num}: {e} (a quote left open?)") from e
-        raise DataError(
-            f"data: {path} line {opened}: a quote left open (the quoted text that starts on this line "
-            f"runs to line {reader.line_num}: {e})"
-        ) from e
-
-
 def read_table(path: str | Path, label_column: str = "label", text_column: str = "text") -> list[Example]:
-    """The examples of a CSV or TSV file with a header row.
+    """The examples of a CSV or TSV file with a header row (see :func:`rnnlab.data.tables.read_columns`).
 
     Raises:
         DataError: no such file (or not a regular one), a missing column, a row without a label, an
             empty text, or a quote left open (the message names the line; for a quote, where it opened).
     """
-    path = Path(path)
-    if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-        raise DataError(f"data: {path}: expected a .csv or .tsv file (or a name: {', '.join(LABELLED)})")
-    text = read_data_file(path, LABELLED, "a CSV or TSV file")
-    if path.suffix.lower() == ".csv":  # quoted fields may hold commas and line breaks; a stray quote is an error
-        reader = csv.reader(io.StringIO(text), delimiter=",", strict=True)
-    else:  # TSV has no quoting: a quote is text (a review may open one and never close it)
-        reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-    rows = _rows_of(reader, path, text)
-    header = next(rows, None)
-    if not header:
-        raise DataError(f"data: {path} is empty")
-    header = [h.strip() for h in header]
-    missing = [c for c in (label_column, text_column) if c not in header]
-    if missing:
-        raise DataError(
-            f"data: {path} has no column {' or '.join(map(repr, missing))} (its header: {', '.join(header)}); "
-            "name the columns with --label-column and --text-column"
-        )
-    li, ti = header.index(label_column), header.index(text_column)
     examples = []
-    for row in rows:
-        if not any(cell.strip() for cell in row):
-            continue
-        line = reader.line_num
-        if len(row) != len(header):
-            quote = "; quote texts that hold commas" if path.suffix.lower() == ".csv" else ""
-            raise DataError(f"data: {path} line {line}: {len(row)} field(s), expected {len(header)}{quote}")
-        label, body = row[li].strip(), row[ti].strip()
+    columns = {label_column: "--label-column", text_column: "--text-column"}
+    for line, (label, body) in read_columns(path, columns, LABELLED):
         if not label:
             raise DataError(f"data: {path} line {line}: no label")
         if not body:
