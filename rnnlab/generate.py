@@ -17,6 +17,28 @@ from rnnlab.data.vocab import Vocab
 from rnnlab.models.language_model import LanguageModel
 
 
+def sampling_probs(logits: Tensor, temperature: float, top_k: int, top_p: float) -> Tensor:
+    """Unnormalised sampling probabilities over the last dimension of ``logits (..., V)``, in float64.
+
+    The logits are divided by ``temperature`` (> 0); with ``top_k > 0`` only the ``k`` largest
+    keep their probability; with ``top_p < 1`` only the smallest set of the most likely whose
+    mass reaches ``top_p`` (nucleus sampling, Holtzman et al. 2020). Entries that are ``-inf`` stay
+    impossible. ``torch.multinomial`` draws from the result row by row.
+    """
+    top = logits.amax(dim=-1, keepdim=True)
+    logits = (logits.double() - top) / temperature  # the best is 0: no overflow whatever the temperature
+    if 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        before = sorted_p.cumsum(-1) - sorted_p  # mass of strictly more likely tokens
+        keep = torch.zeros_like(probs, dtype=torch.bool).scatter_(-1, order, before < top_p)
+        probs = torch.where(keep, probs, torch.zeros_like(probs))  # the smallest set whose mass reaches top_p
+    return probs
+
+
 def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator | None) -> int:
     """Choose the next id from ``logits (V,)``; ``temperature == 0`` is greedy.
 
@@ -28,17 +50,7 @@ def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator
         raise ValueError(f"the model's scores are not finite ({top}): its weights diverged; retrain with a lower --lr")
     if temperature == 0:
         return int(logits.argmax())
-    logits = (logits.double() - top) / temperature  # the best is 0: no overflow whatever the temperature
-    if 0 < top_k < logits.numel():
-        kth = torch.topk(logits, top_k).values[-1]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = probs.sort(descending=True)
-        before = sorted_p.cumsum(0) - sorted_p  # mass of strictly more likely tokens
-        keep = torch.zeros_like(probs, dtype=torch.bool)
-        keep[order[before < top_p]] = True  # the smallest set whose mass reaches top_p
-        probs = torch.where(keep, probs, torch.zeros_like(probs))
+    probs = sampling_probs(logits, temperature, top_k, top_p)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
