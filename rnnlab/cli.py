@@ -25,6 +25,7 @@ from rnnlab.commands import (
     tag,
     task,
     train,
+    translate,
     units,
     visualize,
 )
@@ -34,7 +35,7 @@ from rnnlab.runtime import tune_process
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
     *(score, agree),
-    *(predict, tag),
+    *(predict, tag, translate),
     *(diagnose, units, visualize, serve),
     *(surface, task, compare, bench),
 )

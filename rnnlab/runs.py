@@ -56,6 +56,7 @@ KINDS = {
     "sequence": "a long-range task model (rnnlab task)",
     "classify": "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
     "tag": "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
+    "seq2seq": "a sequence-to-sequence model (rnnlab train --task seq2seq; use it with rnnlab translate)",
 }
 _LEGACY_NAMES = {"epochs": "max_epochs"}  # fields that earlier versions named otherwise
 

@@ -8,12 +8,14 @@ import torch
 from rnnlab.generate import generate
 from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
+from rnnlab.models.seq2seq import Seq2SeqConfig
 from rnnlab.models.sequence import SequenceConfig
 from rnnlab.models.tagger import TaggerConfig
 from rnnlab.runs import LAST, read_metrics
-from rnnlab.tasks import ClassifyTask, LanguageModelTask, SequenceTask, TagTask, resume
+from rnnlab.tasks import ClassifyTask, LanguageModelTask, Seq2SeqTask, SequenceTask, TagTask, resume
 from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig, load_model
+from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
 from rnnlab.train import OptimConfig, RunConfig, Trainer
 from rnnlab.train.options import options, parse_duration
@@ -113,7 +115,17 @@ def _tag(tmp_path, **run):
     return TagTask(model, TagConfig(data=str(tmp_path / "t.conll")), optim.batch_size, opts.seed), optim, opts
 
 
-@pytest.mark.parametrize("make", [_sequence, _classify, _tag], ids=["sequence", "classify", "tag"])
+def _seq2seq(tmp_path, **run):
+    words = ["red", "blue", "cat", "dog", "sun"]
+    rows = [(" ".join(words[(i + k) % 5] for k in range(2 + i % 3)), words[i % 5]) for i in range(60)]
+    (tmp_path / "p.tsv").write_text("source\ttarget\n" + "".join(f"{a}\t{b}\n" for a, b in rows))
+    model = Seq2SeqConfig(hidden_size=8, embedding_size=8, dropout=0.3)
+    optim, opts = options("seq2seq", {"eval_every": 4, "max_epochs": 0.0, "batch_size": 8, **run})
+    data = Seq2SeqDataConfig(data=str(tmp_path / "p.tsv"), tokens="word", eval_sentences=5, test_beam=2)
+    return Seq2SeqTask(model, data, optim.batch_size, opts.seed), optim, opts
+
+
+@pytest.mark.parametrize("make", [_sequence, _classify, _tag, _seq2seq], ids=["sequence", "classify", "tag", "seq2seq"])
 def test_every_task_resumes_exactly(tmp_path, make):
     args = (tmp_path,) if make is not _sequence else ()
     Trainer(*_split(make(*args, max_steps=14), tmp_path / "whole")).run()

@@ -1,4 +1,9 @@
-"""``rnnlab eval OUT``: loss of a run on its validation or test split, or on any text (nats, bits, perplexity; JSON)."""
+"""``rnnlab eval OUT``: a run's scores on its validation or test split, as JSON.
+
+A language model: its loss on the split, or on any text (nats, bits, perplexity). A
+sequence-to-sequence run: BLEU and chrF (``sacrebleu``), exact match, loss and BLEU by source
+length of the split translated with ``--beam``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from pathlib import Path
 from rnnlab.commands.common import UsageError
 from rnnlab.data.corpora import load_corpus
 from rnnlab.fileio import strict_json
+from rnnlab.tasks import read_run
 from rnnlab.tasks.lm import evaluate, load_ids, load_model
+from rnnlab.train.options import RunConfig
 
 
 def register(sub) -> None:
@@ -18,10 +25,18 @@ def register(sub) -> None:
     p.add_argument("--data", default=None, help="text to evaluate on in full (default: the run's validation split)")
     p.add_argument("--split", choices=("valid", "test"), default=None, help="the run's split to evaluate on (valid)")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")
+    p.add_argument("--beam", type=int, default=None, help="seq2seq runs: beam width (default: the run's --test-beam)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    kind = read_run(args.run_dir).kind
+    if kind == "seq2seq":
+        return _seq2seq(args)
+    if kind != "lm":
+        raise UsageError(f"OUT: {args.run_dir} is a {kind} run; eval scores language models and seq2seq runs")
+    if args.beam is not None:
+        raise UsageError("--beam: for seq2seq runs only")
     model, vocab, _, train_cfg, info = load_model(args.run_dir, args.checkpoint)
     unit = "character" if vocab.unit == "char" else vocab.unit
     if args.data is not None and args.split is not None:
@@ -51,4 +66,24 @@ def run(args) -> int:
         "checkpoint_step": info.get("step"),
     }
     print(json.dumps(strict_json(result), indent=2, allow_nan=False))  # a non-finite figure is null
+    return 0
+
+
+def _seq2seq(args) -> int:
+    from rnnlab.tasks.seq2seq import load_splits, load_translator, split_scores
+
+    if args.data is not None:
+        raise UsageError("--data: a seq2seq run is scored on its own splits (--split valid or test)")
+    if args.checkpoint != "best":
+        raise UsageError("--checkpoint: a seq2seq run is scored with its best weights")
+    beam = args.beam
+    if beam is not None and beam < 1:
+        raise UsageError(f"--beam: expected an integer >= 1, got {beam}")
+    translator = load_translator(args.run_dir)
+    seed = read_run(args.run_dir, "seq2seq").section("run", RunConfig).seed
+    split = "test" if args.split == "test" else "val"
+    pairs = load_splits(translator.data, seed)[split]
+    scores = split_scores(translator, pairs, beam or translator.data.test_beam)
+    result = {"data": translator.data.data, "split": split, **scores}
+    print(json.dumps(strict_json(result), indent=2, allow_nan=False, ensure_ascii=False))
     return 0

@@ -1,5 +1,6 @@
 """``rnnlab inspect OUT``: any run's kind, configuration, size, best and last checkpoint, and the
-scores of its results (a language model's vocabulary, a classifier's labels, a tagger's tags)."""
+scores of its results (a language model's vocabulary, a classifier's labels, a tagger's tags, a
+seq2seq run's two vocabularies and its BLEU)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from rnnlab.models.language_model import count_parameters
 from rnnlab.runs import BEST, LAST, read_results
 from rnnlab.tasks import read_run
 
-SCORES = ("accuracy", "macro_f1", "precision", "recall", "f1")
+SCORES = ("accuracy", "macro_f1", "precision", "recall", "f1", "bleu", "chrf", "exact", "beam")
 
 
 def register(sub) -> None:
@@ -21,32 +22,49 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _model(out: Path, kind: str) -> tuple[object, dict]:
-    """The run's model (a diverged one too) and what names its outputs."""
-    if kind == "lm":
-        from rnnlab.tasks.lm import load_model
+def _lm(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.lm import load_model
 
-        model, vocab, *_ = load_model(out, "best", finite=False)  # inspect shows a diverged run too
-        shown = "".join(vocab.chars) if vocab.unit == "char" else {"words": len(vocab), "first": vocab.chars[:50]}
-        return model, {"vocabulary": shown}
-    if kind == "classify":
-        from rnnlab.tasks.classify import load_classifier
+    model, vocab, *_ = load_model(out, "best", finite=False)  # inspect shows a diverged run too
+    shown = "".join(vocab.chars) if vocab.unit == "char" else {"words": len(vocab), "first": vocab.chars[:50]}
+    return model, {"vocabulary": shown}
 
-        model, encoder, labels = load_classifier(out, finite=False)
-        return model, {
-            "labels": labels.names,
-            "vocabulary": {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]},
-        }
-    if kind == "tag":
-        from rnnlab.tasks.tag import load_tagger
 
-        model, encoder = load_tagger(out, finite=False)
-        words = {"words": len(encoder.words), "first": encoder.words.tokens[:50]}
-        return model, {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
+def _classify(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.classify import load_classifier
+
+    model, encoder, labels = load_classifier(out, finite=False)
+    return model, {
+        "labels": labels.names,
+        "vocabulary": {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]},
+    }
+
+
+def _tag(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.tag import load_tagger
+
+    model, encoder = load_tagger(out, finite=False)
+    words = {"words": len(encoder.words), "first": encoder.words.tokens[:50]}
+    return model, {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
+
+
+def _sequence(out: Path) -> tuple[object, dict]:
     from rnnlab.tasks.sequence import load_sequence_run
 
     model, task, _ = load_sequence_run(out, finite=False)
     return model, {"long_range_task": task.name, "T": task.steps, "baseline": task.baseline}
+
+
+def _seq2seq(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.seq2seq import load_translator
+
+    t = load_translator(out, finite=False)
+    sides = {name: {"kind": tok.kind, "size": len(tok)} for name, tok in (("source", t.source), ("target", t.target))}
+    return t.model, {"vocabulary": sides}
+
+
+#: kind -> the run's model (a diverged one too) and what names its inputs and outputs
+MODELS = {"lm": _lm, "classify": _classify, "tag": _tag, "sequence": _sequence, "seq2seq": _seq2seq}
 
 
 def _info(path: Path) -> dict:
@@ -61,7 +79,7 @@ def run(args) -> int:
     out = args.run_dir
     config = read_run(out)
     kind = config.kind
-    model, names = _model(out, kind)
+    model, names = MODELS[kind](out)
     best, last, results = _info(out / BEST), _info(out / LAST), read_results(out) or {}
     sections = dict(config.sections)
     report = {

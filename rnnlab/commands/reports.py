@@ -15,6 +15,7 @@ NEXT = {
     "sequence": "",
     "classify": 'predict with: rnnlab predict {out} "some text"',
     "tag": 'tag with: rnnlab tag {out} "a sentence"',
+    "seq2seq": 'translate with: rnnlab translate {out} "a sentence" (--attention att.png draws the weights)',
 }
 
 
@@ -113,10 +114,25 @@ def _tag(summary: dict, out: Path) -> list[str]:
     return lines + [_epochs(summary)]
 
 
+def _seq2seq(summary: dict, out: Path) -> list[str]:
+    if "test" not in summary:
+        return []
+    t = summary["test"]
+    lines = [
+        f"test ({t['sentences']:,} sentences, beam {t['beam']}): BLEU {t['bleu']:.2f}  chrF {t['chrf']:.2f}  "
+        f"exact {t['exact']:.4f}  ({t['sentences_per_s']:.1f} sentences/s)"
+    ]
+    if len(t["by_length"]) > 1:
+        lines.append("  BLEU by source length: " + "  ".join(f"{b['words']}: {b['bleu']:.1f}" for b in t["by_length"]))
+    for e in t["examples"][:3]:
+        lines.append(f"  {e['source']}  ->  {e['output']}  (reference: {e['reference']})")
+    return lines + [_epochs(summary)]
+
+
 def _epochs(summary: dict) -> str:
     epochs = summary["epochs"] or 0
     per = summary["seconds"] / max(epochs, 1e-9)
     return f"best epoch {summary['best_epoch']} of {epochs:.3g} ({summary['stopped']}); {per:.0f} s an epoch"
 
 
-REPORTS = {"lm": _lm, "sequence": _sequence, "classify": _classify, "tag": _tag}
+REPORTS = {"lm": _lm, "sequence": _sequence, "classify": _classify, "tag": _tag, "seq2seq": _seq2seq}

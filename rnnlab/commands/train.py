@@ -1,5 +1,6 @@
 """``rnnlab train``: train a language model (``--task lm``, the default), a text classifier
-(``--task classify``) or a sequence tagger (``--task tag``); or ``--resume OUT``, any run.
+(``--task classify``), a sequence tagger (``--task tag``) or an encoder-decoder (``--task
+seq2seq``); or ``--resume OUT``, any run.
 
 ``--task classify``: many to one. ``--data`` is a CSV or TSV file with a header row (label and
 text columns, named by ``--label-column`` / ``--text-column``) or a named set: pang-lee (4,000
@@ -11,7 +12,15 @@ test accuracy and macro-F1 of the best weights next to a TF-IDF + logistic regre
 blank line between sentences) or a named set: conll2003 (named entities), conll2003-pos,
 conll2003-chunk. Prints entity precision, recall and F1 (CoNLL's scoring) each epoch, then on test.
 
-Use a classifier with ``rnnlab predict OUT "text"`` and a tagger with ``rnnlab tag OUT "a sentence"``.
+``--task seq2seq``: many to many without alignment. ``--data`` is a TSV with a header row (source and
+target columns, named by ``--source-column`` / ``--target-column``), two line-aligned files given
+as SOURCE,TARGET (``--data train.en,train.es``), or a named set: bible-en-es (the King James Bible and
+the Reina-Valera 1909, verse by verse), dates (dates in many formats and languages to ISO 8601),
+addition ("535+61" to "596"). Prints validation loss, BLEU, chrF and exact match each epoch, then
+the test scores of the best weights with a beam and BLEU by source length.
+
+Use a classifier with ``rnnlab predict OUT "text"``, a tagger with ``rnnlab tag OUT "a sentence"``
+and a seq2seq model with ``rnnlab translate OUT "a sentence"``.
 """
 
 from __future__ import annotations
@@ -28,10 +37,12 @@ from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data
 from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
+from rnnlab.models.seq2seq import Seq2SeqConfig
 from rnnlab.models.tagger import TaggerConfig
-from rnnlab.tasks import ClassifyTask, LanguageModelTask, TagTask, resume
+from rnnlab.tasks import ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, resume
 from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig
+from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
 from rnnlab.train.options import TASK_DEFAULTS, OptimConfig, RunConfig, options
 from rnnlab.train.progress import Progress
@@ -42,8 +53,16 @@ KINDS = {
     "lm": (LanguageModelTask, ModelConfig, LMDataConfig, ("vocab_size",)),
     "classify": (ClassifyTask, ClassifierConfig, ClassifyConfig, ("vocab_size", "num_classes")),
     "tag": (TagTask, TaggerConfig, TagConfig, ("vocab_size", "num_chars", "num_tags")),
+    "seq2seq": (Seq2SeqTask, Seq2SeqConfig, Seq2SeqDataConfig, ("source_vocab", "target_vocab")),
 }
-VOCAB_FLAGS = ("level", "tokenizer", "max_vocab", "min_freq")  # the saved vocabulary is kept on resume
+VOCAB_FLAGS = (
+    "level",
+    "tokenizer",
+    "max_vocab",
+    "min_freq",
+    "tokens",
+    "vocab_size",
+)  # the saved vocabulary is kept on resume
 
 
 def add_options(p: argparse.ArgumentParser, kind: str, varies: Collection[str] = ()) -> argparse._ArgumentGroup:
@@ -61,8 +80,8 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
         "--task",
         choices=tuple(KINDS),
         default="lm",
-        help="lm: a language model; classify: texts to labels; tag: a tag per token "
-        "(see rnnlab train --task classify --help, rnnlab train --task tag --help)",
+        help="lm: a language model; classify: texts to labels; tag: a tag per token; seq2seq: texts to texts "
+        "(see rnnlab train --task classify --help, --task tag --help, --task seq2seq --help)",
     )
     add_flags(p.add_argument_group("model"), model_cls, skip=sizes)
     add_flags(p.add_argument_group("data"), data_cls)
@@ -77,7 +96,7 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a language model, classifier or tagger",
+        help="train a language model, classifier, tagger or seq2seq model",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -85,7 +104,7 @@ def register(sub) -> None:
 
 
 def task_of(argv: list[str]) -> str | None:
-    """The task of ``rnnlab train --task classify|tag ...`` (else ``None``: the language model)."""
+    """The task of ``rnnlab train --task classify|tag|seq2seq ...`` (else ``None``: the language model)."""
     if argv[:1] != ["train"]:
         return None
     for i, arg in enumerate(argv):
@@ -96,13 +115,13 @@ def task_of(argv: list[str]) -> str | None:
             if arg == "--task" and i + 1 < len(argv)
             else None
         )
-        if value in ("classify", "tag"):
+        if value in KINDS and value != "lm":
             return value
     return None
 
 
 def parse(argv: list[str]) -> argparse.Namespace | None:
-    """Parsed arguments if ``argv`` is a classify or tag training command, else ``None``."""
+    """Parsed arguments if ``argv`` trains another task than a language model, else ``None``."""
     kind = task_of(argv)
     if kind is None:
         return None

@@ -25,22 +25,22 @@ the order first seen), at most ``vocab_size`` ids in all. ``lowercase`` lowercas
 anything else (for subwords: SentencePiece's ``nmt_nfkc_cf`` case-folding rule, kept in the model).
 An unknown token is ``UNK`` and decodes as ``⁇`` (:data:`UNK_SURFACE`, SentencePiece's choice too).
 
-Saved files: ``<name>.vocab.json`` (kind, lowercase, tokens) for ``char`` and ``word``, and
-``<name>.spm.model`` (SentencePiece's protobuf model) for ``subword``, written atomically.
+A tokenizer is saved as JSON (:meth:`Tokenizer.to_json`), inside the run's ``config.json``: kind,
+lowercase and tokens for ``char`` and ``word``; for ``subword`` the SentencePiece model (its protobuf
+bytes, never executed) in base64.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
-from pathlib import Path
 
 from rnnlab.data.corpora import DataError
 from rnnlab.data.symbols import BOS, EOS, PAD, SPECIALS, UNK
-from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 
 KINDS = ("char", "word", "subword")
 UNK_SURFACE = "\u2047"
@@ -115,23 +115,26 @@ class Tokenizer:
             raise DataError(f"{kind} tokenizer: no training text")
         return _TRAINERS[kind].build(texts, kind, vocab_size, min_freq, lowercase)
 
-    @classmethod
-    def load(cls, folder: str | Path, name: str) -> Tokenizer:
-        """The tokenizer :meth:`save` wrote as ``name`` in ``folder``.
+    @staticmethod
+    def from_json(obj: dict) -> Tokenizer:
+        """The tokenizer :meth:`to_json` gave.
 
         Raises:
-            DataError: neither file there, or a file that is not a tokenizer (one line naming it).
+            DataError: ``obj`` is not a saved tokenizer (one line saying what is wrong).
         """
-        folder = Path(folder)
-        vocab, model = folder / f"{name}.vocab.json", folder / f"{name}.spm.model"
-        if vocab.is_file():
-            return VocabTokenizer.read(vocab)
-        if model.is_file():
-            return SubwordTokenizer.read(model)
-        raise DataError(f"tokenizer: no {vocab.name} or {model.name} in {folder}")
+        try:
+            if obj["kind"] == "subword":
+                return SubwordTokenizer(base64.b64decode(obj["model"], validate=True))
+            return VocabTokenizer(obj["kind"], list(obj["tokens"]), bool(obj["lowercase"]))
+        except (KeyError, TypeError, ValueError, binascii.Error) as e:
+            raise DataError(f"tokenizer: not a saved tokenizer ({type(e).__name__}: {e})") from e
 
-    def save(self, folder: str | Path, name: str) -> Path:
-        """Write the tokenizer into ``folder`` as ``name`` (atomically). Returns the file written."""
+    def to_json(self) -> dict:
+        """What :meth:`from_json` reads back (plain JSON)."""
+        raise NotImplementedError
+
+    def piece(self, idx: int) -> str:
+        """The token of id ``idx``, as :meth:`tokens` spells it."""
         raise NotImplementedError
 
     def encode(self, text: str) -> list[int]:
@@ -199,23 +202,11 @@ class VocabTokenizer(Tokenizer):
     def __len__(self) -> int:
         return len(self.vocab)
 
-    def save(self, folder: str | Path, name: str) -> Path:
-        path = Path(folder) / f"{name}.vocab.json"
-        atomic_write_json(path, {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.vocab})
-        return path
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "lowercase": self.lowercase, "tokens": self.vocab}
 
-    @classmethod
-    def read(cls, path: Path) -> VocabTokenizer:
-        """The tokenizer of a ``.vocab.json`` file.
-
-        Raises:
-            DataError: the file cannot be read or is not a vocabulary.
-        """
-        try:
-            obj = json.loads(path.read_text(encoding="utf-8"))
-            return cls(obj["kind"], obj["tokens"], bool(obj["lowercase"]))
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as e:
-            raise DataError(f"tokenizer: {path} is not a vocabulary file ({type(e).__name__}: {e})") from e
+    def piece(self, idx: int) -> str:
+        return self.vocab[idx]
 
 
 def _spm():
@@ -287,24 +278,11 @@ class SubwordTokenizer(Tokenizer):
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
-    def save(self, folder: str | Path, name: str) -> Path:
-        path = Path(folder) / f"{name}.spm.model"
-        atomic_write_bytes(path, self.model)
-        return path
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "model": base64.b64encode(self.model).decode("ascii")}
 
-    @classmethod
-    def read(cls, path: Path) -> SubwordTokenizer:
-        """The tokenizer of a ``.spm.model`` file.
-
-        Raises:
-            DataError: the file cannot be read or is not a SentencePiece model with the reserved ids.
-        """
-        try:
-            return cls(path.read_bytes())
-        except OSError as e:
-            raise DataError(f"tokenizer: {path} cannot be read ({e.strerror or e})") from e
-        except DataError as e:
-            raise DataError(f"{e} ({path})") from e
+    def piece(self, idx: int) -> str:
+        return self.sp.id_to_piece(idx)
 
 
 def _reason(error: RuntimeError) -> str:

@@ -14,6 +14,7 @@ from rnnlab.runs import LAST, read_config
 from rnnlab.tasks.classify import ClassifyConfig, ClassifyTask
 from rnnlab.tasks.common import legacy_sections
 from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
+from rnnlab.tasks.seq2seq import Seq2SeqDataConfig, Seq2SeqTask
 from rnnlab.tasks.sequence import SequenceTask
 from rnnlab.tasks.tag import TagConfig, TagTask
 from rnnlab.train.options import OptimConfig, RunConfig
@@ -26,6 +27,7 @@ TASKS: dict[str, tuple[type, type | None]] = {
     "sequence": (SequenceTask, None),
     "classify": (ClassifyTask, ClassifyConfig),
     "tag": (TagTask, TagConfig),
+    "seq2seq": (Seq2SeqTask, Seq2SeqDataConfig),
 }
 
 
@@ -66,7 +68,11 @@ def resumable(data_cls: type | None) -> set[str]:
     size (the carried state has its width) and the seed; for a language model also the evaluation
     and sample sizes and the truncation length (its data position counts chunks, whatever their length)."""
     names = {*OptimConfig.__dataclass_fields__, *RunConfig.__dataclass_fields__} - {"batch_size", "seed"}
-    return names | ({"eval_chars", "sample_chars", "seq_len", "loss"} if data_cls is LMDataConfig else set())
+    extra = {
+        LMDataConfig: {"eval_chars", "sample_chars", "seq_len", "loss"},
+        Seq2SeqDataConfig: {"eval_sentences", "test_beam"},
+    }
+    return names | extra.get(data_cls, set())
 
 
-__all__ = ["TASKS", "read_run", "ClassifyTask", "LanguageModelTask", "SequenceTask", "TagTask", "resume"]
+__all__ = ["TASKS", "read_run", "ClassifyTask", "LanguageModelTask", "Seq2SeqTask", "SequenceTask", "TagTask", "resume"]
