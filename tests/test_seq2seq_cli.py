@@ -120,3 +120,20 @@ def test_bleu_is_sacrebleu():
     assert found["exact"] == pytest.approx(1 / 3) and found["signature"].startswith("nrefs:1")
     buckets = bleu_by_length(["a " * 12, "b", "c d"], hyps, refs)
     assert [b["sentences"] for b in buckets] == [2, 1] and buckets[1]["words"] == "11-20"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dates", "addition"])
+def test_named_sets_train_and_score_by_exact_match(tmp_path, capsys, name):
+    out = tmp_path / name
+    argv = [
+        *("train", "--task", "seq2seq", "--data", name, "--out", str(out), "--hidden-size", "16"),
+        *("--embedding-size", "8", "--max-steps", "20", "--eval-every", "10", "--eval-sentences", "20"),
+        *("--test-beam", "1", "--threads", "1"),
+    ]
+    assert main(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["data"]["tokens"] == "auto" and config["tables"]["source"]["kind"] == "char"
+    results = json.loads((out / "results.json").read_text())
+    assert results["metric"] == "val_exact" and 0 <= results["test"]["exact"] <= 1
+    assert results["sizes"]["test"] == {"dates": 1_000, "addition": 5_000}[name]
