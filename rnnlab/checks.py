@@ -117,16 +117,23 @@ def fits_in_memory(parameters: int) -> int:
     Raises:
         ValueError: naming the count, the memory it needs and the memory there is.
     """
-    need, have = parameters * BYTES_PER_PARAMETER, total_memory()
-    if need > have:
-        raise ValueError(
-            f"model: at least {parameters:,} parameters need {_gigabytes(need)} of memory and this machine "
-            f"has {_gigabytes(have)}; {SMALLER}"
-        )
+    fits_memory(parameters * BYTES_PER_PARAMETER, f"model: at least {parameters:,} parameters", SMALLER)
     return parameters
 
 
-def _allocation_failure(error: BaseException) -> str | None:
+def fits_memory(need: int, what: str, hint: str) -> int:
+    """Return ``need`` (bytes) if it fits in this machine's memory.
+
+    Raises:
+        ValueError: ``"<what> need <size> of memory and this machine has <size>; <hint>"``.
+    """
+    have = total_memory()
+    if need > have:
+        raise ValueError(f"{what} need {_gigabytes(need)} of memory and this machine has {_gigabytes(have)}; {hint}")
+    return need
+
+
+def allocation_failure(error: BaseException) -> str | None:
     """What failed to be allocated, or ``None`` if ``error`` is not a failed allocation."""
     if isinstance(error, MemoryError):
         return "an allocation failed"
@@ -148,7 +155,7 @@ def refuse_allocation_failure(init: F) -> F:
         try:
             return init(*args, **kwargs)
         except (RuntimeError, MemoryError) as e:
-            asked = _allocation_failure(e)
+            asked = allocation_failure(e)
             if asked is None:
                 raise
             raise ValueError(f"model: out of memory while building its weights ({asked}); {SMALLER}") from e

@@ -39,7 +39,7 @@ from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
 from rnnlab.models.seq2seq import Seq2SeqConfig
 from rnnlab.models.tagger import TaggerConfig
-from rnnlab.tasks import ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, resume
+from rnnlab.tasks import ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, read_run, resume
 from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
@@ -138,6 +138,9 @@ def _resume(args: argparse.Namespace, progress: Progress) -> Trainer:
         given = [f"--{n.replace('_', '-')}" for n in names if getattr(args, n, None) is not None]
         if given:
             raise UsageError(f"{', '.join(given)}: the {what} of a resumed run is fixed")
+    kind = read_run(args.resume).kind
+    if args.task != "lm" and kind != args.task:  # --task lm is also the default, so given or not
+        raise UsageError(f"--task {args.task}: {args.resume} is a {kind} run; give only --resume OUT")
     if args.out is not None and args.out != args.resume:
         raise UsageError("--out: a resumed run stays in its directory; give only --resume OUT")
     trainer = resume(args.resume, given_fields(args, data_cls, OptimConfig, RunConfig), progress)

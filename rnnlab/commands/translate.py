@@ -54,8 +54,17 @@ def _check(args) -> None:
             raise UsageError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
     if args.nbest > args.beam:
         raise UsageError(f"--nbest {args.nbest}: at most the beam width (--beam {args.beam})")
-    if args.attention is not None and args.attention.suffix.lower() != ".png":
-        raise UsageError(f"--attention: {args.attention} must end in .png")
+    if not sampling:
+        for name, off in (("top_k", 0), ("top_p", 1.0)):
+            if getattr(args, name) != off:
+                raise UsageError(f"--{name.replace('_', '-')}: shapes sampling only; give --temperature above 0")
+    if args.attention is not None:
+        if args.attention.suffix.lower() != ".png":
+            raise UsageError(f"--attention: {args.attention} must end in .png")
+        if not args.attention.parent.is_dir():
+            raise UsageError(f"--attention: {args.attention.parent} is not an existing folder")
+        if args.attention.is_dir():
+            raise UsageError(f"--attention: {args.attention} is a folder")
 
 
 def run(args) -> int:

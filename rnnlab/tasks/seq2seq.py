@@ -84,6 +84,9 @@ class Seq2SeqDataConfig:
                 checks.fail(name, "a share between 0 and 0.5", getattr(self, name))
         if self.tokens != "auto" and self.tokens not in TOKEN_KINDS:
             checks.fail("tokens", "auto or one of " + ", ".join(TOKEN_KINDS), self.tokens)
+        if self.source_column == self.target_column:
+            source = self.source_column
+            checks.fail("target_column", f"a column other than the source's ({source!r})", self.target_column)
         if self.select not in SELECT:
             checks.fail("select", "one of " + ", ".join(SELECT), self.select)
         checks.positive_int("vocab_size", self.vocab_size)

@@ -15,13 +15,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnlab import decode
+from rnnlab import checks, decode
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.symbols import BOS, EOS, PAD
 from rnnlab.data.tokenizer import Tokenizer
 from rnnlab.models.seq2seq import Seq2Seq
 
 BATCH = 64  # sentences decoded together (each with all its beams)
+BATCH_BYTES = 1 << 30  # fewer sentences together when a wide beam or a long output would need more
 
 
 @dataclass
@@ -124,14 +125,23 @@ class Translator:
         Args:
             max_length: most output tokens (default: the run's ``max_length``).
             length_penalty: beam scores are divided by ``length ** length_penalty``.
+
+        Raises:
+            ValueError: a beam or an output length whose search would not fit in memory (texts are
+                decoded fewer at a time when it would take more than ``BATCH_BYTES``).
         """
         was = self.model.training
         self.model.eval()
-        limit = max_length or self.data.max_length
+        limit = checks.positive_int("max_length", max_length or self.data.max_length)
+        checks.positive_int("beam", beam)
         encoded = [self.source_ids(t, self.data.max_length) or [PAD] for t in texts]
+        rows = 1 if temperature > 0 or (beam == 1 and nbest == 1) else beam
+        need = self.search_bytes(rows, limit, max((len(e) for e in encoded), default=1))
+        what = f"{rows} beam(s) over outputs of up to {limit} tokens: decoding one text would"
+        checks.fits_memory(need, what, "use a smaller beam or output length")
         out: list[list[Translation]] = [[] for _ in texts]
         try:
-            for batch in bucket_batches([len(e) for e in encoded], BATCH, None):
+            for batch in bucket_batches([len(e) for e in encoded], max(1, min(BATCH, BATCH_BYTES // need)), None):
                 src, src_lengths = pad([encoded[i] for i in batch])
                 if temperature > 0:
                     found = decode.sample(
@@ -152,9 +162,25 @@ class Translator:
                 for i, hyps in zip(batch, found):
                     hyps = hyps if isinstance(hyps, list) else [hyps]
                     out[i] = [self._translation(h, len(encoded[i])) for h in hyps]
+        except (RuntimeError, MemoryError) as e:
+            asked = checks.allocation_failure(e)
+            if asked is None:
+                raise
+            raise ValueError(f"decoding ran out of memory ({asked}); use a smaller beam or output length") from e
         finally:
             self.model.train(was)
         return out
+
+    def search_bytes(self, beam: int, max_length: int, source_len: int) -> int:
+        """About the memory (bytes) of decoding one text of ``source_len`` tokens with ``beam`` rows
+        (1: greedy or sampling) and outputs of up to ``max_length`` tokens: each row keeps its
+        tokens (int64) and attention weights (float32) of every step, in about five copies and four
+        while the beam is reordered and the finished merged, its encoder states, and a step's
+        float64 scores over the target vocabulary (the beam's candidates)."""
+        cfg = self.model.config
+        S = max(source_len, 1)
+        per_row = (max_length + 1) * (4 * 4 * S + 5 * 8) + 3 * 8 * cfg.target_vocab + 2 * 4 * S * cfg.hidden_size
+        return beam * per_row
 
     def _translation(self, hyp: Any, source_len: int) -> Translation:
         ids = list(hyp.tokens)
