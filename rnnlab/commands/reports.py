@@ -125,8 +125,13 @@ def _seq2seq(summary: dict, out: Path) -> list[str]:
     if len(t["by_length"]) > 1:
         lines.append("  BLEU by source length: " + "  ".join(f"{b['words']}: {b['bleu']:.1f}" for b in t["by_length"]))
     for e in t["examples"][:3]:
-        lines.append(f"  {e['source']}  ->  {e['output']}  (reference: {e['reference']})")
+        shown = [_clip(e[k]) for k in ("source", "output", "reference")]
+        lines.append(f"  {shown[0]}  ->  {shown[1]}  (reference: {shown[2]})")
     return lines + [_epochs(summary)]
+
+
+def _clip(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _epochs(summary: dict) -> str:
