@@ -137,7 +137,10 @@ def _clip(text: str, width: int = 100) -> str:
 def _epochs(summary: dict) -> str:
     epochs = summary["epochs"] or 0
     per = summary["seconds"] / max(epochs, 1e-9)
-    return f"best epoch {summary['best_epoch']} of {epochs:.3g} ({summary['stopped']}); {per:.0f} s an epoch"
+    return (
+        f"best weights in epoch {summary['best_epoch']}; {epochs:.3g} epochs run ({summary['stopped']}); "
+        f"{per:.0f} s an epoch"
+    )
 
 
 REPORTS = {"lm": _lm, "sequence": _sequence, "classify": _classify, "tag": _tag, "seq2seq": _seq2seq}
