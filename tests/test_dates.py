@@ -48,10 +48,12 @@ def test_every_source_names_one_date_only():
     assert any(len(r) > 1 for r in readings.values())  # there are ambiguous forms to refuse
 
 
-def test_dates_are_seeded_and_the_test_set_stands_alone():
+def test_dates_are_seeded_and_dealt_from_one_pool():
     small = {"test": 40, "valid": 40, "train": 200}
     one = make_dates(1, small)
     assert one == make_dates(1, small) and one != make_dates(2, small)
-    assert make_dates(1, {"test": 40})["test"] == one["test"]
+    assert {k: len(v) for k, v in one.items()} == {"train": 200, "valid": 40, "test": 40}
+    sources = [s for split in one.values() for s, _ in split]
+    assert len(set(sources)) == len(sources)
     with pytest.raises(ValueError, match="days"):
         make_dates(0, small, dt.date(1949, 1, 1))

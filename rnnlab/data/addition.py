@@ -10,10 +10,10 @@ here stops at ``EOS``, so nothing is padded. ``reverse=True`` reverses each ques
 (``"16+535"``), the example's trick, after Sutskever et al. (2014), of bringing the first digits
 of the answer close to the digits they depend on.
 
-Splits (:data:`SIZES`): the example draws 50,000 questions and holds out 10% for validation; here
-45,000 training and 5,000 validation questions, and a fixed test set of 5,000, each split from its
-own seeded generator (test first) and no question in two splits
-(:func:`rnnlab.data.parallel.draw_splits`).
+Splits (:data:`SIZES`): the example draws 50,000 distinct questions, shuffles them and holds out
+10% for validation; here 55,000 distinct questions are drawn with a fixed seed and dealt at random
+into 45,000 training, 5,000 validation and a fixed test set of 5,000, so every split has the same
+mix of lengths and no question is in two splits (:func:`rnnlab.data.parallel.draw_splits`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import random
 from rnnlab.data.corpora import DataError
 from rnnlab.data.parallel import Pair, Splits, draw_splits
 
-#: questions a split; drawn in this order (test first, so it does not depend on the training size)
+#: questions a split
 SIZES = {"test": 5_000, "valid": 5_000, "train": 45_000}
 
 
@@ -48,10 +48,10 @@ def make_addition(seed: int = 0, digits: int = 3, reverse: bool = False, sizes: 
     """The addition pairs of ``seed`` (see the module docstring).
 
     Args:
-        seed: seeds each split's generator (the same seed gives the same pairs).
+        seed: seeds the draw and the deal into splits (the same seed gives the same pairs).
         digits: the most digits a number has.
         reverse: reverse each question string (the answers stay as written).
-        sizes: split name -> questions, in the order drawn (default :data:`SIZES`).
+        sizes: split name -> questions (default :data:`SIZES`).
 
     Returns:
         ``{"train": [...], "valid": [...], "test": [...]}`` of ``(question, answer)`` pairs.

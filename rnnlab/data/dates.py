@@ -15,9 +15,9 @@ forms the locales order day and month differently (en ``3/4/98`` is March 4, es 
 3), so a digit-only source that another locale would write for the date with day and month swapped
 is refused and drawn again (:func:`ambiguous`).
 
-Splits (:data:`SIZES`): 20,000 training, 1,000 validation and 1,000 test pairs, each split from its
-own seeded generator, the test pairs first, and no source text in two splits or twice in one
-(:func:`rnnlab.data.parallel.draw_splits`). A date may come back in another split written another way:
+Splits (:data:`SIZES`): 22,000 distinct sources drawn with a fixed seed and dealt at random into
+20,000 training, 1,000 validation and 1,000 test pairs, so no source text is in two splits or twice
+in one (:func:`rnnlab.data.parallel.draw_splits`). A date may come back in another split written another way:
 that is the task.
 """
 

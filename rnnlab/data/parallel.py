@@ -257,37 +257,41 @@ def draw_splits(
     seed: int,
     key: Callable[[Pair], Hashable] = lambda pair: pair[0],
 ) -> Splits:
-    """Distinct pairs for each split, each split drawn from a generator of its own.
+    """Distinct pairs dealt into splits that follow one distribution.
 
-    The splits are drawn in the order of ``sizes`` (put ``test`` first: then the test pairs do not
-    depend on how many training pairs are asked for), each from ``random.Random(f"{seed}:{name}")``,
-    and no two pairs of any splits share a ``key``.
+    All ``sum(sizes)`` pairs are drawn from one generator, ``random.Random(f"{seed}:draw")``, none
+    sharing a ``key`` with another; then they are shuffled (``random.Random(f"{seed}:deal")``) and
+    dealt in the order of ``sizes``. Each split is thus a random share of the same pool, as the Keras
+    addition example splits its questions. Drawing split after split instead would give the later
+    ones fewer of the pairs that repeat often (the first draws take most of the few short sums
+    there are), and a test set of questions the training set hardly has.
 
     Args:
         draw: one pair from a generator, or ``None`` to refuse the draw (and draw again).
         sizes: split name -> how many pairs.
-        seed: the seed of every split's generator.
+        seed: seeds the draw and the deal.
         key: what must differ between any two pairs (by default the source text).
 
     Returns:
-        Split name -> its pairs, in the order drawn.
+        Split name -> its pairs.
 
     Raises:
         DataError: when the draws keep repeating pairs already taken (asked for more than there are).
     """
-    seen: set[Hashable] = set()
+    total = sum(sizes.values())
+    rng, seen, pairs, tries = random.Random(f"{seed}:draw"), set(), [], 0
+    while len(pairs) < total:
+        tries += 1
+        if tries > 50 * total + 1000:
+            raise DataError(f"data: could draw only {len(pairs):,} distinct pairs of {total:,}; ask for fewer")
+        pair = draw(rng)
+        if pair is not None and (k := key(pair)) not in seen:
+            seen.add(k)
+            pairs.append(pair)
+    random.Random(f"{seed}:deal").shuffle(pairs)
     out: Splits = {}
+    start = 0
     for name, size in sizes.items():
-        rng, pairs, tries = random.Random(f"{seed}:{name}"), [], 0
-        while len(pairs) < size:
-            tries += 1
-            if tries > 50 * size + 1000:
-                raise DataError(
-                    f"data: could draw only {len(pairs):,} distinct {name} pairs of {size:,}; ask for fewer"
-                )
-            pair = draw(rng)
-            if pair is not None and (k := key(pair)) not in seen:
-                seen.add(k)
-                pairs.append(pair)
-        out[name] = pairs
+        out[name] = pairs[start : start + size]
+        start += size
     return out
