@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         optim, opts = options(args.task, given_fields(args, OptimConfig, RunConfig))
         optim.validate()
         opts.validate()
-        name = Path(data.data.rstrip("/*")).stem or "run"
+        spec = data.data.split(",")[0] if args.task == "seq2seq" else data.data  # SOURCE,TARGET: the source's name
+        name = Path(spec.rstrip("/*")).stem or "run"
         out = args.out or Path("runs") / (name if args.task == "lm" else f"{args.task}-{name}")
         task = task_cls(model_cfg, data, optim.batch_size, opts.seed)
         trainer = Trainer(task, out, optim, opts, progress, force=args.force)
