@@ -137,3 +137,9 @@ def test_named_sets_train_and_score_by_exact_match(tmp_path, capsys, name):
     results = json.loads((out / "results.json").read_text())
     assert results["metric"] == "val_exact" and 0 <= results["test"]["exact"] <= 1
     assert results["sizes"]["test"] == {"dates": 1_000, "addition": 5_000}[name]
+
+
+def test_attention_labels_show_white_space_and_drop_the_word_mark():
+    from rnnlab.viz.attention import _label
+
+    assert [_label(p) for p in ["\u2581En", "\u2581", " ", "ginning"]] == ["En", "\u2581", "\u2423", "ginning"]

@@ -13,7 +13,9 @@ MAX_TOKENS = 60
 
 
 def _label(piece: str) -> str:
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(piece, piece)
+    """A token as a tick label: white space made visible, SentencePiece's word-start mark dropped."""
+    shown = {" ": "␣", "\n": "↵", "\t": "⇥"}.get(piece, piece)
+    return shown[1:] if shown.startswith("\u2581") and len(shown) > 1 else shown
 
 
 def plot_attention(panels: list[tuple[list[str], list[str], np.ndarray]], path: Path, title: str = "") -> None:
