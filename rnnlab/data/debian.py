@@ -19,16 +19,12 @@ package's files under ``./``.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import shutil
-import subprocess
-import sys
 import tarfile
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from rnnlab.data.archives import fetch_checked, one_line, run_tool
 from rnnlab.data.corpora import DataError
 from rnnlab.data.packages import cache_root, verify
 
@@ -62,10 +58,6 @@ def cache_dir() -> Path:
     return cache_root() / "debian"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _pin(package: str, version: str) -> tuple[str, str]:
     if (package, version) not in PINS:
         raise DataError(
@@ -78,39 +70,18 @@ def apt_get_download(package: str, version: str, folder: Path) -> None:
     """Run ``apt-get download PACKAGE=VERSION`` in ``folder`` (no shell, with a timeout).
 
     Raises:
-        DataError: there is no ``apt-get``, it failed (no network, unknown package) or timed out.
+        DataError: there is no ``apt-get``, it failed (no network, unknown package) or timed out;
+            the reason is apt-get's last ``E:`` line.
     """
-    apt_get = shutil.which("apt-get")
-    if apt_get is None:
-        raise DataError("there is no apt-get on this machine")
-    try:
-        done = subprocess.run(
-            [apt_get, "download", f"{package}={version}"],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as e:
-        raise DataError(f"apt-get download {package}={version} took more than {TIMEOUT} s") from e
-    except OSError as e:
-        raise DataError(f"apt-get could not be run ({_one_line(str(e))})") from e
-    if done.returncode != 0:
-        # apt-get's last "E:" line says what went wrong (unknown package, unreachable mirror)
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("E:")] or lines
-        reason = _one_line(errors[-1]) if errors else f"exit status {done.returncode}"
-        raise DataError(f"apt-get download {package}={version} failed: {reason}")
+    what = f"apt-get download {package}={version}"
+    run_tool("apt-get", ["download", f"{package}={version}"], folder, TIMEOUT, what, error_prefixes=("E:",))
 
 
 def fetch(package: str, version: str, downloader: Downloader | None = None, hint: str = "") -> Path:
     """The checked archive of ``package=version`` in the cache, downloaded on first use.
 
-    The download goes to a temporary folder inside the cache folder; the archive gets its name
-    (by :func:`os.replace`, atomic on one file system) only once its SHA-256 is found right, so
-    two processes fetching at once each rename a complete, checked file and a reader never sees
-    half of one.
+    The download goes to a temporary folder inside the cache folder and is renamed into place
+    only once its SHA-256 is found right (:func:`rnnlab.data.archives.fetch_checked`).
 
     Args:
         package: Debian package name, e.g. ``"sword-text-kjv"``.
@@ -127,33 +98,16 @@ def fetch(package: str, version: str, downloader: Downloader | None = None, hint
     """
     name, expected = _pin(package, version)
     folder = cache_dir()
-    target = folder / name
-    if target.is_file():
-        verify(target, expected)
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    print(f"data: apt-get download {package}={version} into {folder}", file=sys.stderr)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{package}.", suffix=".part") as work:
-        try:
-            (downloader or apt_get_download)(package, version, Path(work))
-        except DataError as e:
-            raise DataError(
-                f"data: {e}; on a Debian machine run `apt-get download {package}={version}` "
-                f"and put {name} into {folder}" + (f", {hint}" if hint else "")
-            ) from e
-        got = Path(work) / name
-        if not got.is_file():
-            found = ", ".join(sorted(p.name for p in Path(work).iterdir())) or "nothing"
-            raise DataError(f"data: apt-get download {package}={version} wrote {found}, not {name}")
-        found = hashlib.sha256(got.read_bytes()).hexdigest()
-        if found != expected:
-            raise DataError(
-                f"data: apt-get download {package}={version} gave {name} with SHA-256 {found[:16]}..., "
-                f"not the pinned {expected[:16]}...; nothing was kept"
-            )
-        got.chmod(0o644)
-        got.replace(target)
-    return target
+    get = downloader or apt_get_download
+    by_hand = f"on a Debian machine run `apt-get download {package}={version}` and put {name} into {folder}"
+    return fetch_checked(
+        folder,
+        name,
+        expected,
+        lambda work: get(package, version, work),
+        f"apt-get download {package}={version}",
+        by_hand + (f", {hint}" if hint else ""),
+    )
 
 
 def ar_members(data: bytes, where: str = "archive") -> dict[str, bytes]:
@@ -225,7 +179,7 @@ def data_files(deb: bytes, prefix: str = "", where: str = "archive") -> dict[str
                     if handle is not None:
                         files[path] = handle.read()
     except (OSError, EOFError, tarfile.TarError) as e:
-        raise DataError(f"data: {tars[0]} of {where} cannot be read ({_one_line(str(e))})") from e
+        raise DataError(f"data: {tars[0]} of {where} cannot be read ({one_line(str(e))})") from e
     return files
 
 
