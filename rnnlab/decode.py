@@ -1,8 +1,11 @@
 """Decoding an encoder–decoder: greedy, sampling and beam search, batched over sentences.
 
-Every decoder here drives :class:`rnnlab.models.seq2seq.Seq2Seq` through its incremental API
-(``encode``, ``start``, ``step``, and ``index_select`` on the memory and the state), one batched
-call of the network per output position for all sentences (and all their beams) at once.
+Every decoder here drives an encoder–decoder (:class:`rnnlab.models.decoder.AttentionDecoder`:
+the sequence-to-sequence model, the image captioner) through its incremental API (``encode``,
+``start``, ``step``, and ``index_select`` on the memory and the state), one batched call of the
+network per output position for all inputs (and all their beams) at once. The inputs are whatever
+the model's ``encode(src, lengths)`` reads: padded source ids ``(S, B)`` and their lengths, or a
+batch of images (``lengths`` ``None``).
 
 Conventions shared by the three:
 
@@ -27,7 +30,7 @@ from torch import Tensor, nn
 from rnnlab import checks
 from rnnlab.data.symbols import BOS, EOS, PAD
 from rnnlab.generate import check_sampling, sampling_probs
-from rnnlab.models.seq2seq import Seq2Seq
+from rnnlab.models.decoder import AttentionDecoder, Memory
 
 
 @dataclass
@@ -60,17 +63,16 @@ def _evaluating(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _check(model: Seq2Seq, src: Tensor, lengths: Tensor, max_length: int) -> Tensor:
-    """Validate the common arguments; return the lengths as a CPU int64 tensor."""
+def _check(model: AttentionDecoder, max_length: int) -> None:
+    """Validate the arguments every decoder takes."""
     checks.positive_int("max_length", max_length)
-    if model.config.target_vocab <= EOS:
-        checks.fail("model", f"a target vocabulary that holds EOS (id {EOS})", model.config.target_vocab)
-    if not isinstance(src, Tensor) or src.dim() != 2:
-        checks.fail("src", "a 2-D (S, B) tensor of ids", tuple(src.shape) if isinstance(src, Tensor) else src)
-    lengths = torch.as_tensor(lengths).to("cpu", torch.int64)
-    if lengths.shape != (src.shape[1],):
-        checks.fail("lengths", f"shape ({src.shape[1]},)", tuple(lengths.shape))
-    return lengths
+    if model.vocab_size <= EOS:
+        checks.fail("model", f"an output vocabulary that holds EOS (id {EOS})", model.vocab_size)
+
+
+def _lengths(memory: Memory) -> Tensor:
+    """The valid positions of each row's memory ``(B,)``, a CPU int64 tensor."""
+    return memory.mask.sum(dim=0).to("cpu", torch.int64)
 
 
 def _log_probs(logits: Tensor, last: bool) -> Tensor:
@@ -87,19 +89,20 @@ def _log_probs(logits: Tensor, last: bool) -> Tensor:
 
 
 def _one_per_sentence(
-    model: Seq2Seq, src: Tensor, lengths: Tensor, max_length: int, choose: Callable[[Tensor], Tensor]
+    model: AttentionDecoder, src: Tensor, lengths: Tensor, max_length: int, choose: Callable[[Tensor], Tensor]
 ) -> list[Hypothesis]:
     """Decode every sentence along one path, ``choose`` picking each row's next token ``(B,)``
     from the log-probabilities ``(B, V)``."""
-    lengths = _check(model, src, lengths, max_length)
+    _check(model, max_length)
     with _evaluating(model):
         memory = model.encode(src, lengths)
+        lengths = _lengths(memory)
         state = model.start(memory)
-        B = src.shape[1]
-        tokens = torch.full((B,), BOS, dtype=torch.long, device=src.device)
+        B, device = memory.mask.shape[1], memory.mask.device
+        tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
         out, weights = [], []
-        log_prob = torch.zeros(B, dtype=torch.float64, device=src.device)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
+        log_prob = torch.zeros(B, dtype=torch.float64, device=device)
+        done = torch.zeros(B, dtype=torch.bool, device=device)
         for t in range(max_length + 1):
             logits, state, w = model.step(tokens, state, memory)
             logp = _log_probs(logits, last=t == max_length)  # (B, V)
@@ -120,13 +123,13 @@ def _one_per_sentence(
     return result
 
 
-def greedy(model: Seq2Seq, src: Tensor, lengths: Tensor, max_length: int = 100) -> list[Hypothesis]:
+def greedy(model: AttentionDecoder, src: Tensor, lengths: Tensor | None, max_length: int = 100) -> list[Hypothesis]:
     """The most likely token at every step.
 
     Args:
         model: the encoder–decoder (put in eval mode while decoding).
-        src: source ids ``(S, B)``, padded with 0.
-        lengths: source lengths ``(B,)``.
+        src: the model's inputs: source ids ``(S, B)`` padded with 0, or images.
+        lengths: source lengths ``(B,)`` (``None`` for images).
         max_length: most tokens per output, ``EOS`` not counted.
 
     Returns:
@@ -136,7 +139,7 @@ def greedy(model: Seq2Seq, src: Tensor, lengths: Tensor, max_length: int = 100) 
 
 
 def sample(
-    model: Seq2Seq,
+    model: AttentionDecoder,
     src: Tensor,
     lengths: Tensor,
     max_length: int = 100,
@@ -169,7 +172,7 @@ def sample(
 
 
 def beam_search(
-    model: Seq2Seq,
+    model: AttentionDecoder,
     src: Tensor,
     lengths: Tensor,
     beam: int = 5,
@@ -195,14 +198,17 @@ def beam_search(
     Returns:
         Per sentence, its best hypotheses, best first.
     """
-    lengths = _check(model, src, lengths, max_length)
+    _check(model, max_length)
     K, N, L = checks.positive_int("beam", beam), checks.positive_int("nbest", nbest), max_length
     alpha = checks.non_negative("length_penalty", length_penalty)
     if N > K:
         checks.fail("nbest", f"at most beam ({K})", N)
-    B, S, device = src.shape[1], src.shape[0], src.device
     with _evaluating(model):
-        memory = model.encode(src, lengths).index_select(torch.arange(B).repeat_interleave(K))  # B * K rows
+        memory = model.encode(src, lengths)
+        lengths = _lengths(memory)
+        S, B = memory.mask.shape
+        device = memory.mask.device
+        memory = memory.index_select(torch.arange(B).repeat_interleave(K))  # B * K rows
         state = model.start(memory)
         base = (torch.arange(B, device=device) * K).unsqueeze(1)  # (B, 1): each sentence's first row
         scores = torch.full((B, K), float("-inf"), dtype=torch.float64, device=device)
