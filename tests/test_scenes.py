@@ -50,12 +50,14 @@ def _check_caption(caption: str, layout: Layout) -> None:
         )
         assert m, caption
         size_a, a, rel, size_b, b = m.groups()
-        assert (int(a), int(b)) == digits
+        # the subject: the large digit if the sizes differ, else the left one (then the upper one)
+        first = sorted((0, 1), key=lambda i: (sizes[i] != "large" and sizes[0] != sizes[1], *_centre(boxes[i])))
+        assert (int(a), int(b)) == tuple(digits[i] for i in first)
         if sizes[0] == sizes[1]:
             assert size_a is None and size_b is None, caption
         else:
-            assert (size_a, size_b) == sizes, caption
-        (xa, ya), (xb, yb) = _centre(boxes[0]), _centre(boxes[1])
+            assert (size_a, size_b) == ("large", "small"), caption
+        (xa, ya), (xb, yb) = _centre(boxes[first[0]]), _centre(boxes[first[1]])
         expected = {
             "to the left of": xa < xb and abs(xa - xb) >= abs(ya - yb),
             "to the right of": xa > xb and abs(xa - xb) >= abs(ya - yb),

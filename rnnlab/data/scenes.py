@@ -11,7 +11,9 @@ tries per box) is drawn again with new sizes, so crowded scenes (four large digi
 Captions (lowercase words separated by single spaces; digits written as the numerals ``0``..``9``,
 counts as words; the article is ``an`` before ``8`` and ``a`` otherwise):
 
-- 2 digits, the first of the layout is the subject: ``a 3 to the left of a 7``, ``an 8 above a 1``.
+- 2 digits: ``a 3 to the left of a 7``, ``an 8 above a 1``. The subject is the large digit when
+  the sizes differ, else the left one (by centre x; on a tie the upper one), so the caption is a
+  function of the image (:func:`subject_first`).
   The relation compares the box centres along the axis where they differ more (``|dx| >= |dy|``
   picks left/right): ``to the left of``, ``to the right of``, ``above``, ``below``. When the two sizes
   differ, each digit carries its size: ``a large 5 below a small 1``.
@@ -102,6 +104,15 @@ def left_to_right(layout: Layout) -> list[int]:
     return sorted(range(len(layout.digits)), key=lambda i: (*layout.centre(i), i))
 
 
+def subject_first(layout: Layout) -> list[int]:
+    """The two digits of a pair, the caption's subject first: the large one if the sizes differ,
+    else the left one (:func:`left_to_right`)."""
+    order = left_to_right(layout)
+    if layout.sizes[0] != layout.sizes[1]:
+        order.sort(key=lambda i: layout.sizes[i] != "large")
+    return order
+
+
 def _pair_caption(layout: Layout, i: int, j: int) -> str:
     same = layout.sizes[i] == layout.sizes[j]
     a, b = (_noun(layout.digits[k], None if same else layout.sizes[k]) for k in (i, j))
@@ -112,7 +123,7 @@ def describe(layout: Layout) -> str:
     """The caption of ``layout`` under the grammar of the module docstring (deterministic)."""
     n = len(layout.digits)
     if n == 2:
-        return _pair_caption(layout, 0, 1)
+        return _pair_caption(layout, *subject_first(layout))
     if n not in COUNT_WORDS:
         raise ValueError(f"scene: expected 2 to 4 digits, got {n}")
     nouns = [_noun(layout.digits[i], None) for i in left_to_right(layout)]
