@@ -50,9 +50,9 @@ class CaptionConfig:
     """Architecture of an image captioner; saved in the run's ``config.json`` with the weights."""
 
     vocab_size: int = 0
-    channels: list = field(
-        default_factory=lambda: [32, 64, 64, 128],
-        metadata={"help": "channels of the encoder's conv stages as JSON (the first 3 halve the image)"},
+    channels: str = field(
+        default="32,64,64,128",
+        metadata={"help": "channels of the encoder's conv stages, comma-separated (the first 3 halve the image)"},
     )
     cell: str = field(default="lstm", metadata={"help": "decoder cell: " + ", ".join(CELLS)})
     cell_options: dict = field(
@@ -78,10 +78,7 @@ class CaptionConfig:
         check_fields(self)
         for name in ("vocab_size", "embedding_size", "hidden_size", "num_layers"):
             checks.positive_int(name, getattr(self, name))
-        if not isinstance(self.channels, list) or not self.channels:
-            checks.fail("channels", "a non-empty JSON list of channel counts, e.g. [32, 64, 128]", self.channels)
-        for c in self.channels:
-            checks.positive_int("channels", c)
+        self.channel_list()
         checks.probability("dropout", self.dropout)
         if self.cell not in CELLS:
             checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
@@ -90,15 +87,25 @@ class CaptionConfig:
         checks.choice("handover", self.handover, HANDOVERS)
         if self.attention == "none" and self.input_feeding:
             checks.fail("input_feeding", "an attention to feed (--attention soft)", True)
-        if self.attention == "soft" and self.score == "dot" and self.channels[-1] != self.hidden_size:
+        if self.attention == "soft" and self.score == "dot" and self.channel_list()[-1] != self.hidden_size:
             checks.fail("score", "'additive' or 'general' ('dot' needs channels[-1] == hidden_size)", "dot")
         checks.fits_in_memory(self.min_parameters())
+
+    def channel_list(self) -> list[int]:
+        """The encoder's stages, as ``channels`` lists them."""
+        try:
+            stages = [int(c) for c in str(self.channels).split(",")]
+        except ValueError:
+            stages = []
+        if not stages or min(stages) < 1 or max(stages) > 4096:
+            checks.fail("channels", "comma-separated channel counts in [1, 4096], e.g. 32,64,64,128", self.channels)
+        return stages
 
     def min_parameters(self) -> int:
         """A lower bound on the parameter count (exact but for the cell's extra gates)."""
         E, H, L, V = self.embedding_size, self.hidden_size, self.num_layers, self.vocab_size
         count, previous = 0, 3
-        for c in self.channels:
+        for c in self.channel_list():
             count += previous * c * 9 + 3 * c  # conv, its bias, the norm's scale and shift
             previous = c
         D = previous
@@ -169,7 +176,7 @@ class Captioner(AttentionDecoder):
         super().__init__()
         config.validate()
         self.config = config
-        self.encoder = encoder if encoder is not None else ConvEncoder(list(config.channels))
+        self.encoder = encoder if encoder is not None else ConvEncoder(config.channel_list())
         D = getattr(self.encoder, "out_channels", None)
         if not checks.is_integer(D) or D < 1:
             checks.fail("encoder", "a module with an integer attribute out_channels (its feature width)", D)
