@@ -75,6 +75,11 @@ def test_the_three_formats_give_the_same_captions(tmp_path: Path) -> None:
         ('{"images": [], "annotations": [', "is not JSON"),
         ('{"images": []}', "has no 'annotations'"),
         ('{"images": [], "annotations": [{"image_id": 1, "caption": "x"}]}', "annotation 0 names image_id 1"),
+        ('{"images": [{"id": [1], "file_name": "a.jpg"}], "annotations": []}', "image 0: 'id' must be"),
+        (
+            '{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": [1], "caption": "x"}]}',
+            r"annotation 0 names image_id \[1\]",
+        ),
         (
             '{"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [{"image_id": 1, "caption": " "}]}',
             r"annotation 0 \(a.jpg\): empty caption",

@@ -89,6 +89,16 @@ def test_a_big_jpeg_decoded_at_reduced_scale_looks_like_the_full_decode() -> Non
     assert np.abs(fast - full).mean() < 4
 
 
+def test_an_exif_orientation_is_turned_upright() -> None:
+    pixels = np.full((20, 40, 3), 255, np.uint8)
+    pixels[:, :20] = [255, 0, 0]  # red left half
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show it turned 90 degrees clockwise
+    out = decode_image(_bytes(Image.fromarray(pixels), "JPEG", exif=exif, quality=95), None, "x").astype(int)
+    assert out.shape == (40, 20, 3)
+    assert (np.abs(out[2:18] - [255, 0, 0]) <= 12).all() and (np.abs(out[22:] - 255) <= 12).all()
+
+
 @pytest.mark.parametrize("format", ["PNG", "JPEG"])
 def test_a_truncated_file_is_refused_naming_it(tmp_path: Path, format: str) -> None:
     path = tmp_path / f"cut.{format.lower()}"

@@ -85,12 +85,15 @@ def _read_coco(path: Path, text: str) -> dict[str, list[str]]:
         raise DataError(f"data: {path}: 'images' and 'annotations' must be lists (COCO captions JSON)")
     names = {}
     for k, image in enumerate(images):
-        names[_field(image, "id", f"{path} image {k}")] = str(_field(image, "file_name", f"{path} image {k}"))
+        image_id, name = _field(image, "id", f"{path} image {k}"), _field(image, "file_name", f"{path} image {k}")
+        if not isinstance(image_id, (int, str)) or not isinstance(name, str):
+            raise DataError(f"data: {path} image {k}: 'id' must be a number or string and 'file_name' a string")
+        names[image_id] = name
     captions: dict[str, list[str]] = {}
     for k, note in enumerate(annotations):
         where = f"{path} annotation {k}"
         image_id, caption = _field(note, "image_id", where), _field(note, "caption", where)
-        if image_id not in names:
+        if not isinstance(image_id, (int, str)) or image_id not in names:
             raise DataError(f"data: {where} names image_id {image_id!r}, which 'images' does not list")
         if not isinstance(caption, str):
             raise DataError(f"data: {where} ({names[image_id]}): the caption is not a string")

@@ -4,10 +4,11 @@ Every image becomes RGB (:func:`to_rgb`): transparency (an alpha band, a transpa
 or colour) is composited over white, grey is repeated into three channels, 16- and 32-bit integer
 grey is scaled to 8 bits (``I;16`` divided by 257; ``I`` the same when its values pass 255) and
 floating-point grey is read as [0, 1] when it stays there, else as [0, 255]. Of an animated image
-only the first frame is used. It is then made square the way captioning pipelines do
-(:func:`fit`): the shorter side is scaled to ``size`` with Lanczos filtering and the longer one is
-centre-cropped. A JPEG is decoded at a reduced scale first (``Image.draft``) when it is more than
-twice the wanted size, which makes reading thousands of photographs several times faster.
+only the first frame is used; a photograph with an EXIF orientation tag is turned upright
+(:func:`upright`). It is then made square the way captioning pipelines do (:func:`fit`): the
+shorter side is scaled to ``size`` with Lanczos filtering and the longer one is centre-cropped. A
+JPEG is decoded at a reduced scale first (``Image.draft``) when it is more than twice the wanted
+size, which makes reading thousands of photographs several times faster.
 
 A file is refused, with one line naming it, when it is empty, not an image, truncated (the pixels
 are fully decoded; a truncated file is never padded), smaller than :data:`MIN_SIDE` pixels a side,
@@ -21,13 +22,14 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from rnnlab.data.corpora import DataError, read_user_bytes
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 MIN_SIDE = 8  # pixels: a smaller image shows nothing to caption
 WHITE = (255, 255, 255)
+ORIENTATION = 0x0112  # the EXIF tag of how the camera was held
 _ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
 
@@ -60,6 +62,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, (*WHITE, 255)), rgba).convert("RGB")
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """``image`` turned as its EXIF orientation tag says a camera held it (itself when there is no tag)."""
+    if image.getexif().get(ORIENTATION, 1) in (1, None):
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def fit(image: Image.Image, size: int) -> Image.Image:
@@ -103,7 +112,7 @@ def decode_image(data: bytes, size: int | None, where: str, min_side: int = MIN_
                 if size is not None and image.format == "JPEG" and min(width, height) > 2 * size:
                     image.draft("RGB", (size, size))  # decode at 1/2, 1/4 or 1/8 scale, still >= size
                 image.load()  # decodes every pixel: a truncated file raises here
-                rgb = to_rgb(image)
+                rgb = to_rgb(upright(image))
                 if size is not None:
                     rgb = fit(rgb, size)
                 return np.asarray(rgb, dtype=np.uint8).copy()
