@@ -15,8 +15,9 @@ A data spec (``data``, and likewise ``val_data`` and ``test_data``) is one of:
 - a folder holding images and exactly one captions file (a ``.txt``, ``.csv`` or ``.json``), or a
   captions file itself. The images are those of an ``images`` or ``Images`` subfolder of the
   captions file's folder if it has one (the Kaggle copy of Flickr8k is ``Images/`` and
-  ``captions.txt``), else of that folder itself. The formats (Flickr8k's CSV and token file, COCO
-  captions JSON) are those of :mod:`rnnlab.data.caption_files`. Every image named must exist and every
+  ``captions.txt``), else of that folder itself. The formats, Flickr8k's CSV and token file
+  (Hodosh et al. 2013) and COCO captions JSON (Chen et al. 2015), are read by
+  :mod:`rnnlab.data.caption_files`. Every image named must exist and every
   image in the folder must have a caption, so that a typo or a stray file is not silently left out.
 
 Images are read by :func:`rnnlab.data.images.read_image`: RGB ``uint8`` (size, size, 3), the shorter
