@@ -30,6 +30,7 @@ import numpy as np
 
 from rnnlab.data import npm
 from rnnlab.data.corpora import DataError
+from rnnlab.data.images import decode_image
 from rnnlab.data.packages import cache_root
 from rnnlab.fileio import atomic_write_bytes, atomic_write_json
 
@@ -62,20 +63,9 @@ def decode(png: bytes, size: int | None = None, where: str = "image") -> np.ndar
     """A PNG composited over white, as an RGB ``uint8`` array (H, W, 3), resized to ``size`` squared if given.
 
     Raises:
-        DataError: the bytes are not an image Pillow can read.
+        DataError: the bytes are not an image Pillow can read (see :func:`rnnlab.data.images.decode_image`).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(png)) as image:
-            rgba = image.convert("RGBA")
-    except (OSError, UnidentifiedImageError, ValueError) as e:
-        raise DataError(f"data: {where} is not a readable image ({' '.join(str(e).split())})") from e
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    rgb = Image.alpha_composite(white, rgba).convert("RGB")
-    if size is not None and rgb.size != (size, size):
-        rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(rgb, dtype=np.uint8).copy()
+    return decode_image(png, size, where, min_side=1)
 
 
 def _read(size: int | None, downloader: npm.Downloader | None) -> dict[str, list[tuple[np.ndarray, str]]]:
