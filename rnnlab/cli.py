@@ -12,6 +12,7 @@ import sys
 from rnnlab.commands import (
     agree,
     bench,
+    caption,
     compare,
     diagnose,
     evaluate,
@@ -35,7 +36,7 @@ from rnnlab.runtime import tune_process
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
     *(score, agree),
-    *(predict, tag, translate),
+    *(predict, tag, translate, caption),
     *(diagnose, units, visualize, serve),
     *(surface, task, compare, bench),
 )

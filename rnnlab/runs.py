@@ -57,6 +57,7 @@ KINDS = {
     "classify": "a classifier (rnnlab train --task classify; use it with rnnlab predict)",
     "tag": "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
     "seq2seq": "a sequence-to-sequence model (rnnlab train --task seq2seq; use it with rnnlab translate)",
+    "caption": "an image captioner (rnnlab train --task caption; use it with rnnlab caption)",
 }
 _LEGACY_NAMES = {"epochs": "max_epochs"}  # fields that earlier versions named otherwise
 

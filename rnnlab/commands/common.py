@@ -29,7 +29,7 @@ def csv_of(kind):
     return parse
 
 
-def texts_of(args: argparse.Namespace, what: str, verb: str) -> list[str]:
+def texts_of(args: argparse.Namespace, what: str, verb: str, example: str = '"the cat was full"') -> list[str]:
     """The texts given as arguments (``args.texts``) and the non-empty lines of ``args.file``.
 
     Raises:
@@ -38,7 +38,7 @@ def texts_of(args: argparse.Namespace, what: str, verb: str) -> list[str]:
     found = list(args.texts)
     for k, s in enumerate(found, 1):
         if not s.split():
-            raise UsageError(f"{what} {k} is empty; give at least one word")
+            raise UsageError(f"{what} {k} is empty")
     file: Path | None = args.file
     if file is not None:
         from rnnlab.data.corpora import DataError, read_user_bytes
@@ -53,5 +53,44 @@ def texts_of(args: argparse.Namespace, what: str, verb: str) -> list[str]:
             raise UsageError(f"--file: {file} holds no {what} (no line with a word)")
         found += lines
     if not found:
-        raise UsageError(f'nothing to {verb}: give a {what} ("the cat was full") or --file FILE')
+        raise UsageError(f"nothing to {verb}: give a {what} ({example}) or --file FILE")
     return found
+
+
+def add_search_flags(p: argparse.ArgumentParser, unit: str) -> None:
+    """The decoding flags of ``translate`` and ``caption``: beam search, n-best lists, sampling."""
+    p.add_argument("--beam", type=int, default=None, help="beam width (default 5; 1 = greedy)")
+    p.add_argument("--nbest", type=int, default=1, help="outputs an input (the best of the beam first)")
+    p.add_argument("--length-penalty", type=float, default=1.0, help="beam scores over length**this (0 = none)")
+    p.add_argument("--max-length", type=int, default=0, help=f"most output {unit}s (0 = the run's --max-length)")
+    p.add_argument("--temperature", type=float, default=0.0, help="above 0: sample at this temperature")
+    p.add_argument("--top-k", type=int, default=0, help=f"sample among the k likeliest {unit}s (0 = off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--seed", type=int, default=None, help="seed of the samples")
+
+
+def check_search(args: argparse.Namespace) -> None:
+    """Check the flags of :func:`add_search_flags` and ``--attention PNG``; fills in ``--beam``."""
+    from rnnlab.generate import check_sampling
+
+    check_sampling(args.temperature, args.top_k, args.top_p, args.max_length, args.seed)
+    sampling = args.temperature > 0
+    if sampling and (args.beam not in (None, 1) or args.nbest > 1):
+        raise UsageError("--temperature: sampling draws one output an input; leave out --beam and --nbest")
+    args.beam = args.beam if args.beam is not None else 1 if sampling else 5
+    for name in ("beam", "nbest"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
+    if args.nbest > args.beam:
+        raise UsageError(f"--nbest {args.nbest}: at most the beam width (--beam {args.beam})")
+    if not sampling:
+        for name, off in (("top_k", 0), ("top_p", 1.0)):
+            if getattr(args, name) != off:
+                raise UsageError(f"--{name.replace('_', '-')}: shapes sampling only; give --temperature above 0")
+    if args.attention is not None:
+        if args.attention.suffix.lower() != ".png":
+            raise UsageError(f"--attention: {args.attention} must end in .png")
+        if not args.attention.parent.is_dir():
+            raise UsageError(f"--attention: {args.attention.parent} is not an existing folder")
+        if args.attention.is_dir():
+            raise UsageError(f"--attention: {args.attention} is a folder")

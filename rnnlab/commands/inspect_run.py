@@ -1,6 +1,6 @@
 """``rnnlab inspect OUT``: any run's kind, configuration, size, best and last checkpoint, and the
 scores of its results (a language model's vocabulary, a classifier's labels, a tagger's tags, a
-seq2seq run's two vocabularies and its BLEU)."""
+seq2seq run's two vocabularies and its BLEU, a captioner's words, grid and BLEU)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rnnlab.runs import BEST, LAST, read_results
 from rnnlab.tasks import read_run
 
 SCORES = ("accuracy", "macro_f1", "precision", "recall", "f1", "bleu", "chrf", "exact", "beam")
+SCORES += ("bleu1", "bleu4", "cider", "correct", "digits_named")
 
 
 def register(sub) -> None:
@@ -63,8 +64,27 @@ def _seq2seq(out: Path) -> tuple[object, dict]:
     return t.model, {"vocabulary": sides}
 
 
+def _caption(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.caption import load_describer
+
+    describer, data = load_describer(out, finite=False)
+    cfg = describer.model.config
+    grid = describer.model.grid_shape(data.image_size)
+    vocab = describer.vocab
+    words = {"words": len(vocab), "first": [vocab.piece(i) for i in range(min(50, len(vocab)))]}
+    shown = {"vocabulary": words, "image_size": data.image_size, "grid": list(grid), "attention": cfg.attention}
+    return describer.model, shown
+
+
 #: kind -> the run's model (a diverged one too) and what names its inputs and outputs
-MODELS = {"lm": _lm, "classify": _classify, "tag": _tag, "sequence": _sequence, "seq2seq": _seq2seq}
+MODELS = {
+    "lm": _lm,
+    "classify": _classify,
+    "tag": _tag,
+    "sequence": _sequence,
+    "seq2seq": _seq2seq,
+    "caption": _caption,
+}
 
 
 def _info(path: Path) -> dict:
@@ -96,7 +116,7 @@ def run(args) -> int:
         report["best"]["val_bpc"] = best["val_loss"] / math.log(2)
     if "sizes" in results:
         report["sizes"] = results["sizes"]
-    for split in ("val", "test"):
+    for split in ("val", "test", "test_heldout"):
         if isinstance(results.get(split), dict):
             report[split] = {k: v for k, v in results[split].items() if k in SCORES}
     print(json.dumps(report, indent=2, ensure_ascii=False))

@@ -16,6 +16,7 @@ NEXT = {
     "classify": 'predict with: rnnlab predict {out} "some text"',
     "tag": 'tag with: rnnlab tag {out} "a sentence"',
     "seq2seq": 'translate with: rnnlab translate {out} "a sentence" (--attention att.png draws the weights)',
+    "caption": "caption with: rnnlab caption {out} image.png (--attention att.png draws where it looked)",
 }
 
 
@@ -130,6 +131,26 @@ def _seq2seq(summary: dict, out: Path) -> list[str]:
     return lines + [_epochs(summary)]
 
 
+def _caption(summary: dict, out: Path) -> list[str]:
+    if "test" not in summary:
+        return []
+    lines = []
+    for split in ("test", "test_heldout"):
+        if split not in summary:
+            continue
+        t = summary[split]
+        line = f"{split} ({summary['sizes'][split]:,} images, beam {t['beam']}): BLEU-4 {t['bleu4']:.2f}  "
+        line += f"BLEU-1 {t['bleu1']:.2f}  exact {t['exact']:.4f}"
+        if "correct" in t:
+            line += f"  correct {t['correct']:.4f}  digits named {t['digits_named']:.4f}"
+        if "cider" in t:
+            line += f"  CIDEr {t['cider']:.3f}"
+        lines.append(line + f"  ({t['images_per_s']:.1f} images/s)")
+    for e in summary["test"]["examples"][:3]:
+        lines.append(f"  {e['image']}: {_clip(e['output'])}  (reference: {_clip(e['reference'])})")
+    return lines + [_epochs(summary)]
+
+
 def _clip(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -143,4 +164,11 @@ def _epochs(summary: dict) -> str:
     )
 
 
-REPORTS = {"lm": _lm, "sequence": _sequence, "classify": _classify, "tag": _tag, "seq2seq": _seq2seq}
+REPORTS = {
+    "lm": _lm,
+    "sequence": _sequence,
+    "classify": _classify,
+    "tag": _tag,
+    "seq2seq": _seq2seq,
+    "caption": _caption,
+}

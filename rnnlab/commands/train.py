@@ -1,6 +1,6 @@
 """``rnnlab train``: train a language model (``--task lm``, the default), a text classifier
-(``--task classify``), a sequence tagger (``--task tag``) or an encoder-decoder (``--task
-seq2seq``); or ``--resume OUT``, any run.
+(``--task classify``), a sequence tagger (``--task tag``), an encoder-decoder (``--task
+seq2seq``) or an image captioner (``--task caption``); or ``--resume OUT``, any run.
 
 ``--task classify``: many to one. ``--data`` is a CSV or TSV file with a header row (label and
 text columns, named by ``--label-column`` / ``--text-column``) or a named set: pang-lee (4,000
@@ -19,8 +19,17 @@ the Reina-Valera 1909, verse by verse), dates (dates in many formats and languag
 addition ("535+61" to "596"). Prints validation loss, BLEU, chrF and exact match each epoch, then
 the test scores of the best weights with a beam and BLEU by source length.
 
-Use a classifier with ``rnnlab predict OUT "text"``, a tagger with ``rnnlab tag OUT "a sentence"``
-and a seq2seq model with ``rnnlab translate OUT "a sentence"``.
+``--task caption``: one to many, images to captions. ``--data`` is a folder of images with a
+captions file (Flickr8k's ``image,caption`` lines or ``name#k<TAB>caption``, or COCO's captions
+JSON; several captions an image) or a named set: digit-scenes (2 to 4 MNIST digits on a canvas,
+captioned by a grammar, with held-out digit combinations), emoji (1,911 emoji drawings and their
+Unicode names). ``--attention soft`` attends over the image grid at every word (Show, Attend and
+Tell), ``--attention none`` hands the image over once (Show and Tell). Prints validation loss,
+BLEU-4 and exact match each epoch, with a few test images captioned, then the test scores.
+
+Use a classifier with ``rnnlab predict OUT "text"``, a tagger with ``rnnlab tag OUT "a sentence"``,
+a seq2seq model with ``rnnlab translate OUT "a sentence"`` and a captioner with ``rnnlab caption
+OUT image.png``.
 """
 
 from __future__ import annotations
@@ -35,11 +44,13 @@ from pathlib import Path
 from rnnlab.commands.common import Parser, UsageError
 from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data
+from rnnlab.models.captioner import CaptionConfig
 from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
 from rnnlab.models.seq2seq import Seq2SeqConfig
 from rnnlab.models.tagger import TaggerConfig
-from rnnlab.tasks import ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, read_run, resume
+from rnnlab.tasks import CaptionTask, ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, read_run, resume
+from rnnlab.tasks.caption import CaptionDataConfig
 from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
@@ -54,6 +65,7 @@ KINDS = {
     "classify": (ClassifyTask, ClassifierConfig, ClassifyConfig, ("vocab_size", "num_classes")),
     "tag": (TagTask, TaggerConfig, TagConfig, ("vocab_size", "num_chars", "num_tags")),
     "seq2seq": (Seq2SeqTask, Seq2SeqConfig, Seq2SeqDataConfig, ("source_vocab", "target_vocab")),
+    "caption": (CaptionTask, CaptionConfig, CaptionDataConfig, ("vocab_size",)),
 }
 VOCAB_FLAGS = (
     "level",
@@ -80,8 +92,8 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
         "--task",
         choices=tuple(KINDS),
         default="lm",
-        help="lm: a language model; classify: texts to labels; tag: a tag per token; seq2seq: texts to texts "
-        "(see rnnlab train --task classify --help, --task tag --help, --task seq2seq --help)",
+        help="lm: a language model; classify: texts to labels; tag: a tag per token; seq2seq: texts to texts; "
+        "caption: images to texts (see rnnlab train --task classify --help, --task tag --help, ...)",
     )
     add_flags(p.add_argument_group("model"), model_cls, skip=sizes)
     add_flags(p.add_argument_group("data"), data_cls)
@@ -96,7 +108,7 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a language model, classifier, tagger or seq2seq model",
+        help="train a language model, classifier, tagger, seq2seq model or image captioner",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.commands.common import UsageError, texts_of
-from rnnlab.generate import check_sampling
+from rnnlab.commands.common import UsageError, add_search_flags, check_search, texts_of
 
 #: most texts drawn in one attention figure
 MAX_PANELS = 8
@@ -30,45 +29,14 @@ def register(sub) -> None:
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a seq2seq model")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to translate")
     p.add_argument("--file", type=Path, default=None, help="also translate every non-empty line of this file")
-    p.add_argument("--beam", type=int, default=None, help="beam width (default 5; 1 = greedy)")
-    p.add_argument("--nbest", type=int, default=1, help="outputs a text (the best of the beam first)")
-    p.add_argument("--length-penalty", type=float, default=1.0, help="beam scores over length**this (0 = none)")
-    p.add_argument("--max-length", type=int, default=0, help="most output tokens (0 = the run's --max-length)")
-    p.add_argument("--temperature", type=float, default=0.0, help="above 0: sample at this temperature")
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k likeliest tokens (0 = off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (1 = off)")
-    p.add_argument("--seed", type=int, default=None, help="seed of the samples")
+    add_search_flags(p, "token")
     p.add_argument("--attention", type=Path, default=None, metavar="PNG", help="draw the attention weights here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
 
-def _check(args) -> None:
-    check_sampling(args.temperature, args.top_k, args.top_p, args.max_length, args.seed)
-    sampling = args.temperature > 0
-    if sampling and (args.beam not in (None, 1) or args.nbest > 1):
-        raise UsageError("--temperature: sampling draws one output a text; leave out --beam and --nbest")
-    args.beam = args.beam if args.beam is not None else 1 if sampling else 5
-    for name in ("beam", "nbest"):
-        if getattr(args, name) < 1:
-            raise UsageError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
-    if args.nbest > args.beam:
-        raise UsageError(f"--nbest {args.nbest}: at most the beam width (--beam {args.beam})")
-    if not sampling:
-        for name, off in (("top_k", 0), ("top_p", 1.0)):
-            if getattr(args, name) != off:
-                raise UsageError(f"--{name.replace('_', '-')}: shapes sampling only; give --temperature above 0")
-    if args.attention is not None:
-        if args.attention.suffix.lower() != ".png":
-            raise UsageError(f"--attention: {args.attention} must end in .png")
-        if not args.attention.parent.is_dir():
-            raise UsageError(f"--attention: {args.attention.parent} is not an existing folder")
-        if args.attention.is_dir():
-            raise UsageError(f"--attention: {args.attention} is a folder")
-
-
 def run(args) -> int:
-    _check(args)
+    check_search(args)
     texts = texts_of(args, "text", "translate")
     from rnnlab.tasks.seq2seq import load_translator
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from rnnlab import runs
 from rnnlab.runs import LAST, read_config
+from rnnlab.tasks.caption import CaptionDataConfig, CaptionTask
 from rnnlab.tasks.classify import ClassifyConfig, ClassifyTask
 from rnnlab.tasks.common import legacy_sections
 from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
@@ -28,6 +29,7 @@ TASKS: dict[str, tuple[type, type | None]] = {
     "classify": (ClassifyTask, ClassifyConfig),
     "tag": (TagTask, TagConfig),
     "seq2seq": (Seq2SeqTask, Seq2SeqDataConfig),
+    "caption": (CaptionTask, CaptionDataConfig),
 }
 
 
@@ -71,8 +73,19 @@ def resumable(data_cls: type | None) -> set[str]:
     extra = {
         LMDataConfig: {"eval_chars", "sample_chars", "seq_len", "loss"},
         Seq2SeqDataConfig: {"eval_sentences", "test_beam"},
+        CaptionDataConfig: {"eval_images", "test_beam", "shown"},
     }
     return names | extra.get(data_cls, set())
 
 
-__all__ = ["TASKS", "read_run", "ClassifyTask", "LanguageModelTask", "Seq2SeqTask", "SequenceTask", "TagTask", "resume"]
+__all__ = [
+    "TASKS",
+    "read_run",
+    "CaptionTask",
+    "ClassifyTask",
+    "LanguageModelTask",
+    "Seq2SeqTask",
+    "SequenceTask",
+    "TagTask",
+    "resume",
+]

@@ -32,7 +32,7 @@ from rnnlab.configs import check_fields
 from rnnlab.data.captions import CAPTION_SETS, Captioned, load_captions
 from rnnlab.data.tokenizer import Tokenizer
 from rnnlab.metrics.captions import caption_scores, scene_scores
-from rnnlab.models.captioner import Captioner, CaptionConfig
+from rnnlab.models.captioner import CaptionConfig, Captioner
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask
@@ -40,6 +40,7 @@ from rnnlab.tasks.describer import Describer, caption_loss, image_tensor, target
 
 SELECT = ("auto", "bleu4", "exact", "correct", "loss")
 SCENES = "digit-scenes"
+SCENE_SCORES = ("exact", "correct", "digits_named", "digit_recall")
 
 
 @dataclass
@@ -141,7 +142,8 @@ class CaptionTask(PassTask):
         pairs = [(i, self.vocab.encode(c)) for i, ex in enumerate(self.splits[split]) for c in ex.captions]
         cut = sum(len(c) > self.data.max_length for _, c in pairs)
         if cut and note:
-            print(f"note: {cut:,} training caption(s) longer than --max-length {self.data.max_length} were cut", file=sys.stderr)
+            limit = self.data.max_length
+            print(f"note: {cut:,} training caption(s) longer than --max-length {limit} were cut", file=sys.stderr)
         return [(i, c[: self.data.max_length]) for i, c in pairs]
 
     @classmethod
@@ -176,7 +178,7 @@ class CaptionTask(PassTask):
         scores = {k: v for k, v in caption_scores(found, refs).items() if isinstance(v, (int, float))}
         if self.data.data == SCENES:
             scenes = scene_scores(found, [ex.layout for ex in examples], [r[0] for r in refs])
-            scores.update({k: v for k, v in scenes.items() if k in ("exact", "correct", "digits_named", "digit_recall")})
+            scores.update({k: v for k, v in scenes.items() if k in SCENE_SCORES})
         return scores
 
     def _reference(self, caption: str) -> str:
@@ -213,7 +215,7 @@ class CaptionTask(PassTask):
         sizes = " / ".join(f"{len(v):,}" for v in self.splits.values())
         cfg = self.model.config
         grid = "x".join(map(str, self.model.grid_shape(self.data.image_size)))
-        how = f"soft attention over a {grid} grid" if cfg.attention == "soft" else f"the image as the {cfg.handover}"
+        how = f"soft attention over a grid of {grid} cells" if cfg.attention == "soft" else f"the image as the {cfg.handover}"
         return (
             f"caption: {sizes} images ({' / '.join(self.splits)}), {len(self.pairs):,} training captions, "
             f"{len(self.vocab):,} words; {self.data.image_size}-px images, {how}"
@@ -231,7 +233,8 @@ def split_scores(task: CaptionTask, describer: Describer, split: str, beam: int)
     pairs = [(i, describer.encode(c)) for i, ex in enumerate(examples) for c in ex.captions]
     scores["loss"] = describer.loss(images, pairs)
     scores.update({"beam": beam, "images_per_s": len(examples) / max(elapsed, 1e-9)})
-    scores["examples"] = [{"image": ex.name, "reference": ex.captions[0], "output": out} for ex, out in zip(examples, found)][:5]
+    shown = zip(examples[:5], found)
+    scores["examples"] = [{"image": ex.name, "reference": ex.captions[0], "output": out} for ex, out in shown]
     return scores
 
 
