@@ -31,7 +31,7 @@ def register(sub) -> None:
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a captioning model")
     p.add_argument("texts", nargs="*", metavar="IMAGE", help="image files to caption")
     p.add_argument("--file", type=Path, default=None, help="also caption every image this file lists (a path a line)")
-    add_search_flags(p, "word")
+    add_search_flags(p, "word", 3)
     p.add_argument("--attention", type=Path, default=None, metavar="PNG", help="draw where each word looked, here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

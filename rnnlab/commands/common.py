@@ -53,13 +53,16 @@ def texts_of(args: argparse.Namespace, what: str, verb: str, example: str = '"th
             raise UsageError(f"--file: {file} holds no {what} (no line with a word)")
         found += lines
     if not found:
-        raise UsageError(f"nothing to {verb}: give a {what} ({example}) or --file FILE")
+        article = "an" if what[0] in "aeiou" else "a"
+        raise UsageError(f"nothing to {verb}: give {article} {what} ({example}) or --file FILE")
     return found
 
 
-def add_search_flags(p: argparse.ArgumentParser, unit: str) -> None:
-    """The decoding flags of ``translate`` and ``caption``: beam search, n-best lists, sampling."""
-    p.add_argument("--beam", type=int, default=None, help="beam width (default 5; 1 = greedy)")
+def add_search_flags(p: argparse.ArgumentParser, unit: str, beam: int) -> None:
+    """The decoding flags of ``translate`` and ``caption``: beam search (``beam`` wide unless told),
+    n-best lists, sampling."""
+    p.add_argument("--beam", type=int, default=None, help=f"beam width (default {beam}; 1 = greedy)")
+    p.set_defaults(default_beam=beam)
     p.add_argument("--nbest", type=int, default=1, help="outputs an input (the best of the beam first)")
     p.add_argument("--length-penalty", type=float, default=1.0, help="beam scores over length**this (0 = none)")
     p.add_argument("--max-length", type=int, default=0, help=f"most output {unit}s (0 = the run's --max-length)")
@@ -77,7 +80,7 @@ def check_search(args: argparse.Namespace) -> None:
     sampling = args.temperature > 0
     if sampling and (args.beam not in (None, 1) or args.nbest > 1):
         raise UsageError("--temperature: sampling draws one output an input; leave out --beam and --nbest")
-    args.beam = args.beam if args.beam is not None else 1 if sampling else 5
+    args.beam = args.beam if args.beam is not None else 1 if sampling else args.default_beam
     for name in ("beam", "nbest"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")

@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a seq2seq model")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to translate")
     p.add_argument("--file", type=Path, default=None, help="also translate every non-empty line of this file")
-    add_search_flags(p, "token")
+    add_search_flags(p, "token", 5)
     p.add_argument("--attention", type=Path, default=None, metavar="PNG", help="draw the attention weights here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

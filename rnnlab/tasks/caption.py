@@ -215,7 +215,9 @@ class CaptionTask(PassTask):
         sizes = " / ".join(f"{len(v):,}" for v in self.splits.values())
         cfg = self.model.config
         grid = "x".join(map(str, self.model.grid_shape(self.data.image_size)))
-        how = f"soft attention over a grid of {grid} cells" if cfg.attention == "soft" else f"the image as the {cfg.handover}"
+        how = f"the image as the decoder's {cfg.handover}"
+        if cfg.attention == "soft":
+            how = f"soft attention over a grid of {grid} cells"
         return (
             f"caption: {sizes} images ({' / '.join(self.splits)}), {len(self.pairs):,} training captions, "
             f"{len(self.vocab):,} words; {self.data.image_size}-px images, {how}"
