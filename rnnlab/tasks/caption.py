@@ -6,7 +6,9 @@ squares of ``image_size`` pixels. The vocabulary is the words of the training ca
 by default; rarer than ``min_freq``: ``<unk>``), saved in the run. Every (image, caption) pair is a
 training example: the decoder reads ``<s> y_1 .. y_n`` and is scored on ``y_1 .. y_n </s>``, the
 cross-entropy averaged over the words (padding ignored), plus Show, Attend and Tell's doubly
-stochastic penalty with soft attention (``attention_penalty``, Xu et al. 2015 eq. 14; 0 = off).
+stochastic penalty with soft attention (``attention_penalty``, Xu et al. 2015 eq. 14; they weigh it
+1 with a 14x14 grid). It is off by default: when the grid has more cells than a caption has words,
+it pulls the weights towards the cells that show nothing.
 
 Each evaluation gives the validation loss over every validation caption, captions up to
 ``eval_images`` validation images greedily for BLEU-1..4 (``sacrebleu``, all references of an image),
@@ -64,7 +66,7 @@ class CaptionDataConfig:
     max_vocab: int = field(default=10000, metadata={"help": "at most this many words"})
     max_length: int = field(default=30, metadata={"help": "words of a caption kept (longer: cut); most written"})
     attention_penalty: float = field(
-        default=1.0, metadata={"help": "weight of the doubly stochastic attention penalty (Xu et al. 2015; 0 = off)"}
+        default=0.0, metadata={"help": "weight of the doubly stochastic attention penalty (Xu et al. 2015 use 1)"}
     )
     select: str = field(
         default="auto", metadata={"help": "best weights by: " + ", ".join(SELECT) + " (auto: exact on digit-scenes)"}

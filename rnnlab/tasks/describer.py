@@ -64,7 +64,9 @@ def caption_loss(
 ) -> tuple[Tensor, Tensor]:
     """The cross-entropy of the words (padding ignored; ``mean`` over words or ``sum``) and Show,
     Attend and Tell's doubly stochastic penalty ``penalty * sum_i (1 - sum_t a_ti)^2`` (Xu et al.
-    2015, eq. 14), summed over the grid and averaged over the images (``0`` without attention).
+    2015, eq. 14), summed over the grid and the images (``0`` without attention). The paper adds
+    the penalty to a caption's summed cross-entropy; with ``mean`` both are divided by the number
+    of words, which keeps the paper's balance between the two.
 
     Returns:
         ``(cross_entropy, penalty_term)``.
@@ -74,7 +76,8 @@ def caption_loss(
         return ce, ce.new_zeros(())
     valid = (tgt_out != PAD).unsqueeze(-1).to(weights.dtype)  # (T, B, 1): the caption's words and </s>
     looked = (weights * valid).sum(dim=0)  # (B, G)
-    return ce, penalty * ((1.0 - looked) ** 2).sum(dim=1).mean()
+    term = penalty * ((1.0 - looked) ** 2).sum()
+    return ce, term / valid.sum() if reduction == "mean" else term
 
 
 class Describer:
