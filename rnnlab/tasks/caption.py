@@ -32,7 +32,7 @@ from rnnlab import checks
 from rnnlab.checkpoint import CheckpointError
 from rnnlab.configs import check_fields
 from rnnlab.data.captions import CAPTION_SETS, Captioned, load_captions
-from rnnlab.data.tokenizer import Tokenizer
+from rnnlab.data.tokenizer import Tokenizer, join_words
 from rnnlab.metrics.captions import caption_scores, scene_scores
 from rnnlab.models.captioner import CaptionConfig, Captioner
 from rnnlab.runs import RunConfig, check_tables, read_config
@@ -184,7 +184,9 @@ class CaptionTask(PassTask):
         return scores
 
     def _reference(self, caption: str) -> str:
-        return " ".join(caption.lower().split()) if self.data.lowercase else caption
+        """A reference as the model would write it: its words (lowercased if the run lowercases)
+        spaced as the vocabulary joins them ("a dog ." reads "a dog.")."""
+        return join_words(self.vocab.tokens(caption))
 
     def format_scores(self, scores: dict[str, float]) -> str:
         shown = (("loss", "val_loss", ".4f"), ("BLEU-4", "val_bleu4", ".2f"), ("exact", "val_exact", ".4f"))
