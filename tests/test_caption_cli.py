@@ -5,6 +5,8 @@ writing nothing."""
 import contextlib
 import io
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from rnnlab.cli import main
+from rnnlab.tasks.caption import CaptionTask
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 60, 220), "green": (30, 180, 60)}
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -282,3 +285,28 @@ def test_attention_figure_of_an_empty_caption(runs, tmp_path, capsys, monkeypatc
     att = tmp_path / "att.png"
     line = _ok(capsys, ["caption", str(soft), str(data / "Images" / "im00.png"), "--attention", str(att)])
     assert line.endswith("\t\n") and att.read_bytes()[:8] == PNG
+
+
+@pytest.mark.slow  # a training interrupted, then resumed
+def test_ctrl_c_saves_and_the_run_resumes(tmp_path, monkeypatch):
+    data = make_folder(tmp_path / "shapes", 20)
+    out = tmp_path / "run"
+    loss, calls = CaptionTask.loss, []
+
+    def interrupted(self, batch):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C during the third step
+        return loss(self, batch)
+
+    monkeypatch.setattr(CaptionTask, "loss", interrupted)
+    assert train(data, out, "--max-steps", "50", "--eval-every", "2") == 130
+    monkeypatch.setattr(CaptionTask, "loss", loss)
+    results = json.loads((out / "results.json").read_text())
+    assert results["interrupted"] and (out / "model.safetensors").is_file()
+    stopped = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])["step"]
+    assert stopped == 3
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["train", "--resume", str(out), "--max-steps", "6"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert not results["interrupted"] and results["steps"] == 6 and "bleu4" in results["test"]
