@@ -310,3 +310,17 @@ def test_ctrl_c_saves_and_the_run_resumes(tmp_path, monkeypatch):
         assert main(["train", "--resume", str(out), "--max-steps", "6"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert not results["interrupted"] and results["steps"] == 6 and "bleu4" in results["test"]
+
+
+def test_a_damaged_image_size_is_one_line(runs, tmp_path, capsys):
+    _, data, soft, _ = runs
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for name in ("config.json", "model.safetensors", "last.safetensors"):
+        (damaged / name).write_bytes((soft / name).read_bytes())
+    config = json.loads((damaged / "config.json").read_text())
+    config["data"]["image_size"] = 4
+    (damaged / "config.json").write_text(json.dumps(config))
+    image = str(data / "Images" / "im00.png")
+    for argv in (["caption", str(damaged), image], ["eval", str(damaged)], ["inspect", str(damaged)]):
+        _refused(capsys, argv, "config.json is damaged", "image_size")
