@@ -110,7 +110,9 @@ def model_captions(model, pixels):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "irnn", "scrn"])
-@pytest.mark.parametrize(("attention", "handover"), [("soft", "state"), ("none", "state"), ("none", "input")])
+@pytest.mark.parametrize(
+    ("attention", "handover"), [("soft", "state"), ("soft", "input"), ("none", "state"), ("none", "input")]
+)
 def test_beam_of_one_is_greedy(cell, attention, handover):
     model = tiny(cell=cell, attention=attention, handover=handover)
     pixels = images(4)
