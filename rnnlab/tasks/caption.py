@@ -250,6 +250,7 @@ def load_describer(out: Path, finite: bool = True) -> tuple[Describer, CaptionDa
     run = read_config(Path(out), "caption")
     model_cfg, data = run.section("model", CaptionConfig), run.section("data", CaptionDataConfig)
     try:
+        data.validate()  # a damaged image size would fail inside the encoder
         vocab = Tokenizer.from_json(run.tables["vocab"])
         model = Captioner(model_cfg)
     except (KeyError, ValueError) as e:
