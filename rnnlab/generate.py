@@ -54,14 +54,17 @@ def pick(logits: Tensor, temperature: float, top_k: int, top_p: float, generator
     return int(torch.multinomial(probs, 1, generator=generator))
 
 
-def check_sampling(temperature: float, top_k: int, top_p: float, length: int, seed: int | None = None) -> None:
+def check_sampling(
+    temperature: float, top_k: int, top_p: float, length: int, seed: int | None = None, length_name: str = "length"
+) -> None:
     """Refuse sampling options out of range: temperature a finite number >= 0 (0 = greedy), top_k
-    and length integers >= 0, top_p in (0, 1], the seed (if any) a valid seed."""
+    and length (called ``length_name`` in messages) integers >= 0, top_p in (0, 1], the seed (if
+    any) a valid seed."""
     checks.non_negative("temperature", temperature)
     checks.non_negative_int("top_k", top_k)
     if not (checks.is_finite(top_p) and 0 < top_p <= 1):
         checks.fail("top_p", "a number in (0, 1]", top_p)
-    checks.non_negative_int("length", length)
+    checks.non_negative_int(length_name, length)
     if seed is not None:
         checks.seed("seed", seed)
 

@@ -259,9 +259,6 @@ def test_caption_refuses_a_run_of_another_kind(tmp_path, capsys):
     _refused(capsys, ["caption", str(lm), str(image)], "lm")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rnnlab/data/archives.py fetch_checked prints its progress line before npm is found missing"
-)
 def test_emoji_without_npm_says_so(tmp_path, capsys, monkeypatch):
     empty = tmp_path / "bin"
     empty.mkdir()
@@ -273,7 +270,6 @@ def test_emoji_without_npm_says_so(tmp_path, capsys, monkeypatch):
     assert not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="viz/captions.py upsample fails on the (0, h, w) weights of an empty caption")
 def test_attention_figure_of_an_empty_caption(runs, tmp_path, capsys, monkeypatch):
     from rnnlab import decode
 

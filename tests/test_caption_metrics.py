@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnlab.data.scenes import _pair_caption, make_scenes
+from rnnlab.data.scenes import _pair_caption, make_scenes, subject_first
 from rnnlab.metrics.captions import caption_scores, cider_d, coco_tokens, reference_streams, scene_scores
 from rnnlab.metrics.translation import _sacrebleu
 from rnnlab.viz.captions import plot_caption_attention, plot_caption_grid, upsample
@@ -117,7 +117,7 @@ def test_scene_scores_of_the_references_are_perfect(scenes) -> None:
 
 def test_a_swapped_pair_is_correct_not_exact_and_a_missing_digit_is_caught(scenes) -> None:
     pair = next(s for s in scenes if len(s.layout.digits) == 2)
-    swapped = _pair_caption(pair.layout, 1, 0)
+    swapped = _pair_caption(pair.layout, *reversed(subject_first(pair.layout)))
     scores = scene_scores([swapped], [pair.layout], [pair.caption])
     assert scores["exact"] == 0.0 and scores["correct"] == 1.0 and scores["digits_named"] == 1.0
     many = next(s for s in scenes if len(s.layout.digits) == 4)

@@ -217,10 +217,12 @@ def test_the_doubly_stochastic_penalty():
     focused = torch.zeros(T, B, G)
     focused[..., 0] = 1.0  # always the first cell
     _, p1 = caption_loss(logits, tgt_out, focused, 1.0)
-    # image 0: (1 - 4)^2 + 1 + 1 = 11; image 1: (1 - 2)^2 + 1 + 1 = 3; mean 7
-    assert p1.item() == pytest.approx(7.0)
+    # image 0: (1 - 4)^2 + 1 + 1 = 11; image 1: (1 - 2)^2 + 1 + 1 = 3; over the 6 words (</s> too)
+    assert p1.item() == pytest.approx(14.0 / 6)
     _, p2 = caption_loss(logits, tgt_out, focused, 0.5)
-    assert p2.item() == pytest.approx(3.5)
+    assert p2.item() == pytest.approx(7.0 / 6)
+    _, summed = caption_loss(logits, tgt_out, focused, 1.0, reduction="sum")
+    assert summed.item() == pytest.approx(14.0)  # the paper's: added to the summed cross-entropy
     assert caption_loss(logits, tgt_out, None, 1.0)[1].item() == 0
 
 

@@ -76,7 +76,7 @@ def check_search(args: argparse.Namespace) -> None:
     """Check the flags of :func:`add_search_flags` and ``--attention PNG``; fills in ``--beam``."""
     from rnnlab.generate import check_sampling
 
-    check_sampling(args.temperature, args.top_k, args.top_p, args.max_length, args.seed)
+    check_sampling(args.temperature, args.top_k, args.top_p, args.max_length, args.seed, "max_length")
     sampling = args.temperature > 0
     if sampling and (args.beam not in (None, 1) or args.nbest > 1):
         raise UsageError("--temperature: sampling draws one output an input; leave out --beam and --nbest")

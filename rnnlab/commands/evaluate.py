@@ -106,14 +106,15 @@ def _check_split_args(args, kind: str) -> int | None:
 
 
 def _caption(args) -> int:
-    from rnnlab.tasks.caption import CaptionTask, split_scores
+    from rnnlab.tasks.caption import SCENES, CaptionTask, load_describer, split_scores
 
     beam = _check_split_args(args, "caption")
     run = read_run(args.run_dir, "caption")
-    from rnnlab.tasks.caption import load_describer
 
     describer, data = load_describer(args.run_dir)
     split = {"test": "test", "test_heldout": "test_heldout"}.get(args.split, "val")
+    if split == "test_heldout" and data.data != SCENES:
+        raise UsageError(f"--split: {data.data} has no test_heldout split (only {SCENES} has)")
     task = CaptionTask.from_run(run, 1, run.section("run", RunConfig).seed)
     if split not in task.splits:
         raise UsageError(f"--split: {data.data} has no {split} split (only digit-scenes has test_heldout)")

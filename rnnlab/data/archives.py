@@ -38,7 +38,7 @@ def run_tool(
     Args:
         tool: the program, looked up on ``$PATH``.
         args: its arguments.
-        folder: its working folder.
+        folder: its working folder, inside the cache folder (named on stderr as the download starts).
         timeout: seconds before it is stopped.
         what: names the command in messages, e.g. ``"apt-get download kjv=1"``.
         error_prefixes: the last stderr line starting with one of them is the reason given when the
@@ -52,6 +52,7 @@ def run_tool(
     path = shutil.which(tool)
     if path is None:
         raise DataError(f"there is no {tool} on this machine")
+    print(f"data: {what} into {folder.parent}", file=sys.stderr)  # the cache folder, once the tool is found
     try:
         done = subprocess.run(
             [path, *args],
@@ -100,7 +101,6 @@ def fetch_checked(
         verify(target, expected)
         return target
     folder.mkdir(parents=True, exist_ok=True)
-    print(f"data: {what} into {folder}", file=sys.stderr)
     with tempfile.TemporaryDirectory(dir=folder, prefix=f".{name}.", suffix=".part") as work:
         try:
             download(Path(work))

@@ -38,6 +38,8 @@ def upsample(weights: np.ndarray, height: int, width: int) -> np.ndarray:
     """Attention maps ``(T, h, w)`` resized bilinearly to ``(T, height, width)`` (float64)."""
     import torch
 
+    if len(weights) == 0:  # a caption of no words: nothing to resize
+        return np.zeros((0, height, width))
     grid = torch.as_tensor(np.asarray(weights, dtype=np.float32))[None]  # (1, T, h, w)
     big = torch.nn.functional.interpolate(grid, size=(height, width), mode="bilinear", align_corners=False)
     return big[0].numpy().astype(np.float64)
