@@ -19,7 +19,7 @@ or h itself (`none`, Show and Tell) -> dropout -> readout; cross-entropy over th
 plus the doubly stochastic penalty sum_i (1 - sum_t a_ti)^2 (weight 1) with attention; Adam at
 the same rate, `clip_grad_norm_` 5.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/caption_throughput.py [--attention none] [--steps 30]
+    PYTHONPATH=. .venv/bin/python benchmarks/caption_throughput.py [--attention none] [--steps 50]
 """
 
 import argparse
@@ -151,7 +151,7 @@ def rnnlab_loop(m: CaptionConfig, d: CaptionDataConfig, o: OptimConfig, r: RunCo
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--attention", choices=["soft", "none"], default="soft")
-    parser.add_argument("--steps", type=int, default=30, help="training steps per round and side")
+    parser.add_argument("--steps", type=int, default=50, help="steps per round and side (50: one gradient-flow record)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--scenes", type=int, default=2000, help="training canvases drawn")
