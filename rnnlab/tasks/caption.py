@@ -137,7 +137,9 @@ class CaptionTask(PassTask):
         self.metric = f"val_{data.selected}"
         self.higher_is_better = data.selected != "loss"
         self.batch_size = batch_size
-        self.batches = EpochBatches([len(c) for _, c in self.pairs], batch_size, seed)
+        # batches at random, not of similar caption lengths: batch normalisation needs batches like
+        # the data (a batch of four-digit scenes alone has other statistics than the whole)
+        self.batches = EpochBatches([0] * len(self.pairs), batch_size, seed)
 
     def _pairs(self, split: str, note: bool = False) -> list[tuple[int, list[int]]]:
         """``(image index, caption ids)`` of every caption of ``split``."""
