@@ -256,6 +256,42 @@ def beam_search(
     return pool.hypotheses(lengths)
 
 
+def search(
+    model: AttentionDecoder,
+    src: Tensor,
+    lengths: Tensor | None,
+    beam: int = 1,
+    nbest: int = 1,
+    max_length: int = 100,
+    length_penalty: float = 1.0,
+    temperature: float = 0.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> list[list[Hypothesis]]:
+    """The ``nbest`` best outputs of each input by beam search, or one output: greedy with
+    ``beam=1`` and ``temperature=0``, sampled with ``temperature > 0`` (:func:`sample`).
+
+    Raises:
+        ValueError: the search ran out of memory (one line: use a smaller beam or output length).
+    """
+    try:
+        if temperature > 0:
+            found = sample(model, src, lengths, max_length, temperature, top_k, top_p, generator=generator)
+        elif beam == 1 and nbest == 1:
+            found = greedy(model, src, lengths, max_length)
+        else:
+            return beam_search(
+                model, src, lengths, beam=beam, max_length=max_length, length_penalty=length_penalty, nbest=nbest
+            )
+    except (RuntimeError, MemoryError) as e:
+        asked = checks.allocation_failure(e)
+        if asked is None:
+            raise
+        raise ValueError(f"decoding ran out of memory ({asked}); use a smaller beam or output length") from e
+    return [[h] for h in found]
+
+
 class _Pool:
     """The best ``N`` finished hypotheses of each of ``B`` sentences, kept in tensors."""
 

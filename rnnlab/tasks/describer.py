@@ -132,25 +132,20 @@ class Describer:
         grid = self.model.grid_shape(int(images.shape[-1])) if self.model.attention is not None else None
         try:
             for first in range(0, images.shape[0], BATCH):
-                batch = images[first : first + BATCH]
-                if temperature > 0:
-                    found = decode.sample(
-                        self.model, batch, None, limit, temperature, top_k, top_p, generator=generator
-                    )
-                elif beam == 1 and nbest == 1:
-                    found = decode.greedy(self.model, batch, None, limit)
-                else:
-                    found = decode.beam_search(
-                        self.model, batch, None, beam=beam, max_length=limit, length_penalty=length_penalty, nbest=nbest
-                    )
-                for hyps in found:
-                    hyps = hyps if isinstance(hyps, list) else [hyps]
-                    out.append([self._caption(h, grid) for h in hyps])
-        except (RuntimeError, MemoryError) as e:
-            asked = checks.allocation_failure(e)
-            if asked is None:
-                raise
-            raise ValueError(f"captioning ran out of memory ({asked}); use a smaller beam or caption length") from e
+                found = decode.search(
+                    self.model,
+                    images[first : first + BATCH],
+                    None,
+                    beam,
+                    nbest,
+                    limit,
+                    length_penalty,
+                    temperature,
+                    top_k,
+                    top_p,
+                    generator,
+                )
+                out += [[self._caption(h, grid) for h in hyps] for hyps in found]
         finally:
             self.model.train(was)
         return out

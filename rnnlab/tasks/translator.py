@@ -143,30 +143,21 @@ class Translator:
         try:
             for batch in bucket_batches([len(e) for e in encoded], max(1, min(BATCH, BATCH_BYTES // need)), None):
                 src, src_lengths = pad([encoded[i] for i in batch])
-                if temperature > 0:
-                    found = decode.sample(
-                        self.model, src, src_lengths, limit, temperature, top_k, top_p, generator=generator
-                    )
-                elif beam == 1 and nbest == 1:
-                    found = decode.greedy(self.model, src, src_lengths, limit)
-                else:
-                    found = decode.beam_search(
-                        self.model,
-                        src,
-                        src_lengths,
-                        beam=beam,
-                        max_length=limit,
-                        length_penalty=length_penalty,
-                        nbest=nbest,
-                    )
+                found = decode.search(
+                    self.model,
+                    src,
+                    src_lengths,
+                    beam,
+                    nbest,
+                    limit,
+                    length_penalty,
+                    temperature,
+                    top_k,
+                    top_p,
+                    generator,
+                )
                 for i, hyps in zip(batch, found):
-                    hyps = hyps if isinstance(hyps, list) else [hyps]
                     out[i] = [self._translation(h, len(encoded[i])) for h in hyps]
-        except (RuntimeError, MemoryError) as e:
-            asked = checks.allocation_failure(e)
-            if asked is None:
-                raise
-            raise ValueError(f"decoding ran out of memory ({asked}); use a smaller beam or output length") from e
         finally:
             self.model.train(was)
         return out
