@@ -111,7 +111,7 @@ def bare_loss(model: Bare, images: Tensor, tgt_in: Tensor, tgt_out: Tensor) -> T
     loss = nn.functional.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD)
     if weights is not None:
         valid = (tgt_out != PAD).unsqueeze(-1).float()  # (T, B, 1)
-        loss = loss + ((1.0 - (weights * valid).sum(dim=0)) ** 2).sum(dim=1).mean()
+        loss = loss + ((1.0 - (weights * valid).sum(dim=0)) ** 2).sum() / valid.sum()  # over the words, as rnnlab
     return loss
 
 

@@ -42,6 +42,7 @@ from rnnlab.tasks.describer import Describer, caption_loss, image_tensor, target
 
 SELECT = ("auto", "bleu4", "exact", "correct", "loss")
 SCENES = "digit-scenes"
+REFRESH_IMAGES = 2048  # training images whose statistics batch normalisation takes before an evaluation
 SCENE_SCORES = ("exact", "correct", "digits_named", "digit_recall")
 
 
@@ -169,7 +170,14 @@ class CaptionTask(PassTask):
             figures["attention_penalty"] = penalty.item()
         return ce + penalty, figures
 
+    def refresh_statistics(self, model: Captioner) -> None:
+        """Give ``model``'s batch normalisation the statistics of the first :data:`REFRESH_IMAGES`
+        training images (:meth:`Captioner.refresh_statistics`), before every evaluation."""
+        images = self.images["train"][:REFRESH_IMAGES]
+        model.refresh_statistics(images[k : k + self.batch_size] for k in range(0, len(images), self.batch_size))
+
     def evaluate(self) -> dict[str, float]:
+        self.refresh_statistics(self.model)
         scores = {"val_loss": self.describer.loss(self.images["val"], self.val_pairs)}
         n = min(self.data.eval_images, len(self.splits["val"]))
         found = [h[0].text for h in self.describer.caption(self.images["val"][:n], beam=1)]
