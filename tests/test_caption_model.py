@@ -236,3 +236,26 @@ def test_seq2seq_still_decodes():
     assert [h.tokens for h in best] == [b[0].tokens for b in beams]
     assert all(BOS not in h.tokens and PAD not in h.tokens for h in best)
     assert len(beam_search(model, src, lengths, beam=3, max_length=5, nbest=3)[1]) == 3
+
+
+def test_precise_statistics_make_evaluation_match_the_batch():
+    torch.manual_seed(3)
+    model = tiny()
+    images = torch.randint(0, 256, (16, 3, 32, 32), dtype=torch.uint8)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):  # the moving average of a few training steps lags behind the batch
+            model.grid(images)
+        in_training = model.grid(images)  # normalised by the batch's own statistics
+    model.eval()
+    with torch.no_grad():
+        assert not torch.allclose(model.grid(images), in_training, rtol=2e-2, atol=2e-2)
+        assert model.refresh_statistics([images]) > 0
+        # equal but for the running variance's n / (n - 1) (n: the 16 x 4 x 4 values of the last layer)
+        assert torch.allclose(model.grid(images), in_training, rtol=2e-2, atol=2e-2)
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert not model.encoder.training and all(m.momentum == 0.1 for m in norms)
+    conv = nn.Conv2d(3, 4, 3)
+    conv.out_channels = 4  # already so: a Conv2d says its width
+    bare = Captioner(CaptionConfig(vocab_size=V, channels="4"), encoder=conv)
+    assert bare.refresh_statistics([images]) == 0  # an encoder without batch normalisation: nothing to do
