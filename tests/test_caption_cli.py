@@ -243,7 +243,13 @@ def test_bad_flags(runs, tmp_path, capsys):
     train = ["train", "--task", "caption", "--out", str(out), "--max-steps", "1"]
     _refused(capsys, train, "--data")
     _refused(capsys, [*train, "--data", str(data), "--image-size", "8"], "image_size", "8")
+    _refused(capsys, [*train, "--data", str(data), "--image-size", "36"], "image_size", "multiple of 8")
     assert not out.exists()
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"  {data / 'Images' / 'im00.png'}  \n{tmp_path / 'gone.png'}\n")
+    _refused(capsys, ["caption", str(soft), "--file", str(listed)], f"--file {listed}", "gone.png does not exist")
+    _refused(capsys, ["caption", str(soft), str(tmp_path)], "is a folder")
+    listed.unlink()
 
 
 def test_caption_refuses_a_run_of_another_kind(tmp_path, capsys):

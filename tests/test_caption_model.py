@@ -161,11 +161,20 @@ def test_a_replacement_encoder():
     _, weights = model(images(2, 16), tgt_in)
     assert weights.shape == (3, 2, 16) and model.grid_shape(16) == (4, 4)
     assert len(greedy(model, images(2, 16), None, max_length=4)) == 2
-    bare = Patches()
-    del bare.out_channels
+    bare = Patches(out_channels=7)
+    del bare.out_channels  # like a torchvision backbone cut before its pooling: the width is measured
+    measured = Captioner(CaptionConfig(vocab_size=V, embedding_size=6, hidden_size=8), encoder=bare)
+    assert measured.attention.memory_size == 7 and measured.grid_shape(16, 32) == (4, 8)
+    wrong = Patches()
+    wrong.out_channels = "five"
     with pytest.raises(ValueError, match="out_channels") as e:
-        Captioner(CaptionConfig(vocab_size=V, embedding_size=6, hidden_size=8), encoder=bare)
+        Captioner(CaptionConfig(vocab_size=V, embedding_size=6, hidden_size=8), encoder=wrong)
     assert "\n" not in str(e.value)
+    # the dot score needs the encoder's own width, not the built-in encoder's, to equal hidden_size
+    dot = CaptionConfig(vocab_size=V, embedding_size=6, hidden_size=5, score="dot", channels="4,8,16")
+    assert Captioner(dot, encoder=Patches(out_channels=5)).attention.memory_size == 5
+    with pytest.raises(ValueError, match="dot"):
+        Captioner(dot, encoder=Patches(out_channels=6))
 
 
 @pytest.mark.parametrize(

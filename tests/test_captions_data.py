@@ -215,3 +215,17 @@ def test_emoji_through_load_captions_from_a_cached_fake_tarball(
     for image, caption in (("1f600.png", "grinning face"), ("1f34e.png", "red apple")):
         split = {"valid": "val"}.get(emoji.split_of(image), emoji.split_of(image))  # the emoji's own split
         assert caption in [item.captions[0] for item in splits[split]]
+
+
+def test_names_of_no_image_in_a_token_file_are_left_out_with_a_note(tmp_path: Path, capsys) -> None:
+    # Flickr8k.token.txt lists "2258277193_586949ec62.jpg.1", a name of no image file
+    (tmp_path / "Images").mkdir()
+    _image(tmp_path / "Images" / "a.jpg")
+    (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog\nx.jpg.1#0\tA cat\n")
+    found = captions.read_captioned(tmp_path, 16)
+    assert [(c.name, c.captions) for c in found] == [("a.jpg", ["A dog"])]
+    err = capsys.readouterr().err
+    assert "x.jpg.1" in err and "not images" in err and len(err.splitlines()) == 1
+    (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog\nmissing.jpg#0\tA cat\n")
+    with pytest.raises(DataError, match="missing.jpg"):  # an image name that is not there is still an error
+        captions.read_captioned(tmp_path, 16)

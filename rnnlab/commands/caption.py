@@ -1,13 +1,13 @@
 """``rnnlab caption OUT image.png ...``: caption images with a captioning run.
 
-Images come as arguments or from ``--file`` (one path a line), in any format Pillow reads (PNG,
-JPEG, GIF, BMP, WebP, TIFF; any mode: grey, palette, RGBA over white), scaled and centre-cropped to
-the run's image size. Each caption is printed after its image's path and a tab, in the images'
-order; with ``--nbest N`` the N best of the beam follow one another, each with its rank and
-log-probability (``--json`` also gives the score the beam ranked by and the words). ``--temperature``
-above 0 samples instead (with ``--top-k`` / ``--top-p``). ``--attention FILE.png`` draws, word by
-word, where the decoder looked: the weights over the image grid, upsampled over the image (runs
-trained with ``--attention soft``).
+Images come as arguments or from ``--file`` (one path a line, relative to the current folder), in
+any format Pillow reads (PNG, JPEG, GIF, BMP, WebP, TIFF; any mode: grey, palette, RGBA over
+white), scaled and centre-cropped to the run's image size. Each caption is printed after its
+image's path and a tab, in the images' order; with ``--nbest N`` the N best of the beam follow one
+another, each with its rank and log-probability (``--json`` also gives the score the beam ranked
+by and the words). ``--temperature`` above 0 samples instead (with ``--top-k`` / ``--top-p``).
+``--attention FILE.png`` draws, word by word, where the decoder looked: the weights over the image
+grid, upsampled over the image (runs trained with ``--attention soft``).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     check_search(args)
-    paths = [Path(p) for p in texts_of(args, "image path", "caption", "photo.jpg")]
+    paths = [Path(p.strip()) for p in texts_of(args, "image path", "caption", "photo.jpg")]
     from rnnlab.data.images import read_image
     from rnnlab.tasks.caption import load_describer
     from rnnlab.tasks.describer import image_tensor
@@ -49,7 +49,8 @@ def run(args) -> int:
         raise UsageError("--attention: this run has no attention (it was trained with --attention none)")
     for path in paths:
         if not path.is_file():
-            raise UsageError(f"IMAGE: {path} is not a file")
+            where = "IMAGE" if str(path) in args.texts else f"--file {args.file}"
+            raise UsageError(f"{where}: {path} {'is a folder' if path.is_dir() else 'does not exist'}")
     pixels = [read_image(path, data.image_size) for path in paths]  # every image is read before anything is written
     generator = torch.Generator()
     generator.manual_seed(args.seed) if args.seed is not None else generator.seed()

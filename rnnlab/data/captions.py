@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -181,6 +182,13 @@ def read_captioned(data: str | Path, size: int) -> list[Captioned]:
     captions_path, folder = find_caption_file(data)
     captions = read_caption_file(captions_path)
     files = _image_files(folder)
+    odd = [name for name in captions if Path(name).suffix.lower() not in IMAGE_SUFFIXES and name not in files]
+    if odd:  # e.g. Flickr8k.token.txt's "2258277193_586949ec62.jpg.1", a name of no image
+        print(
+            f"note: {captions_path} names {len(odd):,} file(s) that are not images, left out: {_some(odd)}",
+            file=sys.stderr,
+        )
+        captions = {name: texts for name, texts in captions.items() if name not in odd}
     missing = [name for name in captions if name not in files and not (folder / name).is_file()]
     if missing and not files:
         raise DataError(f"data: {folder} holds no images ({' '.join(IMAGE_SUFFIXES)})")

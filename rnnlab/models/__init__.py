@@ -1,6 +1,17 @@
 """Models built from recurrent layers."""
 
+from rnnlab.models.captioner import CaptionConfig, Captioner, ConvEncoder
+from rnnlab.models.decoder import AttentionDecoder
 from rnnlab.models.language_model import LanguageModel, ModelConfig
 from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 
-__all__ = ["LanguageModel", "ModelConfig", "Seq2Seq", "Seq2SeqConfig"]
+__all__ = [
+    "AttentionDecoder",
+    "CaptionConfig",
+    "Captioner",
+    "ConvEncoder",
+    "LanguageModel",
+    "ModelConfig",
+    "Seq2Seq",
+    "Seq2SeqConfig",
+]

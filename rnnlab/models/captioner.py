@@ -22,7 +22,8 @@ The training loss of Show, Attend and Tell adds the "doubly stochastic" penalty
 once over the caption; it belongs to the task (``--attention-penalty``).
 
 The encoder is replaceable: any ``nn.Module`` that maps images ``(B, 3, H, W)`` (floats in
-``[0, 1]``) to features ``(B, D, h, w)`` and has an attribute ``out_channels = D``, given as
+``[0, 1]``) to features ``(B, D, h, w)`` (``D`` from its attribute ``out_channels``, else measured on
+a blank 224-px image), given as
 ``Captioner(config, encoder=...)`` (for example a torchvision backbone cut before its pooling, with
 weights one has). A model built so is used from Python; runs save and load the built-in encoder.
 """
@@ -44,6 +45,7 @@ from rnnlab.models.decoder import AttentionDecoder, DecoderState, Memory
 HANDOVERS = ("state", "input")
 CAPTION_ATTENTION = ("soft", "none")
 POOLED = 3  # stages of the built-in encoder that halve the image: a 64-px image gives an 8x8 grid
+PROBE_SIZE = 224  # side of the blank image that measures a replacement encoder without out_channels
 
 
 @dataclass
@@ -88,8 +90,6 @@ class CaptionConfig:
         checks.choice("handover", self.handover, HANDOVERS)
         if self.attention == "none" and self.input_feeding:
             checks.fail("input_feeding", "an attention to feed (--attention soft)", True)
-        if self.attention == "soft" and self.score == "dot" and self.channel_list()[-1] != self.hidden_size:
-            checks.fail("score", "'additive' or 'general' ('dot' needs channels[-1] == hidden_size)", "dot")
         checks.fits_in_memory(self.min_parameters())
 
     def channel_list(self) -> list[int]:
@@ -121,7 +121,7 @@ class CaptionConfig:
 class ConvEncoder(nn.Module):
     """A small VGG-like convolutional net (Simonyan & Zisserman 2015): per stage a 3x3 convolution,
     batch normalisation (Ioffe & Szegedy 2015) and ReLU, the first :data:`POOLED` stages followed by
-    2x2 max pooling; a 64-px image gives an 8x8 grid of ``channels[-1]`` features.
+    2x2 max pooling; with 3 stages or more a 64-px image gives an 8x8 grid of ``channels[-1]`` features.
 
     Args:
         channels: the output channels of each stage.
@@ -179,8 +179,12 @@ class Captioner(AttentionDecoder):
         self.config = config
         self.encoder = encoder if encoder is not None else ConvEncoder(config.channel_list())
         D = getattr(self.encoder, "out_channels", None)
+        if D is None:  # e.g. a torchvision backbone cut before its pooling: ask it
+            D = int(self._probe(PROBE_SIZE, PROBE_SIZE)[1])
         if not checks.is_integer(D) or D < 1:
             checks.fail("encoder", "a module with an integer attribute out_channels (its feature width)", D)
+        if config.attention == "soft" and config.score == "dot" and D != config.hidden_size:
+            checks.fail("score", f"'additive' or 'general' ('dot' needs the encoder's width {D} == hidden_size)", "dot")
         E, H = config.embedding_size, config.hidden_size
         self.build_embedding(config.vocab_size, E)
         self.build_decoder(config.cell, H, config.num_layers, config.input_feeding, config.dropout, config.cell_options)
@@ -246,6 +250,7 @@ class Captioner(AttentionDecoder):
         if not norms:
             return 0
         was = [(m.training, m.momentum) for m in norms]
+        kept = [(m.running_mean.clone(), m.running_var.clone(), m.num_batches_tracked.clone()) for m in norms]
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # a cumulative average over the batches given
@@ -255,19 +260,31 @@ class Captioner(AttentionDecoder):
                 if images.dtype == torch.uint8:
                     images = images.float() / 255.0
                 self.encoder(images)
+        except BaseException:  # interrupted or failed: the statistics it had
+            for m, (mean, var, count) in zip(norms, kept):
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
+            raise
         finally:
             for m, (training, momentum) in zip(norms, was):
                 m.train(training)
                 m.momentum = momentum
         return len(norms)
 
-    def grid_shape(self, image_size: int) -> tuple[int, int]:
-        """``(h, w)`` of the grid of a square image of ``image_size`` pixels."""
-        with torch.no_grad():
-            was = self.encoder.training
-            self.encoder.eval()
-            try:
-                shape = self.encoder(torch.zeros(1, 3, image_size, image_size)).shape
-            finally:
-                self.encoder.train(was)
+    def grid_shape(self, height: int, width: int | None = None) -> tuple[int, int]:
+        """``(h, w)`` of the grid of an image of ``height`` x ``width`` pixels (square if no ``width``)."""
+        shape = self._probe(height, height if width is None else width)
         return int(shape[2]), int(shape[3])
+
+    @torch.no_grad()
+    def _probe(self, height: int, width: int) -> torch.Size:
+        """The shape of the encoder's output for one blank image (in eval mode, on its device)."""
+        first = next(self.encoder.parameters(), None)
+        device, dtype = (first.device, first.dtype) if first is not None else (None, torch.float32)
+        was = self.encoder.training
+        self.encoder.eval()
+        try:
+            return self.encoder(torch.zeros(1, 3, height, width, device=device, dtype=dtype)).shape
+        finally:
+            self.encoder.train(was)

@@ -34,7 +34,7 @@ from rnnlab.configs import check_fields
 from rnnlab.data.captions import CAPTION_SETS, Captioned, load_captions
 from rnnlab.data.tokenizer import Tokenizer, join_words
 from rnnlab.metrics.captions import caption_scores, scene_scores
-from rnnlab.models.captioner import CaptionConfig, Captioner
+from rnnlab.models.captioner import POOLED, CaptionConfig, Captioner
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask
@@ -83,8 +83,10 @@ class CaptionDataConfig:
         for name in ("val_fraction", "test_fraction"):
             if not 0 < getattr(self, name) < 0.5:
                 checks.fail(name, "a share between 0 and 0.5", getattr(self, name))
-        if not checks.is_integer(self.image_size) or not 16 <= self.image_size <= 1024:
-            checks.fail("image_size", "a whole number of pixels in [16, 1024]", self.image_size)
+        size, step = self.image_size, 2**POOLED
+        if not checks.is_integer(size) or not 16 <= size <= 1024 or size % step:
+            expected = f"a multiple of {step} pixels in [16, 1024] (the encoder halves it {POOLED} times)"
+            checks.fail("image_size", expected, size)
         for name in ("min_freq", "max_vocab", "max_length", "eval_images", "test_beam"):
             checks.positive_int(name, getattr(self, name))
         checks.non_negative_int("shown", self.shown)
@@ -171,9 +173,11 @@ class CaptionTask(PassTask):
         return ce + penalty, figures
 
     def refresh_statistics(self, model: Captioner) -> None:
-        """Give ``model``'s batch normalisation the statistics of the first :data:`REFRESH_IMAGES`
-        training images (:meth:`Captioner.refresh_statistics`), before every evaluation."""
-        images = self.images["train"][:REFRESH_IMAGES]
+        """Give ``model``'s batch normalisation the statistics of :data:`REFRESH_IMAGES` training
+        images spread evenly over the split (:meth:`Captioner.refresh_statistics`), before every
+        evaluation."""
+        train = self.images["train"]
+        images = train[:: max(1, len(train) // REFRESH_IMAGES)][:REFRESH_IMAGES]
         model.refresh_statistics(images[k : k + self.batch_size] for k in range(0, len(images), self.batch_size))
 
     def evaluate(self) -> dict[str, float]:

@@ -66,7 +66,7 @@ def caption_loss(
     Attend and Tell's doubly stochastic penalty ``penalty * sum_i (1 - sum_t a_ti)^2`` (Xu et al.
     2015, eq. 14), summed over the grid and the images (``0`` without attention). The paper adds
     the penalty to a caption's summed cross-entropy; with ``mean`` both are divided by the number
-    of words, which keeps the paper's balance between the two.
+    of words scored (``</s>`` included), which keeps the paper's balance between the two.
 
     Returns:
         ``(cross_entropy, penalty_term)``.
@@ -129,7 +129,7 @@ class Describer:
         limit = checks.positive_int("max_length", max_length or self.max_length)
         checks.positive_int("beam", beam)
         out: list[list[Caption]] = []
-        grid = self.model.grid_shape(int(images.shape[-1])) if self.model.attention is not None else None
+        grid = self.model.grid_shape(*map(int, images.shape[-2:])) if self.model.attention is not None else None
         try:
             for first in range(0, images.shape[0], BATCH):
                 found = decode.search(
