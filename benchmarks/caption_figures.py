@@ -3,10 +3,10 @@
     .venv/bin/python benchmarks/caption_figures.py scenes RUN docs/caption-attention-scenes.png
     .venv/bin/python benchmarks/caption_figures.py emoji RUN docs/caption-emoji.png
 
-``scenes``: writes the first test scenes of ``digit-scenes`` (two of each digit count, and one of
-the held-out combinations) as PNG files beside the figure, in ``<figure>-images/``, and captions
-them with ``rnnlab caption RUN ... --attention FIGURE`` (the run must use soft attention), as a
-user would. ``emoji``: captions 24 test drawings spread over the split of ``emoji`` with the run's beam and
+``scenes``: writes the first scene of each digit count (2, 3, 4) of the ``digit-scenes`` test
+split and of its held-out combinations as PNG files into ``RUN/scenes/``, and captions them with
+``rnnlab caption RUN ... --attention FIGURE`` (the run must use soft attention), as a user would.
+``emoji``: captions 24 test drawings spread over the split of ``emoji`` with the run's beam and
 draws them in a grid, each with its generated caption and, in grey, its Unicode name.
 """
 
@@ -25,17 +25,17 @@ from rnnlab.tasks.describer import image_tensor
 from rnnlab.viz.captions import plot_caption_grid
 
 
-def scenes(run: Path, figure: Path, per_count: int = 2) -> int:
+def scenes(run: Path, figure: Path) -> int:
     splits = load_captions("digit-scenes", 64, 0)
-    chosen, counts = [], {}
-    for ex in splits["test"]:
-        n = len(ex.layout.digits)
-        if counts.get(n, 0) < per_count:
-            counts[n] = counts.get(n, 0) + 1
-            chosen.append(ex)
-    chosen.append(splits["test_heldout"][0])
-    folder = figure.with_name(figure.stem + "-images")
-    folder.mkdir(parents=True, exist_ok=True)
+    chosen = []
+    for split in ("test", "test_heldout"):  # the first scene of each digit count, from each split
+        seen = set()
+        for ex in splits[split]:
+            if len(ex.layout.digits) not in seen:
+                seen.add(len(ex.layout.digits))
+                chosen.append(ex)
+    folder = run / "scenes"
+    folder.mkdir(exist_ok=True)
     paths = []
     for ex in chosen:
         path = folder / (ex.name.replace("/", "-") + ".png")
