@@ -1,0 +1,79 @@
+"""The contract of a tree cell, and the two ways to run one over trees.
+
+A tree cell computes a node's state from its input vector ``x`` (a word's embedding; zeros where a
+node reads none) and its children's states. Its :meth:`TreeCell.forward` takes many nodes at
+once: ``x`` ``(n, E)``, each entry of the children's state ``(n, K, H)`` and a ``mask`` ``(n, K)``
+of the children that exist, and returns each entry of the nodes' state ``(n, H)``. ``state_size``
+says how many entries a state has (``h``; an LSTM's ``(h, c)``); ``max_children`` how many
+children a node may have (``None``: any number).
+
+:func:`run_levels` runs a cell over a :class:`~rnnlab.trees.batch.TreeBatch` one level at a time;
+:func:`run_nodes` one node at a time, in the same order: the reference the tests hold the fast
+path to (the same outputs and gradients).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from rnnlab import checks
+from rnnlab.trees.batch import TreeBatch
+
+
+class TreeCell(nn.Module):
+    """Base class: sizes, the child limit, and the checks every cell shares."""
+
+    state_size: int = 1
+    max_children: int | None = None
+
+    def __init__(self, input_size: int, hidden_size: int) -> None:
+        super().__init__()
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+
+    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
+        raise NotImplementedError
+
+
+def _check(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> None:
+    if inputs.shape != (batch.num_nodes, cell.input_size):
+        checks.fail("inputs", f"({batch.num_nodes}, {cell.input_size}): a vector per node", tuple(inputs.shape))
+    most = int((batch.children >= 0).sum(dim=1).max()) if batch.num_nodes else 0
+    if cell.max_children is not None and most > cell.max_children:
+        k = int((batch.children >= 0).sum(dim=1).argmax())
+        checks.fail("tree", f"at most {cell.max_children} children a node", f"{most} under {batch.labels[k]!r}")
+
+
+def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor, ...]:
+    """Every node's state (each entry ``(N, H)``), one call of ``cell`` per level."""
+    _check(cell, inputs, batch)
+    N, H = batch.num_nodes, cell.hidden_size
+    # one row past the nodes stands for a missing child: zeros, never written
+    states = [inputs.new_zeros(N + 1, H) for _ in range(cell.state_size)]
+    for start, end in batch.levels:
+        kids = batch.children[start:end]  # (n, K)
+        mask = kids >= 0
+        index = kids.masked_fill(~mask, N)
+        gathered = tuple(s[index] for s in states)  # (n, K, H)
+        new = cell(inputs[start:end], gathered, mask)
+        states = [torch.cat([s[:start], n, s[end:]]) for s, n in zip(states, new)]
+    return tuple(s[:N] for s in states)
+
+
+def run_nodes(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor, ...]:
+    """The same as :func:`run_levels`, one node at a time (the reference; slow)."""
+    _check(cell, inputs, batch)
+    rows: list[tuple[Tensor, ...]] = []
+    for k in range(batch.num_nodes):
+        kids = [int(c) for c in batch.children[k] if c >= 0]
+        width = max(len(kids), 1)
+        gathered = tuple(
+            torch.stack([rows[c][e] for c in kids]).unsqueeze(0)
+            if kids
+            else inputs.new_zeros(1, width, cell.hidden_size)
+            for e in range(cell.state_size)
+        )
+        mask = torch.tensor([[bool(kids)] * width])
+        rows.append(tuple(s[0] for s in cell(inputs[k : k + 1], gathered, mask)))
+    return tuple(torch.stack([r[e] for r in rows]) for e in range(cell.state_size))
