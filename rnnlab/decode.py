@@ -53,7 +53,8 @@ class Hypothesis:
 
 
 @contextlib.contextmanager
-def _evaluating(model: nn.Module) -> Iterator[None]:
+def evaluating(model: nn.Module) -> Iterator[None]:
+    """Run the block with ``model`` in eval mode and without gradients, then put its mode back."""
     was_training = model.training
     model.eval()
     try:
@@ -94,7 +95,7 @@ def _one_per_sentence(
     """Decode every sentence along one path, ``choose`` picking each row's next token ``(B,)``
     from the log-probabilities ``(B, V)``."""
     _check(model, max_length)
-    with _evaluating(model):
+    with evaluating(model):
         memory = model.encode(src, lengths)
         lengths = _lengths(memory)
         state = model.start(memory)
@@ -203,7 +204,7 @@ def beam_search(
     alpha = checks.non_negative("length_penalty", length_penalty)
     if N > K:
         checks.fail("nbest", f"at most beam ({K})", N)
-    with _evaluating(model):
+    with evaluating(model):
         memory = model.encode(src, lengths)
         lengths = _lengths(memory)
         S, B = memory.mask.shape

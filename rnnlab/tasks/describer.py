@@ -95,17 +95,13 @@ class Describer:
     def loss(self, images: Tensor, pairs: list[tuple[int, list[int]]]) -> float:
         """Mean cross-entropy a word (with ``</s>``), teacher-forced, in nats, of ``pairs`` (image
         index into ``images``, caption ids)."""
-        was = self.model.training
-        self.model.eval()
         total, count = 0.0, 0
-        try:
+        with decode.evaluating(self.model):
             for batch in bucket_batches([len(c) for _, c in pairs], BATCH, None):
                 tgt_in, tgt_out = targets([pairs[i][1] for i in batch])
                 logits, _ = self.model(images[[pairs[i][0] for i in batch]], tgt_in)
                 total += float(caption_loss(logits, tgt_out, None, 0.0, "sum")[0])
                 count += int((tgt_out != PAD).sum())
-        finally:
-            self.model.train(was)
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding
@@ -124,30 +120,25 @@ class Describer:
     ) -> list[list[Caption]]:
         """The ``nbest`` best captions of each image ``(N, 3, H, W)`` (beam search), or one (greedy
         with ``beam=1``; sampled with ``temperature > 0``), in the images' order."""
-        was = self.model.training
-        self.model.eval()
         limit = checks.positive_int("max_length", max_length or self.max_length)
         checks.positive_int("beam", beam)
         out: list[list[Caption]] = []
         grid = self.model.grid_shape(*map(int, images.shape[-2:])) if self.model.attention is not None else None
-        try:
-            for first in range(0, images.shape[0], BATCH):
-                found = decode.search(
-                    self.model,
-                    images[first : first + BATCH],
-                    None,
-                    beam,
-                    nbest,
-                    limit,
-                    length_penalty,
-                    temperature,
-                    top_k,
-                    top_p,
-                    generator,
-                )
-                out += [[self._caption(h, grid) for h in hyps] for hyps in found]
-        finally:
-            self.model.train(was)
+        for first in range(0, images.shape[0], BATCH):  # each search puts the model in eval mode
+            found = decode.search(
+                self.model,
+                images[first : first + BATCH],
+                None,
+                beam,
+                nbest,
+                limit,
+                length_penalty,
+                temperature,
+                top_k,
+                top_p,
+                generator,
+            )
+            out += [[self._caption(h, grid) for h in hyps] for hyps in found]
         return out
 
     def _caption(self, hyp: decode.Hypothesis, grid: tuple[int, int] | None) -> Caption:

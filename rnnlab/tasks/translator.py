@@ -90,10 +90,8 @@ class Translator:
     @torch.no_grad()
     def loss(self, encoded: list[tuple[list[int], list[int]]]) -> float:
         """Mean cross-entropy a target token (with ``</s>``), teacher-forced, in nats."""
-        was = self.model.training
-        self.model.eval()
         total, count = 0.0, 0
-        try:
+        with decode.evaluating(self.model):
             for batch in bucket_batches([len(s) for s, _ in encoded], BATCH, None):
                 src, src_lengths, tgt_in, tgt_out = batch_of([encoded[i] for i in batch])
                 logits, _ = self.model(src, src_lengths, tgt_in)
@@ -101,8 +99,6 @@ class Translator:
                     F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, reduction="sum")
                 )
                 count += int((tgt_out != PAD).sum())
-        finally:
-            self.model.train(was)
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding
@@ -130,8 +126,6 @@ class Translator:
             ValueError: a beam or an output length whose search would not fit in memory (texts are
                 decoded fewer at a time when it would take more than ``BATCH_BYTES``).
         """
-        was = self.model.training
-        self.model.eval()
         limit = checks.positive_int("max_length", max_length or self.data.max_length)
         checks.positive_int("beam", beam)
         encoded = [self.source_ids(t, self.data.max_length) or [PAD] for t in texts]
@@ -140,26 +134,23 @@ class Translator:
         what = f"{rows} beam(s) over outputs of up to {limit} tokens: decoding one text would"
         checks.fits_memory(need, what, "use a smaller beam or output length")
         out: list[list[Translation]] = [[] for _ in texts]
-        try:
-            for batch in bucket_batches([len(e) for e in encoded], max(1, min(BATCH, BATCH_BYTES // need)), None):
-                src, src_lengths = pad([encoded[i] for i in batch])
-                found = decode.search(
-                    self.model,
-                    src,
-                    src_lengths,
-                    beam,
-                    nbest,
-                    limit,
-                    length_penalty,
-                    temperature,
-                    top_k,
-                    top_p,
-                    generator,
-                )
-                for i, hyps in zip(batch, found):
-                    out[i] = [self._translation(h, len(encoded[i])) for h in hyps]
-        finally:
-            self.model.train(was)
+        for batch in bucket_batches([len(e) for e in encoded], max(1, min(BATCH, BATCH_BYTES // need)), None):
+            src, src_lengths = pad([encoded[i] for i in batch])
+            found = decode.search(
+                self.model,
+                src,
+                src_lengths,
+                beam,
+                nbest,
+                limit,
+                length_penalty,
+                temperature,
+                top_k,
+                top_p,
+                generator,
+            )
+            for i, hyps in zip(batch, found):
+                out[i] = [self._translation(h, len(encoded[i])) for h in hyps]
         return out
 
     def search_bytes(self, beam: int, max_length: int, source_len: int) -> int:
