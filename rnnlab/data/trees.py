@@ -23,10 +23,15 @@ _TOKEN = re.compile(r"\(|\)|[^\s()]+")
 
 @dataclass
 class Tree:
-    """A node: its ``label`` and its ``children`` (none for a leaf, whose label is its token)."""
+    """A node: its ``label`` and its ``children`` (none for a leaf, whose label is its token).
+
+    ``index`` is the position of the node's word in its sentence where the node is a word (every
+    node of a dependency tree); ``None`` where it is not (a bracketed tree's inner nodes).
+    """
 
     label: str
     children: list[Tree] = field(default_factory=list)
+    index: int | None = field(default=None, compare=False)
 
     @property
     def is_leaf(self) -> bool:
@@ -50,6 +55,19 @@ class Tree:
         for node in reversed(list(self.nodes())):  # children before parents
             heights[id(node)] = 1 + max((heights[id(c)] for c in node.children), default=-1)
         return heights[id(self)]
+
+
+@dataclass
+class TreeExample:
+    """One example of the tree task: the ``tree``, its class ``label``, and the ``tokens`` a
+    sequence model reads in its place (a sentence's words; a bracketed tree's text, brackets
+    included). ``node_labels``, where given, holds a class for every node in the order of
+    :meth:`Tree.nodes`."""
+
+    tree: Tree
+    label: str
+    tokens: list[str]
+    node_labels: list[str] | None = None
 
 
 def parse_tree(text: str, where: str = "tree") -> Tree:
