@@ -58,6 +58,7 @@ KINDS = {
     "tag": "a tagger (rnnlab train --task tag; use it with rnnlab tag)",
     "seq2seq": "a sequence-to-sequence model (rnnlab train --task seq2seq; use it with rnnlab translate)",
     "caption": "an image captioner (rnnlab train --task caption; use it with rnnlab caption)",
+    "tree": "a tree classifier (rnnlab train --task tree; use it with rnnlab tree)",
 }
 _LEGACY_NAMES = {"epochs": "max_epochs"}  # fields that earlier versions named otherwise
 

@@ -17,6 +17,7 @@ NEXT = {
     "tag": 'tag with: rnnlab tag {out} "a sentence"',
     "seq2seq": 'translate with: rnnlab translate {out} "a sentence" (--attention att.png draws the weights)',
     "caption": "caption with: rnnlab caption {out} image.png (--attention att.png draws where it looked)",
+    "tree": 'predict with: rnnlab tree {out} "(a tree)" (--nodes: at every node; --plot tree.png draws it)',
 }
 
 
@@ -50,7 +51,7 @@ def draw(out: Path, kind: str, clip_norm: float, results: dict | None, longrange
         title = f"{longrange.name}, {(results or {}).get('cell', '')}"
         plot_task_curve(read_metrics(out), longrange, out / "curve.png", title=title)
         written.append(out / "curve.png")
-    if kind == "classify" and results and "test" in results:
+    if kind in ("classify", "tree") and results and "test" in results:
         from rnnlab.viz.confusion import plot_confusion
 
         names = list(results["test"].get("per_class", {}))
@@ -83,7 +84,7 @@ def _sequence(summary: dict, out: Path) -> list[str]:
 def _classify(summary: dict, out: Path) -> list[str]:
     if "test" not in summary:
         return []
-    rows = [(summary.get("rnn", "rnn"), summary["test"])]
+    rows = [(summary.get("rnn") or summary.get("model", "rnn"), summary["test"])]
     if "baseline" in summary:
         rows.append(("tf-idf + logistic regression", summary["baseline"]["test"]))
     lines = [f"test ({summary['sizes']['test']:,} examples):           accuracy  macro-F1"]
@@ -98,6 +99,15 @@ def _classify(summary: dict, out: Path) -> list[str]:
             f"{MAX_CLASSES}); the per-class scores and the confusions are in results.json"
         )
     return lines + [_epochs(summary)]
+
+
+def _tree(summary: dict, out: Path) -> list[str]:
+    lines = _classify(summary, out)
+    heights = summary.get("test", {}).get("by_height", {})
+    if len(heights) > 1:
+        shown = "  ".join(f"{h}: {s['accuracy']:.3f} ({s['n']})" for h, s in heights.items())
+        lines.insert(-1, f"  test accuracy by tree height (trees): {shown}")
+    return lines
 
 
 def _tag(summary: dict, out: Path) -> list[str]:
@@ -171,4 +181,5 @@ REPORTS = {
     "tag": _tag,
     "seq2seq": _seq2seq,
     "caption": _caption,
+    "tree": _tree,
 }

@@ -1,6 +1,7 @@
 """``rnnlab train``: train a language model (``--task lm``, the default), a text classifier
 (``--task classify``), a sequence tagger (``--task tag``), an encoder-decoder (``--task
-seq2seq``) or an image captioner (``--task caption``); or ``--resume OUT``, any run.
+seq2seq``), an image captioner (``--task caption``) or a classifier over trees (``--task tree``); or
+``--resume OUT``, any run.
 
 ``--task classify``: many to one. ``--data`` is a CSV or TSV file with a header row (label and
 text columns, named by ``--label-column`` / ``--text-column``) or a named set: pang-lee (4,000
@@ -27,9 +28,18 @@ Unicode names). ``--attention soft`` attends over the image grid at every word (
 Tell), ``--attention none`` hands the image over once (Show and Tell). Prints validation loss,
 BLEU-4 and exact match each epoch, with a few test images captioned, then the test scores.
 
+``--task tree``: trees to labels. ``--data`` is a named set: listops (nested list operations with
+their gold trees), pang-lee and tweets (their sentences parsed into dependency trees), python-ast
+(the syntax tree of a function's body, its number of parameters to tell); or a file of
+``LABEL<TAB>(bracketed tree)`` lines, or a CoNLL-U file with a ``# label = ...`` comment per
+sentence. ``--cell tree-lstm`` (Child-Sum), ``binary-tree-lstm`` or ``tree-rnn`` runs over the
+trees, a level at a time; a sequence cell (``--cell lstm``) reads the tokens instead, the baseline.
+``--node-labels`` also learns the label of every node. Prints validation accuracy each epoch,
+then test accuracy by tree height next to a TF-IDF + logistic regression baseline.
+
 Use a classifier with ``rnnlab predict OUT "text"``, a tagger with ``rnnlab tag OUT "a sentence"``,
-a seq2seq model with ``rnnlab translate OUT "a sentence"`` and a captioner with ``rnnlab caption
-OUT image.png``.
+a seq2seq model with ``rnnlab translate OUT "a sentence"``, a captioner with ``rnnlab caption
+OUT image.png`` and a tree classifier with ``rnnlab tree OUT "(MAX 2 9 (MIN 4 7) 0)"``.
 """
 
 from __future__ import annotations
@@ -49,12 +59,23 @@ from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
 from rnnlab.models.seq2seq import Seq2SeqConfig
 from rnnlab.models.tagger import TaggerConfig
-from rnnlab.tasks import CaptionTask, ClassifyTask, LanguageModelTask, Seq2SeqTask, TagTask, read_run, resume
+from rnnlab.models.tree import TreeModelConfig
+from rnnlab.tasks import (
+    CaptionTask,
+    ClassifyTask,
+    LanguageModelTask,
+    Seq2SeqTask,
+    TagTask,
+    TreeTask,
+    read_run,
+    resume,
+)
 from rnnlab.tasks.caption import CaptionDataConfig
 from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
+from rnnlab.tasks.tree import TreeDataConfig
 from rnnlab.train.options import TASK_DEFAULTS, OptimConfig, RunConfig, options
 from rnnlab.train.progress import Progress
 from rnnlab.train.trainer import Trainer
@@ -66,6 +87,7 @@ KINDS = {
     "tag": (TagTask, TaggerConfig, TagConfig, ("vocab_size", "num_chars", "num_tags")),
     "seq2seq": (Seq2SeqTask, Seq2SeqConfig, Seq2SeqDataConfig, ("source_vocab", "target_vocab")),
     "caption": (CaptionTask, CaptionConfig, CaptionDataConfig, ("vocab_size",)),
+    "tree": (TreeTask, TreeModelConfig, TreeDataConfig, ("vocab_size", "num_classes")),
 }
 VOCAB_FLAGS = (
     "level",
@@ -93,7 +115,7 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
         choices=tuple(KINDS),
         default="lm",
         help="lm: a language model; classify: texts to labels; tag: a tag per token; seq2seq: texts to texts; "
-        "caption: images to texts (see rnnlab train --task classify --help, --task tag --help, ...)",
+        "caption: images to texts; tree: trees to labels (see rnnlab train --task classify --help, --task tag --help, ...)",
     )
     add_flags(p.add_argument_group("model"), model_cls, skip=sizes)
     add_flags(p.add_argument_group("data"), data_cls)
@@ -108,7 +130,7 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a language model, classifier, tagger, seq2seq model or image captioner",
+        help="train a language model, classifier, tagger, seq2seq model, image captioner or tree classifier",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

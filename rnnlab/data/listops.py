@@ -54,15 +54,25 @@ def value(tree: Tree) -> int:
     Raises:
         DataError: a leaf that is not a digit, an operator that is not known, a list without arguments.
     """
+    return node_values(tree)[0]
+
+
+def node_values(tree: Tree) -> list[int]:
+    """The value of every node of a ListOps tree (a digit's own, a list's), in :meth:`Tree.nodes` order.
+
+    Raises:
+        DataError: as :func:`value`.
+    """
+    order = list(tree.nodes())
     values: dict[int, int] = {}
-    for node in reversed(list(tree.nodes())):  # children before their parents
+    for node in reversed(order):  # children before their parents
         if node.is_leaf:
             if len(node.label) != 1 or node.label not in "0123456789":
                 raise DataError(f"listops: {node.label!r} is neither a digit nor a list")
             values[id(node)] = int(node.label)
         else:
             values[id(node)] = apply(node.label, [values[id(c)] for c in node.children])
-    return values[id(tree)]
+    return [values[id(node)] for node in order]
 
 
 def generate(rng: random.Random, max_depth: int = 10, max_args: int = 5, branch: float = 0.25) -> Tree:

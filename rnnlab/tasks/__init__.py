@@ -18,6 +18,7 @@ from rnnlab.tasks.lm import LanguageModelTask, LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig, Seq2SeqTask
 from rnnlab.tasks.sequence import SequenceTask
 from rnnlab.tasks.tag import TagConfig, TagTask
+from rnnlab.tasks.tree import TreeDataConfig, TreeTask
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress
 from rnnlab.train.trainer import Trainer
@@ -30,6 +31,7 @@ TASKS: dict[str, tuple[type, type | None]] = {
     "tag": (TagTask, TagConfig),
     "seq2seq": (Seq2SeqTask, Seq2SeqDataConfig),
     "caption": (CaptionTask, CaptionDataConfig),
+    "tree": (TreeTask, TreeDataConfig),
 }
 
 
@@ -87,5 +89,6 @@ __all__ = [
     "Seq2SeqTask",
     "SequenceTask",
     "TagTask",
+    "TreeTask",
     "resume",
 ]

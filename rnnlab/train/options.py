@@ -123,6 +123,10 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
         **{"lr": 1e-3, "batch_size": 64, "schedule": "constant", "time_budget": "", "max_epochs": 20.0},
         **{"eval_every": 0, "patience": 5, "clip_norm": 5.0},
     },
+    "tree": {
+        **{"lr": 1e-3, "batch_size": 32, "schedule": "constant", "time_budget": "", "max_epochs": 20.0},
+        **{"eval_every": 0, "patience": 5, "clip_norm": 5.0},
+    },
 }
 
 

@@ -31,6 +31,8 @@ class TreeBatch:
         levels: ``(start, end)`` of each level's node numbers, lowest first.
         roots: ``(B,)`` the node number of each tree's root, in the trees' order.
         tree_of: ``(N,)`` the tree each node belongs to.
+        order: ``(N,)`` each node's place in its tree's :meth:`~rnnlab.data.trees.Tree.nodes`
+            (parents first, left to right), to find what the caller keeps per node.
     """
 
     labels: list[str]
@@ -38,6 +40,7 @@ class TreeBatch:
     levels: list[tuple[int, int]]
     roots: Tensor
     tree_of: Tensor
+    order: Tensor
 
     @property
     def num_nodes(self) -> int:
@@ -46,25 +49,26 @@ class TreeBatch:
     @classmethod
     def of(cls, trees: list[Tree]) -> TreeBatch:
         """Number the nodes of ``trees`` by height (see the module docstring)."""
-        entries: list[tuple[int, int, Tree]] = []  # (height, tree, node)
+        entries: list[tuple[int, int, int, Tree]] = []  # (height, tree, place in the tree, node)
         heights: dict[int, int] = {}
         for b, tree in enumerate(trees):
             order = list(tree.nodes())  # parents first, left to right
             for node in reversed(order):  # children before their parents
                 heights[id(node)] = 1 + max((heights[id(c)] for c in node.children), default=-1)
-            entries += [(heights[id(node)], b, node) for node in order]
+            entries += [(heights[id(node)], b, k, node) for k, node in enumerate(order)]
         entries.sort(key=lambda e: e[0])  # stable: within a level, by tree, then left to right
-        number = {id(node): k for k, (_, _, node) in enumerate(entries)}
-        width = max((len(node.children) for _, _, node in entries), default=0)
-        children = torch.full((len(entries), max(width, 1)), -1, dtype=torch.long)
-        for k, (_, _, node) in enumerate(entries):
-            for j, child in enumerate(node.children):
-                children[k, j] = number[id(child)]
+        number = {id(node): k for k, (*_, node) in enumerate(entries)}
+        width = max((len(node.children) for *_, node in entries), default=0)
+        rows = [[number[id(c)] for c in node.children] for *_, node in entries]
+        width = max(width, 1)
+        children = torch.tensor([row + [-1] * (width - len(row)) for row in rows], dtype=torch.long)
+        children = children.view(len(entries), width)
         levels, start = [], 0
         for k in range(1, len(entries) + 1):
             if k == len(entries) or entries[k][0] != entries[start][0]:
                 levels.append((start, k))
                 start = k
         roots = torch.tensor([number[id(tree)] for tree in trees], dtype=torch.long)
-        tree_of = torch.tensor([b for _, b, _ in entries], dtype=torch.long)
-        return cls([node.label for _, _, node in entries], children, levels, roots, tree_of)
+        tree_of = torch.tensor([e[1] for e in entries], dtype=torch.long)
+        order = torch.tensor([e[2] for e in entries], dtype=torch.long)
+        return cls([node.label for *_, node in entries], children, levels, roots, tree_of, order)

@@ -1,0 +1,113 @@
+"""The examples of the tree task (``rnnlab train --task tree --data ...``): named sets and files.
+
+Named sets, each with its gold or parsed trees:
+
+- ``listops``: ListOps expressions (:mod:`rnnlab.data.listops`), 20,000 / 2,000 / 2,000, the
+  value of the whole expression as the label and the value of every list and digit at each node;
+- ``pang-lee``, ``tweets``: the sentences of :mod:`rnnlab.data.labelled` parsed into dependency
+  trees (:mod:`rnnlab.data.parsed`), split as the classifier splits them (stratified, seeded);
+- ``python-ast``: functions of the standard library, the tree of a body and the function's
+  number of parameters as the label (:mod:`rnnlab.data.programs`), split by source file.
+
+A file is a CoNLL-U file (``.conllu``; the label from each sentence's ``# label = ...`` comment) or
+lines ``LABEL<TAB>(bracketed tree)`` (:func:`rnnlab.data.trees.parse_tree`). The tokens of a
+bracketed tree, what a sequence model reads in its place, are its text with the brackets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rnnlab.data.corpora import DataError, read_user_bytes
+from rnnlab.data.trees import Tree, TreeExample, parse_tree, to_text
+
+#: splits as the tree task names them
+SPLITS = ("train", "val", "test")
+
+
+def bracket_tokens(tree: Tree) -> list[str]:
+    """The tokens of ``tree`` written with brackets: ``( MAX 2 ( MIN 4 7 ) )``."""
+    return to_text(tree).replace("(", "( ").replace(")", " )").split()
+
+
+def bracket_positions(tree: Tree, tokens: list[str]) -> list[int]:
+    """Each node's position in ``tokens`` (:meth:`Tree.nodes` order) when they are the tree's
+    bracketed tokens, where a list's position is its label's; else its word's ``index``, or ``-1``."""
+    nodes = list(tree.nodes())
+    if all(node.index is not None for node in nodes):
+        return [int(node.index) for node in nodes]  # type: ignore[arg-type]
+    if tokens != bracket_tokens(tree):
+        return [-1] * len(nodes)
+    return [k for k, token in enumerate(tokens) if token not in ("(", ")")]
+
+
+def bracket_example(tree: Tree, label: str, node_labels: list[str] | None = None) -> TreeExample:
+    return TreeExample(tree, label, bracket_tokens(tree), node_labels)
+
+
+def _listops() -> dict[str, list[TreeExample]]:
+    from rnnlab.data.listops import make_listops, node_values
+
+    made = make_listops(seed=0)
+    out = {}
+    for split, name in zip(SPLITS, ("train", "valid", "test")):
+        out[split] = [
+            bracket_example(tree, str(values[0]), [str(v) for v in values])
+            for tree, values in ((tree, node_values(tree)) for tree in made[name])
+        ]
+    return out
+
+
+def _parsed(name: str) -> Callable[[], list[TreeExample]]:
+    def load() -> list[TreeExample]:
+        from rnnlab.data.parsed import load_parsed
+
+        return load_parsed(name)
+
+    return load
+
+
+def _programs() -> dict[str, list[TreeExample]]:
+    from rnnlab.data.programs import program_examples
+
+    made = program_examples(seed=0)
+    return {split: made[name] for split, name in zip(SPLITS, ("train", "valid", "test"))}
+
+
+#: named sets with splits of their own
+SPLIT_SETS: dict[str, Callable[[], dict[str, list[TreeExample]]]] = {"listops": _listops, "python-ast": _programs}
+#: named sets split by the task
+WHOLE_SETS: dict[str, Callable[[], list[TreeExample]]] = {"pang-lee": _parsed("pang-lee"), "tweets": _parsed("tweets")}
+NAMES = (*SPLIT_SETS, *WHOLE_SETS)
+
+
+def read_tree_file(path: str | Path) -> list[TreeExample]:
+    """The examples of a CoNLL-U file or of a file of ``LABEL<TAB>(tree)`` lines.
+
+    Raises:
+        DataError: one line naming the file and the sentence or line that is wrong.
+    """
+    path = Path(path)
+    text = read_user_bytes(path, NAMES, "a file of trees").decode("utf-8", errors="replace")
+    if path.suffix.lower() == ".conllu":
+        from rnnlab.data.dependency import read_conllu
+
+        examples = []
+        for k, (tree, meta) in enumerate(read_conllu(text, str(path)), start=1):
+            if not meta.get("label"):
+                raise DataError(f"{path}: sentence {k} has no '# label = ...' comment")
+            words = sorted(tree.nodes(), key=lambda node: node.index)
+            examples.append(TreeExample(tree, meta["label"], [node.label for node in words]))
+        return examples
+    examples = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        label, tab, written = line.partition("\t")
+        if not tab or not label.strip():
+            raise DataError(f"{path}: line {number}: expected LABEL<TAB>(tree)")
+        examples.append(bracket_example(parse_tree(written, f"{path}: line {number}"), label.strip()))
+    if not examples:
+        raise DataError(f"{path}: no trees in the file")
+    return examples

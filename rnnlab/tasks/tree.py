@@ -1,0 +1,266 @@
+"""The tree task (``rnnlab train --task tree``, ``rnnlab tree``): a class for each tree, and with
+``--node-labels`` for every node.
+
+The examples (:mod:`rnnlab.data.tree_sets`) are ListOps expressions, parsed sentences, program
+syntax trees or the user's files; a set without splits of its own is split as the classifier
+splits its data (stratified, seeded), so the two tasks see the same sentences. The vocabulary comes
+from the training tokens. Batches group trees of similar size. The loss is the cross-entropy at
+the roots, or with node labels the cross-entropy summed over a tree's nodes, averaged over the
+trees. Validation picks the best weights by the roots' accuracy; the results give validation and
+test scores, the test accuracy by tree height, and a TF-IDF + logistic regression baseline fitted
+on the same training split (the tokens as its text).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from rnnlab.baseline import tfidf_baseline
+from rnnlab.data.batching import bucket_batches, pad
+from rnnlab.data.corpora import DataError
+from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
+from rnnlab.data.tokens import Labels, TokenVocab
+from rnnlab.data.tree_sets import NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
+from rnnlab.data.trees import TreeExample
+from rnnlab.metrics import class_scores
+from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
+from rnnlab.runs import RunConfig
+from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig
+from rnnlab.trees import TreeBatch
+
+EVAL_BATCH = 64
+LOG_FLOOR = math.log(1e-12)
+
+
+@dataclass
+class TreeDataConfig(TextDataConfig):
+    """The trees of the tree task and how they are read."""
+
+    data: str = field(default="", metadata={"help": "a named set (" + ", ".join(NAMES) + ") or a file of trees"})
+    node_labels: bool = field(default=False, metadata={"help": "also learn the label of every node (where given)"})
+    baseline: bool = field(default=True, metadata={"help": "also fit TF-IDF + logistic regression on the same split"})
+
+
+def load_tree_splits(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExample]]:
+    """Training, validation and test examples (see the module docstring).
+
+    Raises:
+        DataError: unreadable data, too few examples of a class, or labels only validation or test have.
+    """
+    if cfg.data in SPLIT_SETS:
+        splits = SPLIT_SETS[cfg.data]()
+        if cfg.val_data or cfg.test_data:
+            raise DataError(f"data: {cfg.data} has splits of its own; give no --val-data or --test-data")
+        return splits
+    examples = WHOLE_SETS[cfg.data]() if cfg.data in WHOLE_SETS else read_tree_file(cfg.data)
+    check_class_sizes(
+        examples,  # type: ignore[arg-type]
+        [s for s, given in (("validation", cfg.val_data), ("test", cfg.test_data)) if not given],
+    )
+    if cfg.test_data:
+        test = read_tree_file(cfg.test_data)
+    else:
+        examples, test = stratified_split(examples, cfg.test_fraction, seed)  # type: ignore[arg-type]
+    if cfg.val_data:
+        val = read_tree_file(cfg.val_data)
+    else:
+        share = cfg.val_fraction if cfg.test_data else cfg.val_fraction / (1 - cfg.test_fraction)
+        examples, val = stratified_split(examples, share, seed + 1)  # type: ignore[arg-type]
+    check_labels(examples, val, "val_data" if cfg.val_data else "validation split")  # type: ignore[arg-type]
+    check_labels(examples, test, "test_data" if cfg.test_data else "test split")  # type: ignore[arg-type]
+    return {"train": examples, "val": val, "test": test}  # type: ignore[dict-item]
+
+
+@dataclass
+class Encoded:
+    """An example as ids: its nodes' words and labels (:meth:`Tree.nodes` order), tokens and positions."""
+
+    example: TreeExample
+    node_ids: list[int]
+    tokens: list[int]
+    positions: list[int]
+    label: int
+    node_labels: list[int] | None
+
+
+class TreeEncoder:
+    """Examples to ids, as the run was trained."""
+
+    def __init__(self, vocab: TokenVocab, labels: Labels, lowercase: bool) -> None:
+        self.vocab, self.labels, self.lowercase = vocab, labels, lowercase
+
+    def form(self, word: str) -> str:
+        return word.lower() if self.lowercase else word
+
+    def encode(self, example: TreeExample) -> Encoded:
+        nodes = list(example.tree.nodes())
+        ids = self.vocab.ids(self.form(node.label) for node in nodes)
+        tokens = self.vocab.ids(self.form(t) for t in example.tokens) or [1]
+        known = example.node_labels is not None and all(n in self.labels.index for n in example.node_labels)
+        node_labels = self.labels.ids(example.node_labels) if known else None  # type: ignore[arg-type]
+        label = self.labels.ids([example.label])[0] if example.label in self.labels.index else -1
+        return Encoded(example, ids, tokens, bracket_positions(example.tree, example.tokens), label, node_labels)
+
+    def inputs(self, encoded: list[Encoded]) -> TreeInputs:
+        """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
+        batch = TreeBatch.of([e.example.tree for e in encoded])
+        offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
+        flat = offsets[batch.tree_of] + batch.order
+        node_ids = torch.tensor([i for e in encoded for i in e.node_ids], dtype=torch.long)[flat]
+        positions = torch.tensor([p for e in encoded for p in e.positions], dtype=torch.long)[flat]
+        tokens, lengths = pad([e.tokens for e in encoded])
+        return TreeInputs(batch, node_ids, tokens, lengths, positions)
+
+    @staticmethod
+    def node_targets(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
+        """``(N,)`` each node's label id in the batch's order, ``-100`` where none is known."""
+        offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
+        flat = [t for e in encoded for t in (e.node_labels or [-100] * len(e.node_ids))]
+        return torch.tensor(flat, dtype=torch.long)[offsets[batch.tree_of] + batch.order]
+
+
+@torch.no_grad()
+def predict(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded]) -> torch.Tensor:
+    """Class log-probabilities ``(N, C)`` at the roots of encoded examples, in their order."""
+    model.eval()
+    out = torch.empty(len(encoded), model.config.num_classes)
+    for batch in bucket_batches([len(e.node_ids) for e in encoded], EVAL_BATCH, None):
+        out[batch] = torch.log_softmax(model(encoder.inputs([encoded[i] for i in batch])).float(), dim=-1)
+    return out
+
+
+def score(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded], by_height: bool = False) -> dict:
+    """Mean cross-entropy and :func:`~rnnlab.metrics.class_scores` at the roots; with ``by_height``
+    also the accuracy of the trees of each height."""
+    logp = predict(model, encoder, encoded)
+    gold = torch.tensor([e.label for e in encoded])
+    known = gold >= 0
+    picked = logp[known].gather(1, gold[known].unsqueeze(1)).clamp_min(LOG_FLOOR)
+    pred = logp.argmax(1)
+    scores = {"loss": -float(picked.mean()), **class_scores(gold.tolist(), pred.tolist(), encoder.labels.names)}
+    if by_height:
+        heights: dict[int, list[bool]] = {}
+        for e, g, p in zip(encoded, gold.tolist(), pred.tolist()):
+            heights.setdefault(e.example.tree.height(), []).append(g == p)
+        scores["by_height"] = {str(h): {"n": len(v), "accuracy": sum(v) / len(v)} for h, v in sorted(heights.items())}
+    return scores
+
+
+class TreeTask(PassTask):
+    """A :class:`~rnnlab.models.tree.TreeClassifier` on labelled trees.
+
+    Args:
+        model_cfg: the architecture (``vocab_size`` and ``num_classes`` are filled in from the data).
+        data: the trees and how to read them.
+        batch_size: trees per step.
+        seed: seeds the split, the initial weights and the batches.
+        tables: a resumed run's vocabulary and labels.
+    """
+
+    kind = "tree"
+    unit, speed_key = "node", "nodes_per_s"
+    metric, higher_is_better = "val_accuracy", True
+
+    def __init__(
+        self, model_cfg: TreeModelConfig, data: TreeDataConfig, batch_size: int, seed: int, tables: dict | None = None
+    ) -> None:
+        data.validate()
+        self.data, self.splits = data, load_tree_splits(data, seed)
+        if len(self.splits["train"]) == 0:
+            raise DataError("data: no training trees")
+        if tables is None:
+            form = (lambda w: w.lower()) if data.lowercase else (lambda w: w)
+            pieces = ([form(t) for t in e.tokens] + [form(n.label) for n in e.tree.nodes()] for e in self.splits["train"])
+            self.vocab = TokenVocab.build(pieces, data.min_freq, data.max_vocab)
+            names = [e.label for e in self.splits["train"]]
+            if data.node_labels:
+                names += [n for e in self.splits["train"] for n in e.node_labels or ()]
+            self.labels = Labels.build(names)
+            model_cfg.vocab_size, model_cfg.num_classes = len(self.vocab), len(self.labels)
+        else:
+            self.vocab, self.labels = TokenVocab.from_json(tables["vocab"]), Labels.from_json(tables["labels"])
+        if data.node_labels and not model_cfg.is_tree:
+            raise DataError(f"node_labels: --cell {model_cfg.cell} reads the tokens; node labels need a tree cell")
+        if data.node_labels and not any(e.node_labels for e in self.splits["train"]):
+            raise DataError(f"node_labels: the trees of {data.data} carry no labels at their nodes")
+        self.encoder = TreeEncoder(self.vocab, self.labels, data.lowercase)
+        self.encoded = {k: [self.encoder.encode(e) for e in v] for k, v in self.splits.items()}
+        torch.manual_seed(seed)
+        self.model = TreeClassifier(model_cfg)  # checks the tree against the cell before anything is written
+        self._check_children()
+        self.batch_size = batch_size
+        self.batches = EpochBatches([len(e.node_ids) for e in self.encoded["train"]], batch_size, seed)
+
+    def _check_children(self) -> None:
+        most = self.model.cell.max_children if self.model.config.is_tree else None
+        if most is None:
+            return
+        for split, examples in self.splits.items():
+            for k, e in enumerate(examples):
+                for node in e.tree.nodes():
+                    if len(node.children) > most:
+                        raise DataError(
+                            f"data: {split} tree {k + 1}: the node {node.label!r} has {len(node.children)} "
+                            f"children; --cell {self.model.config.cell} takes at most {most}"
+                        )
+
+    @classmethod
+    def from_run(cls, run: RunConfig, batch_size: int, seed: int) -> TreeTask:
+        return cls(
+            run.section("model", TreeModelConfig), run.section("data", TreeDataConfig), batch_size, seed, run.tables
+        )
+
+    def next_batch(self):
+        indices, _ = self.batches.next()
+        return [self.encoded["train"][i] for i in indices]
+
+    def loss(self, batch):
+        inputs = self.encoder.inputs(batch)
+        if self.data.node_labels:
+            logits = self.model.nodes(inputs)
+            target = self.encoder.node_targets(batch, inputs.batch)
+            target[inputs.batch.roots] = torch.tensor([e.label for e in batch])
+            per_node = torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction="sum")
+            loss = per_node / len(batch)
+        else:
+            loss = torch.nn.functional.cross_entropy(self.model(inputs), torch.tensor([e.label for e in batch]))
+        return loss, {"loss": loss.item(), "tokens": inputs.batch.num_nodes}
+
+    def evaluate(self) -> dict[str, float]:
+        return self.validation(score(self.model, self.encoder, self.encoded["val"]))
+
+    def format_scores(self, scores: dict[str, float]) -> str:
+        shown = {"accuracy": "val_accuracy", "macro-F1": "val_macro_f1"}
+        return "val " + "  ".join(f"{name} {scores[k]:.4f}" for name, k in shown.items() if k in scores)
+
+    def tables(self):
+        sizes = {k: len(v) for k, v in self.splits.items()}
+        return {"vocab": self.vocab.to_json(), "labels": self.labels.to_json(), "sizes": sizes}
+
+    def results(self, best: TreeClassifier) -> dict:
+        cfg = best.config
+        results = {"task": "tree", "model": f"{cfg.cell}" + (f" over {cfg.leaf_encoder}" if cfg.leaf_encoder else "")}
+        results["sizes"] = {k: len(v) for k, v in self.splits.items()}
+        results["val"] = score(best, self.encoder, self.encoded["val"], by_height=True)
+        results["test"] = score(best, self.encoder, self.encoded["test"], by_height=True)
+        if self.data.baseline:
+            tick = time.monotonic()
+            texts = {k: [Example(e.label, " ".join(e.tokens)) for e in v] for k, v in self.splits.items()}
+            try:
+                results["baseline"] = tfidf_baseline(texts, self.labels.names)
+                results["baseline"]["elapsed_s"] = time.monotonic() - tick
+            except ValueError as e:  # no TF-IDF features, or too many classes: keep the run
+                results["baseline_skipped"] = str(e)
+        return results
+
+    def describe(self) -> str:
+        sizes = [len(self.splits[k]) for k in ("train", "val", "test")]
+        nodes = sum(len(e.node_ids) for e in self.encoded["train"])
+        return (
+            f"tree: {sizes[0]:,} / {sizes[1]:,} / {sizes[2]:,} trees (train / val / test), {nodes:,} training nodes, "
+            f"{len(self.labels)} classes, {len(self.vocab):,} words in the vocabulary"
+        )
