@@ -64,11 +64,16 @@ def shakespeare() -> str:
     return "\n".join(play_markdown_to_text(p.read_text(encoding="utf-8")) for p in plays)
 
 
-def python_stdlib() -> str:
-    """The ``.py`` files of the standard library (no tests, no site-packages), sorted by path."""
+def stdlib_files() -> tuple[Path, list[Path]]:
+    """The standard library's directory and its ``.py`` files (no tests, no site-packages), sorted by path."""
     root = Path(sysconfig.get_paths()["stdlib"])
     skip = {"site-packages", "test", "tests", "idle_test"}
-    files = sorted(f for f in root.rglob("*.py") if not skip & set(f.relative_to(root).parts))
+    return root, sorted(f for f in root.rglob("*.py") if not skip & set(f.relative_to(root).parts))
+
+
+def python_stdlib() -> str:
+    """The ``.py`` files of the standard library (no tests, no site-packages), sorted by path."""
+    root, files = stdlib_files()
     return _read_many(files, str(root))
 
 

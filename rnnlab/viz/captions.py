@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnlab.viz.figure import pyplot, save_png
+from rnnlab.viz.figure import png_path, pyplot, save_png
 
 #: the most words drawn per image in the attention figure (longer captions are cut, the row says so)
 MAX_WORDS = 16
@@ -17,13 +17,6 @@ MAX_WORDS = 16
 WRAP = 28
 #: opacity of the attention heat map over the image
 ALPHA = 0.6
-
-
-def _png_path(path: str | Path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"a figure is written as PNG: the path must end in .png, got {str(path)!r}")
-    return path
 
 
 def _show(ax, image: np.ndarray) -> None:
@@ -54,7 +47,7 @@ def plot_caption_attention(panels: list[tuple[np.ndarray, list[str], np.ndarray]
     Raises:
         ValueError: ``path`` does not end in ``.png``, no panels, or fewer weight maps than words.
     """
-    path = _png_path(path)
+    path = png_path(path)
     if not panels:
         raise ValueError("no images to draw")
     for i, (_, words, weights) in enumerate(panels):
@@ -91,7 +84,7 @@ def plot_caption_grid(
     Raises:
         ValueError: ``path`` does not end in ``.png``, no items, or ``columns < 1``.
     """
-    path = _png_path(path)
+    path = png_path(path)
     if not items:
         raise ValueError("no images to draw")
     if columns < 1:
