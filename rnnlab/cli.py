@@ -27,6 +27,7 @@ from rnnlab.commands import (
     task,
     train,
     translate,
+    tree,
     units,
     visualize,
 )
@@ -36,7 +37,7 @@ from rnnlab.runtime import tune_process
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
     *(score, agree),
-    *(predict, tag, translate, caption),
+    *(predict, tag, translate, caption, tree),
     *(diagnose, units, visualize, serve),
     *(surface, task, compare, bench),
 )

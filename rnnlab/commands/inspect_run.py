@@ -1,6 +1,7 @@
 """``rnnlab inspect OUT``: any run's kind, configuration, size, best and last checkpoint, and the
 scores of its results (a language model's vocabulary, a classifier's labels, a tagger's tags, a
-seq2seq run's two vocabularies and its BLEU, a captioner's words, grid and BLEU)."""
+seq2seq run's two vocabularies and its BLEU, a captioner's words, grid and BLEU, a tree classifier's
+labels and words)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,14 @@ def _caption(out: Path) -> tuple[object, dict]:
     return describer.model, shown
 
 
+def _tree(out: Path) -> tuple[object, dict]:
+    from rnnlab.tasks.tree import load_tree_classifier
+
+    model, encoder, data = load_tree_classifier(out, finite=False)
+    words = {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]}
+    return model, {"labels": encoder.labels.names, "vocabulary": words, "data": data.data}
+
+
 #: kind -> the run's model (a diverged one too) and what names its inputs and outputs
 MODELS = {
     "lm": _lm,
@@ -84,6 +93,7 @@ MODELS = {
     "sequence": _sequence,
     "seq2seq": _seq2seq,
     "caption": _caption,
+    "tree": _tree,
 }
 
 

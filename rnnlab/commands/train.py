@@ -115,7 +115,8 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
         choices=tuple(KINDS),
         default="lm",
         help="lm: a language model; classify: texts to labels; tag: a tag per token; seq2seq: texts to texts; "
-        "caption: images to texts; tree: trees to labels (see rnnlab train --task classify --help, --task tag --help, ...)",
+        "caption: images to texts; tree: trees to labels "
+        "(see rnnlab train --task classify --help, --task tag --help, ...)",
     )
     add_flags(p.add_argument_group("model"), model_cls, skip=sizes)
     add_flags(p.add_argument_group("data"), data_cls)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
 from rnnlab.baseline import tfidf_baseline
+from rnnlab.checkpoint import CheckpointError
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
@@ -28,7 +30,8 @@ from rnnlab.data.tree_sets import NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positio
 from rnnlab.data.trees import TreeExample
 from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
-from rnnlab.runs import RunConfig
+from rnnlab.runs import RunConfig, check_tables, read_config
+from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig
 from rnnlab.trees import TreeBatch
 
@@ -174,7 +177,9 @@ class TreeTask(PassTask):
             raise DataError("data: no training trees")
         if tables is None:
             form = (lambda w: w.lower()) if data.lowercase else (lambda w: w)
-            pieces = ([form(t) for t in e.tokens] + [form(n.label) for n in e.tree.nodes()] for e in self.splits["train"])
+            pieces = (
+                [form(t) for t in e.tokens] + [form(n.label) for n in e.tree.nodes()] for e in self.splits["train"]
+            )
             self.vocab = TokenVocab.build(pieces, data.min_freq, data.max_vocab)
             names = [e.label for e in self.splits["train"]]
             if data.node_labels:
@@ -264,3 +269,23 @@ class TreeTask(PassTask):
             f"tree: {sizes[0]:,} / {sizes[1]:,} / {sizes[2]:,} trees (train / val / test), {nodes:,} training nodes, "
             f"{len(self.labels)} classes, {len(self.vocab):,} words in the vocabulary"
         )
+
+
+def load_tree_classifier(out: Path, finite: bool = True) -> tuple[TreeClassifier, TreeEncoder, TreeDataConfig]:
+    """The best model of a tree run (in eval mode), its encoder and its data section (``finite``:
+    as :func:`~rnnlab.tasks.classify.load_classifier`)."""
+    run = read_config(Path(out), "tree")
+    model_cfg, data = run.section("model", TreeModelConfig), run.section("data", TreeDataConfig)
+    try:
+        vocab, labels = TokenVocab.from_json(run.table("vocab")), Labels.from_json(run.table("labels"))
+        model = TreeClassifier(model_cfg)
+    except (KeyError, ValueError) as e:
+        raise CheckpointError(f"{run.path} is damaged ({e})") from e
+    check_tables(run.path, vocabulary=(len(vocab), model_cfg.vocab_size), labels=(len(labels), model_cfg.num_classes))
+    load_best(run.out, model, finite)
+    return model, TreeEncoder(vocab, labels, data.lowercase), data
+
+
+def reads_sentences(data: TreeDataConfig) -> bool:
+    """Whether a run's trees are dependency parses of sentences (else bracketed trees)."""
+    return data.data in WHOLE_SETS or data.data.lower().endswith(".conllu")

@@ -1,0 +1,133 @@
+"""``rnnlab tree OUT "(MAX 2 9 (MIN 4 7) 0)"``: the class of a tree under a tree classifier.
+
+A run trained on bracketed trees (ListOps, program trees, a file of trees) reads each TREE written
+with brackets; a run trained on parsed sentences reads a plain sentence and parses it as its
+training sentences were parsed. Prints the class at the root with its probability and the next
+best; ``--nodes`` also prints the class at every node (a tree cell's run), one node a line,
+indented by depth; ``--plot tree.png`` draws the (first) tree with each node's class, coloured by
+hidden unit ``--unit K`` if given. ``--json`` prints the same as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from rnnlab.commands.common import UsageError, texts_of
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "tree", help="classify trees with a tree classifier (rnnlab train --task tree)", description=__doc__
+    )
+    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a tree classifier")
+    p.add_argument("texts", nargs="*", metavar="TREE", help="trees written with brackets (or sentences: see above)")
+    p.add_argument("--file", type=Path, default=None, help="also read every non-empty line of this file")
+    p.add_argument("--nodes", action="store_true", help="print the class at every node")
+    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="draw the first tree with its nodes' classes")
+    p.add_argument("--unit", type=int, default=None, metavar="K", help="colour the drawing by hidden unit K")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=run)
+
+
+def _examples(texts: list[str], sentences: bool):
+    from rnnlab.data.tree_sets import bracket_example
+    from rnnlab.data.trees import TreeExample, parse_tree
+
+    if not sentences:
+        return [bracket_example(parse_tree(t, f"tree {k}"), "") for k, t in enumerate(texts, 1)]
+    from rnnlab.data.parsed import parse_texts
+
+    trees = parse_texts(texts)
+    return [TreeExample(t, "", [n.label for n in sorted(t.nodes(), key=lambda n: n.index)]) for t in trees]
+
+
+def _depths(tree) -> list[int]:
+    """Each node's depth (the root's is 0), in :meth:`Tree.nodes` order."""
+    depth, out = {id(tree): 0}, []
+    for node in tree.nodes():
+        out.append(depth[id(node)])
+        for child in node.children:
+            depth[id(child)] = depth[id(node)] + 1
+    return out
+
+
+def _check(args, model) -> None:
+    if (args.nodes or args.plot) and not model.config.is_tree:
+        flag = "--nodes" if args.nodes else "--plot"
+        raise UsageError(f"{flag}: {args.run_dir} reads the tokens with --cell {model.config.cell}, not the tree")
+    if args.unit is not None:
+        if args.plot is None:
+            raise UsageError("--unit: colours the drawing; give --plot PNG too")
+        if not 0 <= args.unit < model.config.hidden_size:
+            raise UsageError(f"--unit: expected a unit from 0 to {model.config.hidden_size - 1}, got {args.unit}")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise UsageError(f"--plot: the figure is written as PNG: the path must end in .png, got {str(args.plot)!r}")
+
+
+@torch.no_grad()
+def _nodes(model, encoder, encoded) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per tree: class probabilities ``(n, C)`` and states ``(n, H)`` of its nodes, in :meth:`Tree.nodes` order."""
+    inputs = encoder.inputs(encoded)
+    h = model.states(inputs)[0]
+    probs = torch.softmax(model.readout(h), dim=-1)
+    out = []
+    for b in range(len(encoded)):
+        mine = (inputs.batch.tree_of == b).nonzero().squeeze(1)
+        order = torch.empty_like(mine)
+        order[inputs.batch.order[mine]] = mine
+        out.append((probs[order], h[order]))
+    return out
+
+
+def run(args) -> int:
+    texts = texts_of(args, "tree", "classify", '"(MAX 2 9 (MIN 4 7) 0)"')
+    from rnnlab.tasks.tree import load_tree_classifier, predict, reads_sentences
+
+    model, encoder, data = load_tree_classifier(args.run_dir)
+    _check(args, model)
+    examples = _examples(texts, reads_sentences(data))
+    encoded = [encoder.encode(e) for e in examples]
+    if model.config.is_tree and model.cell.max_children is not None:
+        for k, e in enumerate(examples, 1):
+            wide = next((n for n in e.tree.nodes() if len(n.children) > model.cell.max_children), None)
+            if wide is not None:
+                raise UsageError(
+                    f"tree {k}: the node {wide.label!r} has {len(wide.children)} children; "
+                    f"--cell {model.config.cell} takes at most {model.cell.max_children}"
+                )
+    names = encoder.labels.names
+    roots = predict(model, encoder, encoded).exp()
+    per_node = _nodes(model, encoder, encoded) if (args.nodes or args.plot) else None
+    rows = []
+    for k, (example, p) in enumerate(zip(examples, roots)):
+        ranked = sorted(zip(names, p.tolist()), key=lambda kv: -kv[1])
+        row = {"tree": texts[k], "label": ranked[0][0], "probabilities": dict(ranked)}
+        if per_node is not None and args.nodes:
+            probs, _ = per_node[k]
+            row["nodes"] = [
+                {"node": node.label, "depth": d, "label": names[int(q.argmax())], "probability": float(q.max())}
+                for node, d, q in zip(example.tree.nodes(), _depths(example.tree), probs)
+            ]
+        rows.append(row)
+    if args.plot is not None:
+        from rnnlab.viz.trees import plot_tree
+
+        probs, h = per_node[0]  # type: ignore[index]
+        notes = [f"{names[int(q.argmax())]} ({float(q.max()):.2f})" for q in probs]
+        values = h[:, args.unit].tolist() if args.unit is not None else None
+        unit = f"unit {args.unit}" if args.unit is not None else ""
+        plot_tree(examples[0].tree, args.plot, notes, values, title=texts[0][:80], value_name=unit)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        shown = "  ".join(f"{n} {p:.3f}" for n, p in list(row["probabilities"].items())[:3])
+        print(f"{row['label']}  {shown}  {row['tree']}")
+        for node in row.get("nodes", []):
+            print(f"  {'  ' * node['depth']}{node['node']}: {node['label']} ({node['probability']:.3f})")
+    if args.plot is not None:
+        print(f"wrote {args.plot}")
+    return 0
