@@ -34,6 +34,7 @@ from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig
 from rnnlab.trees import TreeBatch
+from rnnlab.trees.batch import TreeShape
 
 EVAL_BATCH = 64
 LOG_FLOOR = math.log(1e-12)
@@ -83,6 +84,7 @@ class Encoded:
     """An example as ids: its nodes' words and labels (:meth:`Tree.nodes` order), tokens and positions."""
 
     example: TreeExample
+    shape: TreeShape
     node_ids: list[int]
     tokens: list[int]
     positions: list[int]
@@ -106,11 +108,12 @@ class TreeEncoder:
         known = example.node_labels is not None and all(n in self.labels.index for n in example.node_labels)
         node_labels = self.labels.ids(example.node_labels) if known else None  # type: ignore[arg-type]
         label = self.labels.ids([example.label])[0] if example.label in self.labels.index else -1
-        return Encoded(example, ids, tokens, bracket_positions(example.tree, example.tokens), label, node_labels)
+        positions = bracket_positions(example.tree, example.tokens)
+        return Encoded(example, TreeShape.of(example.tree), ids, tokens, positions, label, node_labels)
 
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
         """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
-        batch = TreeBatch.of([e.example.tree for e in encoded])
+        batch = TreeBatch.join([e.shape for e in encoded])
         offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
         flat = offsets[batch.tree_of] + batch.order
         node_ids = torch.tensor([i for e in encoded for i in e.node_ids], dtype=torch.long)[flat]

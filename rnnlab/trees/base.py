@@ -3,7 +3,10 @@
 A tree cell computes a node's state from its input vector ``x`` (a word's embedding; zeros where a
 node reads none) and its children's states. Its :meth:`TreeCell.forward` takes many nodes at
 once: ``x`` ``(n, E)``, each entry of the children's state ``(n, K, H)`` and a ``mask`` ``(n, K)``
-of the children that exist, and returns each entry of the nodes' state ``(n, H)``. ``state_size``
+of the children that exist, and returns each entry of the nodes' state ``(n, H)``. It is
+:meth:`TreeCell.step` after :meth:`TreeCell.project`: the part that reads ``x`` alone (the input
+matrices and biases) is split off so that :func:`run_levels` computes it for every node of the
+batch in one matrix product, and each level only adds its children. ``state_size``
 says how many entries a state has (``h``; an LSTM's ``(h, c)``); ``max_children`` how many
 children a node may have (``None``: any number).
 
@@ -32,8 +35,16 @@ class TreeCell(nn.Module):
         self.input_size = checks.positive_int("input_size", input_size)
         self.hidden_size = checks.positive_int("hidden_size", hidden_size)
 
-    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
+    def project(self, x: Tensor) -> Tensor:
+        """What the nodes' inputs ``x`` ``(n, E)`` alone contribute, ``(n, G)``."""
         raise NotImplementedError
+
+    def step(self, projected: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
+        """The nodes' state from :meth:`project` of their inputs and their children's state."""
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, ...]:
+        return self.step(self.project(x), children, mask)
 
 
 def _check(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> None:
@@ -51,12 +62,13 @@ def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor
     N, H = batch.num_nodes, cell.hidden_size
     # one row past the nodes stands for a missing child: zeros, never written
     states = [inputs.new_zeros(N + 1, H) for _ in range(cell.state_size)]
+    projected = cell.project(inputs)  # every node's input part at once
     for start, end in batch.levels:
         kids = batch.children[start:end]  # (n, K)
         mask = kids >= 0
         index = kids.masked_fill(~mask, N)
         gathered = tuple(s[index] for s in states)  # (n, K, H)
-        new = cell(inputs[start:end], gathered, mask)
+        new = cell.step(projected[start:end], gathered, mask)
         states = [torch.cat([s[:start], n, s[end:]]) for s, n in zip(states, new)]
     return tuple(s[:N] for s in states)
 

@@ -49,26 +49,56 @@ class TreeBatch:
     @classmethod
     def of(cls, trees: list[Tree]) -> TreeBatch:
         """Number the nodes of ``trees`` by height (see the module docstring)."""
-        entries: list[tuple[int, int, int, Tree]] = []  # (height, tree, place in the tree, node)
-        heights: dict[int, int] = {}
-        for b, tree in enumerate(trees):
-            order = list(tree.nodes())  # parents first, left to right
-            for node in reversed(order):  # children before their parents
-                heights[id(node)] = 1 + max((heights[id(c)] for c in node.children), default=-1)
-            entries += [(heights[id(node)], b, k, node) for k, node in enumerate(order)]
-        entries.sort(key=lambda e: e[0])  # stable: within a level, by tree, then left to right
-        number = {id(node): k for k, (*_, node) in enumerate(entries)}
-        width = max((len(node.children) for *_, node in entries), default=0)
-        rows = [[number[id(c)] for c in node.children] for *_, node in entries]
-        width = max(width, 1)
-        children = torch.tensor([row + [-1] * (width - len(row)) for row in rows], dtype=torch.long)
-        children = children.view(len(entries), width)
-        levels, start = [], 0
-        for k in range(1, len(entries) + 1):
-            if k == len(entries) or entries[k][0] != entries[start][0]:
-                levels.append((start, k))
-                start = k
-        roots = torch.tensor([number[id(tree)] for tree in trees], dtype=torch.long)
-        tree_of = torch.tensor([e[1] for e in entries], dtype=torch.long)
-        order = torch.tensor([e[2] for e in entries], dtype=torch.long)
-        return cls([node.label for *_, node in entries], children, levels, roots, tree_of, order)
+        return cls.join([TreeShape.of(tree) for tree in trees])
+
+    @classmethod
+    def join(cls, shapes: list[TreeShape]) -> TreeBatch:
+        """The batch of trees of these shapes (each made once per tree by :meth:`TreeShape.of`)."""
+        if not shapes:
+            empty = torch.zeros(0, dtype=torch.long)
+            return cls([], torch.full((0, 1), -1, dtype=torch.long), [], empty, empty, empty)
+        sizes = torch.tensor([len(s.labels) for s in shapes])
+        offsets = sizes.cumsum(0) - sizes
+        width = max(s.children.shape[1] for s in shapes)
+        kids = torch.full((int(sizes.sum()), width), -1, dtype=torch.long)
+        row = 0
+        for shape, offset in zip(shapes, offsets.tolist()):
+            n, k = shape.children.shape
+            kids[row : row + n, :k] = torch.where(shape.children >= 0, shape.children + offset, -1)
+            row += n
+        heights = torch.cat([s.heights for s in shapes])
+        tree_of = torch.repeat_interleave(torch.arange(len(shapes)), sizes)
+        order = torch.cat([torch.arange(len(s.labels)) for s in shapes])
+        # stable: within a level, by tree, then parents first and left to right
+        perm = torch.sort(heights, stable=True).indices
+        number = torch.empty_like(perm)
+        number[perm] = torch.arange(len(perm))
+        kids = kids[perm]
+        children = torch.where(kids >= 0, number[kids.clamp_min(0)], -1)
+        counts = torch.bincount(heights).tolist()
+        ends = torch.tensor(counts).cumsum(0).tolist()
+        levels = [(end - c, end) for c, end in zip(counts, ends)]
+        labels = [label for s in shapes for label in s.labels]
+        return cls([labels[k] for k in perm.tolist()], children, levels, number[offsets], tree_of[perm], order[perm])
+
+
+@dataclass
+class TreeShape:
+    """One tree's nodes in :meth:`~rnnlab.data.trees.Tree.nodes` order: their labels, heights
+    ``(n,)`` and children ``(n, K)`` (positions in that order, ``-1`` past a node's children)."""
+
+    labels: list[str]
+    heights: Tensor
+    children: Tensor
+
+    @classmethod
+    def of(cls, tree: Tree) -> TreeShape:
+        order = list(tree.nodes())  # parents first, left to right
+        place = {id(node): k for k, node in enumerate(order)}
+        heights = [0] * len(order)
+        for k in range(len(order) - 1, -1, -1):  # children before their parents
+            kids = order[k].children
+            heights[k] = 1 + max((heights[place[id(c)]] for c in kids), default=-1)
+        width = max(1, max(len(node.children) for node in order))
+        rows = [[place[id(c)] for c in node.children] + [-1] * (width - len(node.children)) for node in order]
+        return cls([node.label for node in order], torch.tensor(heights), torch.tensor(rows).view(len(order), width))

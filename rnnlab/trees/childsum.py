@@ -27,10 +27,13 @@ class ChildSumTreeLSTM(TreeCell):
         self.u_iou = nn.Linear(H, 3 * H, bias=False)
         self.u_f = nn.Linear(H, H, bias=False)
 
-    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, Tensor]:
+    def project(self, x: Tensor) -> Tensor:
+        return self.w(x)
+
+    def step(self, projected: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, Tensor]:
         h, c = children  # (n, K, H)
         keep = mask.unsqueeze(-1).to(h.dtype)
-        wi, wo, wu, wf = self.w(x).chunk(4, dim=-1)  # (n, H) each
+        wi, wo, wu, wf = projected.chunk(4, dim=-1)  # (n, H) each
         ui, uo, uu = self.u_iou((h * keep).sum(dim=1)).chunk(3, dim=-1)
         i, o, u = torch.sigmoid(wi + ui), torch.sigmoid(wo + uo), torch.tanh(wu + uu)
         f = torch.sigmoid(wf.unsqueeze(1) + self.u_f(h))  # (n, K, H)

@@ -28,7 +28,10 @@ class NaryTreeLSTM(TreeCell):
         self.w = nn.Linear(input_size, (3 + arity) * H)
         self.u = nn.Linear(arity * H, (3 + arity) * H, bias=False)  # every U^l and U_f^{kl} in one matrix
 
-    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, Tensor]:
+    def project(self, x: Tensor) -> Tensor:
+        return self.w(x)
+
+    def step(self, projected: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor, Tensor]:
         h, c = children  # (n, K, H) with K <= arity
         n, K, H = h.shape
         N = self.max_children
@@ -37,7 +40,7 @@ class NaryTreeLSTM(TreeCell):
         if K < N:  # pad to the arity: missing children are zeros
             h = torch.cat([h, h.new_zeros(n, N - K, H)], dim=1)
             c = torch.cat([c, c.new_zeros(n, N - K, H)], dim=1)
-        gates = self.w(x) + self.u(h.reshape(n, N * H))  # (n, (3 + N) H)
+        gates = projected + self.u(h.reshape(n, N * H))  # (n, (3 + N) H)
         i, o, u = torch.sigmoid(gates[:, :H]), torch.sigmoid(gates[:, H : 2 * H]), torch.tanh(gates[:, 2 * H : 3 * H])
         f = torch.sigmoid(gates[:, 3 * H :].view(n, N, H))
         cell = i * u + (f * c).sum(dim=1)

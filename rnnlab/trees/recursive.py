@@ -25,10 +25,13 @@ class RecursiveCell(TreeCell):
         self.v = nn.Linear(input_size, hidden_size)
         self.w = nn.Linear(2 * hidden_size, hidden_size, bias=False)
 
-    def forward(self, x: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor]:
+    def project(self, x: Tensor) -> Tensor:
+        return self.v(x)
+
+    def step(self, projected: Tensor, children: tuple[Tensor, ...], mask: Tensor) -> tuple[Tensor]:
         (h,) = children  # (n, K, H)
         n, K, H = h.shape
         h = h * mask.unsqueeze(-1).to(h.dtype)
         if K < 2:
             h = torch.cat([h, h.new_zeros(n, 2 - K, H)], dim=1)
-        return (torch.tanh(self.w(h.reshape(n, 2 * H)) + self.v(x)),)
+        return (torch.tanh(self.w(h.reshape(n, 2 * H)) + projected),)
