@@ -58,6 +58,7 @@ def test_write_and_read_round_trip():
     again = read_conllu(text)
     assert again == sentences and [t.index for t, _ in again] == [2, 1]
     assert write_conllu(again) == text
+    assert read_conllu(text.replace("\n", "\r\n")) == sentences  # Windows line ends read the same
     assert text.splitlines()[:4] == [
         "# sent_id = s1",
         "# label = positive",

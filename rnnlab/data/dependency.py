@@ -142,14 +142,15 @@ _PARSERS = {**dict.fromkeys(_FIELDS, _raw), "id": _id}
 def read_conllu(text: str, where: str = "data") -> list[tuple[Tree, dict[str, str | None]]]:
     """The dependency tree and the metadata (comments) of each sentence of CoNLL-U ``text``.
 
-    See the module docstring. Nothing but FORM and HEAD is kept of the words.
+    See the module docstring. Nothing but FORM and HEAD is kept of the words. Lines may end in
+    CRLF.
 
     Raises:
         DataError: one line naming ``where``, the sentence and the word (see the module docstring):
             no sentences, a line that cannot be parsed, a sentence without words, IDs that do not
             run 1..n, a missing or non-integer HEAD, and the errors of :func:`tree_from_heads`.
     """
-    blocks = _blocks(text)
+    blocks = _blocks(text.replace("\r\n", "\n"))
     if not blocks:
         raise DataError(f"{where}: no sentences (the CoNLL-U text is empty)")
     collecting = gc.isenabled()

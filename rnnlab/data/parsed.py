@@ -11,10 +11,10 @@ neither).
 A text becomes one tree (:func:`parse_texts`). Its words are spaCy's tokens less white space
 (spaCy makes a token of a run of extra spaces or a line break; a word that depended on one
 depends on that token's head instead). Where spaCy splits a text into several sentences, the
-root of the first is the root of the tree and the roots of the later sentences become its
-children, after its own dependents that come before them, in sentence order (with the relation
-``parataxis``, as Universal Dependencies join run-on sentences). An empty text (or
-one of white space only) is refused: it has no word to be a root.
+root of the first is the root of the tree and the roots of the later sentences become its last
+children, in sentence order (with the relation ``parataxis``, as Universal Dependencies join
+run-on sentences). An empty text (or one of white space only) is refused: it has no word to be a
+root.
 
 :func:`load_parsed` parses a named data set of :data:`rnnlab.data.labelled.LABELLED` on first use
 and keeps the trees in the cache as a CoNLL-U file (:mod:`rnnlab.data.dependency`:
