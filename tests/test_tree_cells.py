@@ -95,3 +95,21 @@ def test_too_many_children_for_a_binary_cell_is_one_line(name):
     with pytest.raises(ValueError, match="at most 2 children") as e:
         run_levels(cell, torch.zeros(batch.num_nodes, E), batch)
     assert "MAX" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_level_of_nodes_with_many_and_few_children_is_grouped_and_still_equal():
+    """Nodes of 1, 3, 6 and 9 children on one level run in groups of alike width: the same as recursion."""
+    torch.manual_seed(0)
+    cell = TREE_CELLS["tree-lstm"](E, H).double()
+    text = "(R (A 1) (B 1 2 3) (C 1 2 3 4 5 6) (D 1 2 3 4 5 6 7 8 9) (E 4 5))"
+    batch = TreeBatch.of([parse_tree(text), parse_tree("(F 1 2 3 4 5)")])
+    counts = (batch.children[batch.levels[1][0] : batch.levels[1][1]] >= 0).sum(1).tolist()
+    assert sorted(counts) == [1, 2, 3, 5, 6, 9]
+    x = _inputs(batch, 3)
+    fast, slow = run_levels(cell, x, batch), run_nodes(cell, x, batch)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    grads_fast = torch.autograd.grad(fast[0].sum() + fast[1].sum(), [x, *cell.parameters()])
+    grads_slow = torch.autograd.grad(slow[0].sum() + slow[1].sum(), [x, *cell.parameters()])
+    for a, b in zip(grads_fast, grads_slow):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

@@ -88,8 +88,8 @@ def run(args) -> int:
 
     model, encoder, data = load_tree_classifier(args.run_dir)
     _check(args, model)
-    examples = _examples(texts, reads_sentences(data))
-    encoded = [encoder.encode(e) for e in examples]
+    encoded = [encoder.encode(e, data.binarize) for e in _examples(texts, reads_sentences(data))]
+    examples = [e.example for e in encoded]
     if model.config.is_tree and model.cell.max_children is not None:
         for k, e in enumerate(examples, 1):
             wide = next((n for n in e.tree.nodes() if len(n.children) > model.cell.max_children), None)

@@ -27,7 +27,7 @@ from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
 from rnnlab.data.tokens import Labels, TokenVocab
 from rnnlab.data.tree_sets import NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
-from rnnlab.data.trees import TreeExample
+from rnnlab.data.trees import TreeExample, binarize
 from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
@@ -38,6 +38,7 @@ from rnnlab.trees.batch import TreeShape
 
 EVAL_BATCH = 64
 LOG_FLOOR = math.log(1e-12)
+IGNORED = -100  # the target of a node without a label
 
 
 @dataclass
@@ -46,6 +47,9 @@ class TreeDataConfig(TextDataConfig):
 
     data: str = field(default="", metadata={"help": "a named set (" + ", ".join(NAMES) + ") or a file of trees"})
     node_labels: bool = field(default=False, metadata={"help": "also learn the label of every node (where given)"})
+    binarize: bool = field(
+        default=False, metadata={"help": "make nodes of many children left-branching binary chains (ListOps' trees)"}
+    )
     baseline: bool = field(default=True, metadata={"help": "also fit TF-IDF + logistic regression on the same split"})
 
 
@@ -56,10 +60,24 @@ def load_tree_splits(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExamp
         DataError: unreadable data, too few examples of a class, or labels only validation or test have.
     """
     if cfg.data in SPLIT_SETS:
-        splits = SPLIT_SETS[cfg.data]()
         if cfg.val_data or cfg.test_data:
             raise DataError(f"data: {cfg.data} has splits of its own; give no --val-data or --test-data")
-        return splits
+        splits = SPLIT_SETS[cfg.data]()
+    else:
+        splits = _split(cfg, seed)
+    return splits
+
+
+def binarized(example: TreeExample) -> TreeExample:
+    """``example`` with its tree binarized (:func:`~rnnlab.data.trees.binarize`); a node inside a
+    chain has no node label."""
+    tree, origin = binarize(example.tree)
+    labels = example.node_labels
+    node_labels = None if labels is None else [labels[k] if k >= 0 else "" for k in origin]
+    return TreeExample(tree, example.label, example.tokens, node_labels)
+
+
+def _split(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExample]]:
     examples = WHOLE_SETS[cfg.data]() if cfg.data in WHOLE_SETS else read_tree_file(cfg.data)
     check_class_sizes(
         examples,  # type: ignore[arg-type]
@@ -84,6 +102,7 @@ class Encoded:
     """An example as ids: its nodes' words and labels (:meth:`Tree.nodes` order), tokens and positions."""
 
     example: TreeExample
+    height: int
     shape: TreeShape
     node_ids: list[int]
     tokens: list[int]
@@ -101,15 +120,20 @@ class TreeEncoder:
     def form(self, word: str) -> str:
         return word.lower() if self.lowercase else word
 
-    def encode(self, example: TreeExample) -> Encoded:
+    def encode(self, example: TreeExample, binarize: bool = False) -> Encoded:
+        """``example`` as ids; with ``binarize``, its tree :func:`binarized` (the height stays the
+        given tree's)."""
+        height = example.tree.height()
+        if binarize:
+            example = binarized(example)
         nodes = list(example.tree.nodes())
         ids = self.vocab.ids(self.form(node.label) for node in nodes)
         tokens = self.vocab.ids(self.form(t) for t in example.tokens) or [1]
-        known = example.node_labels is not None and all(n in self.labels.index for n in example.node_labels)
-        node_labels = self.labels.ids(example.node_labels) if known else None  # type: ignore[arg-type]
+        given = example.node_labels
+        node_labels = None if given is None else [self.labels.index.get(n, IGNORED) for n in given]
         label = self.labels.ids([example.label])[0] if example.label in self.labels.index else -1
         positions = bracket_positions(example.tree, example.tokens)
-        return Encoded(example, TreeShape.of(example.tree), ids, tokens, positions, label, node_labels)
+        return Encoded(example, height, TreeShape.of(example.tree), ids, tokens, positions, label, node_labels)
 
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
         """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
@@ -123,9 +147,9 @@ class TreeEncoder:
 
     @staticmethod
     def node_targets(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
-        """``(N,)`` each node's label id in the batch's order, ``-100`` where none is known."""
+        """``(N,)`` each node's label id in the batch's order, :data:`IGNORED` where none is known."""
         offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
-        flat = [t for e in encoded for t in (e.node_labels or [-100] * len(e.node_ids))]
+        flat = [t for e in encoded for t in (e.node_labels or [IGNORED] * len(e.node_ids))]
         return torch.tensor(flat, dtype=torch.long)[offsets[batch.tree_of] + batch.order]
 
 
@@ -151,7 +175,7 @@ def score(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded], b
     if by_height:
         heights: dict[int, list[bool]] = {}
         for e, g, p in zip(encoded, gold.tolist(), pred.tolist()):
-            heights.setdefault(e.example.tree.height(), []).append(g == p)
+            heights.setdefault(e.height, []).append(g == p)
         scores["by_height"] = {str(h): {"n": len(v), "accuracy": sum(v) / len(v)} for h, v in sorted(heights.items())}
     return scores
 
@@ -186,7 +210,7 @@ class TreeTask(PassTask):
             self.vocab = TokenVocab.build(pieces, data.min_freq, data.max_vocab)
             names = [e.label for e in self.splits["train"]]
             if data.node_labels:
-                names += [n for e in self.splits["train"] for n in e.node_labels or ()]
+                names += [n for e in self.splits["train"] for n in e.node_labels or () if n]
             self.labels = Labels.build(names)
             model_cfg.vocab_size, model_cfg.num_classes = len(self.vocab), len(self.labels)
         else:
@@ -196,7 +220,7 @@ class TreeTask(PassTask):
         if data.node_labels and not any(e.node_labels for e in self.splits["train"]):
             raise DataError(f"node_labels: the trees of {data.data} carry no labels at their nodes")
         self.encoder = TreeEncoder(self.vocab, self.labels, data.lowercase)
-        self.encoded = {k: [self.encoder.encode(e) for e in v] for k, v in self.splits.items()}
+        self.encoded = {k: [self.encoder.encode(e, data.binarize) for e in v] for k, v in self.splits.items()}
         torch.manual_seed(seed)
         self.model = TreeClassifier(model_cfg)  # checks the tree against the cell before anything is written
         self._check_children()
@@ -207,9 +231,9 @@ class TreeTask(PassTask):
         most = self.model.cell.max_children if self.model.config.is_tree else None
         if most is None:
             return
-        for split, examples in self.splits.items():
+        for split, examples in self.encoded.items():
             for k, e in enumerate(examples):
-                for node in e.tree.nodes():
+                for node in e.example.tree.nodes():
                     if len(node.children) > most:
                         raise DataError(
                             f"data: {split} tree {k + 1}: the node {node.label!r} has {len(node.children)} "
@@ -232,7 +256,7 @@ class TreeTask(PassTask):
             logits = self.model.nodes(inputs)
             target = self.encoder.node_targets(batch, inputs.batch)
             target[inputs.batch.roots] = torch.tensor([e.label for e in batch])
-            per_node = torch.nn.functional.cross_entropy(logits, target, ignore_index=-100, reduction="sum")
+            per_node = torch.nn.functional.cross_entropy(logits, target, ignore_index=IGNORED, reduction="sum")
             loss = per_node / len(batch)
         else:
             loss = torch.nn.functional.cross_entropy(self.model(inputs), torch.tensor([e.label for e in batch]))

@@ -57,20 +57,51 @@ def _check(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> None:
 
 
 def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor, ...]:
-    """Every node's state (each entry ``(N, H)``), one call of ``cell`` per level."""
+    """Every node's state (each entry ``(N, H)``), one call of ``cell`` per level, or per group of
+    a level's nodes with alike numbers of children: nodes of 1, 2, 3-4, 5-8, ... children go
+    together, so that a node of many children does not pad every other node of its level to its
+    width (dependency parses have a few wide nodes)."""
     _check(cell, inputs, batch)
-    N, H = batch.num_nodes, cell.hidden_size
-    # one row past the nodes stands for a missing child: zeros, never written
-    states = [inputs.new_zeros(N + 1, H) for _ in range(cell.state_size)]
+    H = cell.hidden_size
     projected = cell.project(inputs)  # every node's input part at once
+    zero = inputs.new_zeros(1, H)  # what a missing child reads
+    done: list[list[Tensor]] = [[] for _ in range(cell.state_size)]
     for start, end in batch.levels:
+        # the states so far (children are on lower levels), then the zero row at number ``start``
+        below = [torch.cat([*d, zero]) for d in done]
         kids = batch.children[start:end]  # (n, K)
-        mask = kids >= 0
-        index = kids.masked_fill(~mask, N)
-        gathered = tuple(s[index] for s in states)  # (n, K, H)
-        new = cell.step(projected[start:end], gathered, mask)
-        states = [torch.cat([s[:start], n, s[end:]]) for s, n in zip(states, new)]
-    return tuple(s[:N] for s in states)
+        counts = (kids >= 0).sum(dim=1)
+        groups = _groups(counts)
+        outs: list[tuple[Tensor, ...]] = []
+        for rows, width in groups:
+            part = kids[:, :width] if rows is None else kids[rows, :width]
+            mask = part >= 0
+            index = part.masked_fill(~mask, start)
+            gathered = tuple(b[index] for b in below)  # (n, K, H)
+            outs.append(cell.step(projected[start:end] if rows is None else projected[start + rows], gathered, mask))
+        if len(outs) == 1:
+            new = outs[0]
+        else:  # back to the level's node order
+            order = torch.cat([rows for rows, _ in groups])  # type: ignore[misc]
+            inverse = torch.empty_like(order)
+            inverse[order] = torch.arange(len(order))
+            new = tuple(torch.cat([o[e] for o in outs])[inverse] for e in range(cell.state_size))
+        for d, n in zip(done, new):
+            d.append(n)
+    return tuple(torch.cat(d) if d else inputs.new_zeros(0, H) for d in done)
+
+
+def _groups(counts: Tensor) -> list[tuple[Tensor | None, int]]:
+    """A level's nodes grouped by children (``None``: all of them) and the width each group needs."""
+    most = int(counts.max()) if len(counts) else 0
+    if most <= 2:
+        return [(None, max(most, 1))]
+    bucket = torch.ceil(torch.log2(counts.clamp_min(1).to(torch.float64))).to(torch.long)
+    out = []
+    for b in torch.unique(bucket).tolist():
+        rows = (bucket == b).nonzero().squeeze(1)
+        out.append((rows, int(counts[rows].max().clamp_min(1))))
+    return out
 
 
 def run_nodes(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor, ...]:
