@@ -25,7 +25,6 @@ import torch
 
 from rnnlab.data.listops import make_listops
 from rnnlab.data.tokens import Labels, TokenVocab
-from rnnlab.data.tree_sets import bracket_example
 from rnnlab.data.trees import binarize
 from rnnlab.models.tree import TreeClassifier, TreeModelConfig
 from rnnlab.tasks.tree import TreeEncoder
