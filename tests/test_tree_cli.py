@@ -190,3 +190,53 @@ def test_tree_on_a_run_of_another_kind(tmp_path, capsys):
     err = _error(capsys, ["tree", str(out), "(MAX 1 2)"])
     assert "classif" in err
     assert sorted(p.name for p in out.iterdir()) == before
+
+
+def _conllu_sentence(words: list[tuple[str, int]], label: str, sent_id: str) -> str:
+    lines = [f"# sent_id = {sent_id}", f"# label = {label}"]
+    lines += [f"{k}\t{w}\t_\t_\t_\t_\t{h}\tdep\t_\t_" for k, (w, h) in enumerate(words, 1)]
+    return "\n".join(lines) + "\n\n"
+
+
+def conllu_file(path: Path, n: int = 60) -> Path:
+    good = [("a", 2), ("fine", 3), ("film", 0)], [("a", 2), ("poor", 3), ("film", 0)]
+    path.write_text("".join(_conllu_sentence(good[k % 2], ("pos", "neg")[k % 2], f"s{k}") for k in range(n)))
+    return path
+
+
+def test_a_conllu_file_trains_with_the_leaves_reading_a_bilstm(tmp_path, capsys):
+    data = conllu_file(tmp_path / "train.conllu")
+    out = tmp_path / "dep"
+    assert train(data, out, "--max-epochs", "3", "--leaf-encoder", "lstm", "--baseline", "false") == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["model"] == "tree-lstm over lstm" and results["sizes"]["train"] == 48
+    model = json.loads((out / "config.json").read_text())["model"]
+    assert model["leaf_encoder"] == "lstm"
+
+
+@pytest.mark.parametrize(
+    "words, named",
+    [
+        ([("a", 2), ("fine", 3), ("film", 2)], ["sentence 2", "s1"]),  # film <- fine <- film: no root, a cycle
+        ([("a", 2), ("fine", 7), ("film", 0)], ["sentence 2", "s1", "fine", "7"]),  # HEAD out of range
+    ],
+)
+def test_a_conllu_file_with_a_cycle_or_a_head_out_of_range(tmp_path, capsys, words, named):
+    data = conllu_file(tmp_path / "bad.conllu", 1)
+    data.write_text(data.read_text() + _conllu_sentence(words, "pos", "s1"))
+    out = tmp_path / "o"
+    err = _error(capsys, ["train", "--task", "tree", "--data", str(data), "--out", str(out)])
+    assert all(word in err for word in named), err
+    assert not out.exists()
+
+
+def test_binarized_lists_train_a_binary_cell_and_the_tree_command_reads_them(runs, tmp_path, capsys):
+    _, data, _, _ = runs
+    out = tmp_path / "bin"
+    assert train(data, out, "--max-steps", "6", "--cell", "binary-tree-lstm", "--binarize") == 0
+    heights = json.loads((out / "results.json").read_text())["test"]["by_height"]
+    assert set(heights) <= {"1", "2", "3"}  # the given trees' heights, not the chains'
+    capsys.readouterr()
+    assert main(["tree", str(out), "(MAX 1 2 3 4)", "--nodes", "--json"]) == 0
+    nodes = json.loads(capsys.readouterr().out)[0]["nodes"]
+    assert [n["node"] for n in nodes] == ["MAX", "MAX", "MAX", "1", "2", "3", "4"]  # ((1 2) 3) 4

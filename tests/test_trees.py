@@ -89,3 +89,19 @@ def test_listops_splits_are_seeded_distinct_and_bounded():
     assert labels == set(range(10))
     with pytest.raises(DataError, match="unknown split"):
         make_listops(0, {"dev": 3})
+
+
+def test_binarize_makes_left_branching_chains_and_says_what_each_node_stands_for():
+    from rnnlab.data.listops import node_values
+    from rnnlab.data.trees import binarize
+
+    given = parse_tree("(MAX 2 9 (MIN 4 7 1) 0)")
+    tree, origin = binarize(given)
+    assert to_text(tree) == "(MAX (MAX (MAX 2 9) (MIN (MIN 4 7) 1)) 0)"
+    assert max(len(n.children) for n in tree.nodes()) == 2
+    old = list(given.nodes())
+    for node, k in zip(tree.nodes(), origin):
+        if k >= 0:  # a chain's top, a digit: the node it stands for, with its label
+            assert node.label == old[k].label
+    assert sorted(k for k in origin if k >= 0) == list(range(len(old)))
+    assert node_values(given)[0] == 9 and binarize(parse_tree("(SM 1 2)"))[1] == [0, 1, 2]

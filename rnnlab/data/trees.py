@@ -115,7 +115,7 @@ def parse_tree(text: str, where: str = "tree") -> Tree:
 def binarize(tree: Tree) -> tuple[Tree, list[int]]:
     """``tree`` with every node of more than two children made a left-branching chain of binary
     nodes of the same label, as Nangia & Bowman (2018) give ListOps to their Tree-LSTM:
-    ``(MAX a b c)`` becomes ``(MAX (MAX (MAX a) b) c)``, so a binary cell folds the arguments
+    ``(MAX a b c d)`` becomes ``(MAX (MAX (MAX a b) c) d)``, so a binary cell folds the arguments
     one at a time into what it has read so far. Also returns, for each node of the new tree (in
     :meth:`Tree.nodes` order), the place of the node it stands for in ``tree.nodes()`` (a chain's
     top stands for the node; ``-1`` for the nodes inside a chain)."""
@@ -128,9 +128,9 @@ def binarize(tree: Tree) -> tuple[Tree, list[int]]:
         if len(kids) <= 2:
             top = Tree(node.label, kids, node.index)
         else:
-            top = Tree(node.label, kids[:1], node.index)
+            top = Tree(node.label, kids[:2], node.index)
             origin[id(top)] = -1
-            for kid in kids[1:]:
+            for kid in kids[2:]:
                 top = Tree(node.label, [top, kid], node.index)
                 origin[id(top)] = -1
         origin[id(top)] = place[id(node)]
