@@ -5,6 +5,7 @@ from rnnlab.cells import CELLS, Cell, make_cell
 from rnnlab.engine import detach_state, unroll
 from rnnlab.layers import Recurrent
 from rnnlab.nn_compat import GRU, LSTM, RNN
+from rnnlab.trees import TREE_CELLS
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,7 @@ __all__ = [
     "LSTM",
     "RNN",
     "Recurrent",
+    "TREE_CELLS",
     "detach_state",
     "make_cell",
     "unroll",
