@@ -17,7 +17,8 @@ NEXT = {
     "tag": 'tag with: rnnlab tag {out} "a sentence"',
     "seq2seq": 'translate with: rnnlab translate {out} "a sentence" (--attention att.png draws the weights)',
     "caption": "caption with: rnnlab caption {out} image.png (--attention att.png draws where it looked)",
-    "tree": 'predict with: rnnlab tree {out} "(a tree)" (--nodes: at every node; --plot tree.png draws it)',
+    "tree": 'predict with: rnnlab tree {out} "(TREE ...)" or "a sentence" for parsed sentences '
+    "(--nodes: at every node; --plot tree.png draws it)",
 }
 
 
