@@ -240,3 +240,23 @@ def test_binarized_lists_train_a_binary_cell_and_the_tree_command_reads_them(run
     assert main(["tree", str(out), "(MAX 1 2 3 4)", "--nodes", "--json"]) == 0
     nodes = json.loads(capsys.readouterr().out)[0]["nodes"]
     assert [n["node"] for n in nodes] == ["MAX", "MAX", "MAX", "1", "2", "3", "4"]  # ((1 2) 3) 4
+
+
+def test_trees_labelled_at_every_node_train_every_node_and_read_back(tmp_path, capsys):
+    good, bad = "(1 (1 (1 a) (1 fine)) (1 film))", "(0 (0 (1 a) (0 poor)) (1 film))"
+    data = tmp_path / "sst.txt"
+    data.write_text("".join(f"{(good, bad)[k % 2]}\n" for k in range(60)))
+    from rnnlab.data.tree_sets import INNER, read_tree_file
+
+    example = read_tree_file(data)[1]
+    assert example.label == "0" and example.tokens == ["a", "poor", "film"]
+    assert example.node_labels == ["0", "0", "1", "", "0", "", "1", ""]
+    assert [n.label for n in example.tree.nodes()][:2] == [INNER, INNER]
+    assert [n.index for n in example.tree.nodes() if n.is_leaf] == [0, 1, 2]
+    out = tmp_path / "sst"
+    assert train(data, out, "--max-epochs", "8", "--node-labels", "--lr", "0.01") == 0
+    capsys.readouterr()
+    assert main(["tree", str(out), "(x (x (x a) (x fine)) (x film))", "(x (x (x a) (x poor)) (x film))"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["1", "0"]
+    assert "lone word" in _error(capsys, ["tree", str(out), "film"])

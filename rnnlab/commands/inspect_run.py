@@ -80,7 +80,7 @@ def _caption(out: Path) -> tuple[object, dict]:
 def _tree(out: Path) -> tuple[object, dict]:
     from rnnlab.tasks.tree import load_tree_classifier
 
-    model, encoder, data = load_tree_classifier(out, finite=False)
+    model, encoder, data, _ = load_tree_classifier(out, finite=False)
     words = {"words": len(encoder.vocab), "first": encoder.vocab.tokens[:50]}
     return model, {"labels": encoder.labels.names, "vocabulary": words, "data": data.data}
 

@@ -1,8 +1,9 @@
 """``rnnlab tree OUT "(MAX 2 9 (MIN 4 7) 0)"``: the class of a tree under a tree classifier.
 
 A run trained on bracketed trees (ListOps, program trees, a file of trees) reads each TREE written
-with brackets; a run trained on parsed sentences reads a plain sentence and parses it as its
-training sentences were parsed. Prints the class at the root with its probability and the next
+with brackets (for a run whose trees had a class at every node, the inner nodes' labels are not
+read: ``(. (. It) (. 's good))`` will do); a run trained on parsed sentences reads a plain sentence
+and parses it as its training sentences were parsed. Prints the class at the root with its probability and the next
 best; ``--nodes`` also prints the class at every node (a tree cell's run), one node a line,
 indented by depth; ``--plot tree.png`` draws the (first) tree with each node's class, coloured by
 hidden unit ``--unit K`` if given. ``--json`` prints the same as JSON.
@@ -32,11 +33,20 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _examples(texts: list[str], sentences: bool):
-    from rnnlab.data.tree_sets import bracket_example
+def _examples(texts: list[str], written: str):
+    from rnnlab.data.corpora import DataError
+    from rnnlab.data.tree_sets import bracket_example, labelled_example
     from rnnlab.data.trees import TreeExample, parse_tree
 
-    if not sentences:
+    if written == "labelled":
+        out = []
+        for k, text in enumerate(texts, 1):
+            try:
+                out.append(labelled_example(parse_tree(text, f"tree {k}")))
+            except DataError as e:
+                raise UsageError(f"tree {k}: {e}") from e
+        return out
+    if written != "sentences":
         return [bracket_example(parse_tree(t, f"tree {k}"), "") for k, t in enumerate(texts, 1)]
     from rnnlab.data.parsed import parse_texts
 
@@ -84,11 +94,11 @@ def _nodes(model, encoder, encoded) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def run(args) -> int:
     texts = texts_of(args, "tree", "classify", '"(MAX 2 9 (MIN 4 7) 0)"')
-    from rnnlab.tasks.tree import load_tree_classifier, predict, reads_sentences
+    from rnnlab.tasks.tree import load_tree_classifier, predict
 
-    model, encoder, data = load_tree_classifier(args.run_dir)
+    model, encoder, data, written = load_tree_classifier(args.run_dir)
     _check(args, model)
-    encoded = [encoder.encode(e, data.binarize) for e in _examples(texts, reads_sentences(data))]
+    encoded = [encoder.encode(e, data.binarize) for e in _examples(texts, written)]
     examples = [e.example for e in encoded]
     if model.config.is_tree and model.cell.max_children is not None:
         for k, e in enumerate(examples, 1):

@@ -10,8 +10,11 @@ Named sets, each with its gold or parsed trees:
   number of parameters as the label (:mod:`rnnlab.data.programs`), split by source file.
 
 A file is a CoNLL-U file (``.conllu``; the label from each sentence's ``# label = ...`` comment) or
-lines ``LABEL<TAB>(bracketed tree)`` (:func:`rnnlab.data.trees.parse_tree`). The tokens of a
-bracketed tree, what a sequence model reads in its place, are its text with the brackets.
+lines of trees written with brackets (:func:`rnnlab.data.trees.parse_tree`): ``LABEL<TAB>(tree)``,
+a class for the whole tree, whose nodes' labels are what they read (ListOps, Penn-style parses;
+the tokens a sequence model reads in its place are its text with the brackets), or a tree alone
+labelled at every node as the Stanford Sentiment Treebank is, ``(3 (2 It) (4 (2 's) (4 good)))``
+(:func:`labelled_example`; the tokens are its words).
 """
 
 from __future__ import annotations
@@ -32,18 +35,38 @@ def bracket_tokens(tree: Tree) -> list[str]:
 
 
 def bracket_positions(tree: Tree, tokens: list[str]) -> list[int]:
-    """Each node's position in ``tokens`` (:meth:`Tree.nodes` order) when they are the tree's
-    bracketed tokens, where a list's position is its label's; else its word's ``index``, or ``-1``."""
+    """Each node's position in ``tokens`` (:meth:`Tree.nodes` order): its word's ``index`` where it
+    has one; else, when ``tokens`` are the tree's bracketed tokens, its label's place among them
+    (a list's position is its operator's); else ``-1``."""
     nodes = list(tree.nodes())
-    if all(node.index is not None for node in nodes):
-        return [int(node.index) for node in nodes]  # type: ignore[arg-type]
-    if tokens != bracket_tokens(tree):
-        return [-1] * len(nodes)
-    return [k for k, token in enumerate(tokens) if token not in ("(", ")")]
+    if any(node.index is None for node in nodes) and tokens == bracket_tokens(tree):
+        return [k for k, token in enumerate(tokens) if token not in ("(", ")")]
+    return [-1 if node.index is None else int(node.index) for node in nodes]
 
 
 def bracket_example(tree: Tree, label: str, node_labels: list[str] | None = None) -> TreeExample:
     return TreeExample(tree, label, bracket_tokens(tree), node_labels)
+
+
+#: what an inner node of a tree labelled at every node reads as its word
+INNER = "<node>"
+
+
+def labelled_example(tree: Tree) -> TreeExample:
+    """A tree whose inner nodes' labels are classes and whose leaves are words, as the Stanford
+    Sentiment Treebank writes them (``(3 (2 It) (4 (2 's) (4 good)))``): the root's class is the
+    label, every inner node's class a node label; inner nodes read :data:`INNER`, leaves their
+    word at its place in the sentence."""
+    if tree.is_leaf:
+        raise DataError(f"a lone word {tree.label!r}: a tree labelled at every node has a class around its words")
+    old = list(tree.nodes())  # parents first, left to right: the leaves come in sentence order
+    words = [node.label for node in old if node.is_leaf]
+    made: dict[int, Tree] = {}
+    for node in reversed(old):
+        made[id(node)] = Tree(INNER, [made[id(c)] for c in node.children]) if node.children else Tree(node.label)
+    for position, leaf in enumerate(n for n in made[id(tree)].nodes() if n.is_leaf):
+        leaf.index = position
+    return TreeExample(made[id(tree)], tree.label, words, [n.label if n.children else "" for n in old])
 
 
 def _listops() -> dict[str, list[TreeExample]]:
@@ -104,10 +127,18 @@ def read_tree_file(path: str | Path) -> list[TreeExample]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        where = f"{path}: line {number}"
         label, tab, written = line.partition("\t")
-        if not tab or not label.strip():
-            raise DataError(f"{path}: line {number}: expected LABEL<TAB>(tree)")
-        examples.append(bracket_example(parse_tree(written, f"{path}: line {number}"), label.strip()))
+        if not tab:
+            tree = parse_tree(line, where)
+            try:
+                examples.append(labelled_example(tree))
+            except DataError as e:
+                raise DataError(f"{where}: {e}") from e
+            continue
+        if not label.strip():
+            raise DataError(f"{where}: expected LABEL<TAB>(tree) or a tree labelled at every node")
+        examples.append(bracket_example(parse_tree(written, where), label.strip()))
     if not examples:
         raise DataError(f"{path}: no trees in the file")
     return examples

@@ -26,7 +26,7 @@ from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
 from rnnlab.data.tokens import Labels, TokenVocab
-from rnnlab.data.tree_sets import NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
+from rnnlab.data.tree_sets import INNER, NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
 from rnnlab.data.trees import TreeExample, binarize
 from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
@@ -271,7 +271,10 @@ class TreeTask(PassTask):
 
     def tables(self):
         sizes = {k: len(v) for k, v in self.splits.items()}
-        return {"vocab": self.vocab.to_json(), "labels": self.labels.to_json(), "sizes": sizes}
+        first = self.splits["train"][0]
+        written = "sentences" if reads_sentences(self.data) else "labelled" if first.tree.label == INNER else "brackets"
+        tables = {"vocab": self.vocab.to_json(), "labels": self.labels.to_json(), "sizes": sizes}
+        return {**tables, "trees": written}
 
     def results(self, best: TreeClassifier) -> dict:
         cfg = best.config
@@ -298,9 +301,11 @@ class TreeTask(PassTask):
         )
 
 
-def load_tree_classifier(out: Path, finite: bool = True) -> tuple[TreeClassifier, TreeEncoder, TreeDataConfig]:
-    """The best model of a tree run (in eval mode), its encoder and its data section (``finite``:
-    as :func:`~rnnlab.tasks.classify.load_classifier`)."""
+def load_tree_classifier(out: Path, finite: bool = True) -> tuple[TreeClassifier, TreeEncoder, TreeDataConfig, str]:
+    """The best model of a tree run (in eval mode), its encoder, its data section (``finite``:
+    as :func:`~rnnlab.tasks.classify.load_classifier`) and how its trees are written: ``brackets``
+    (a class for the whole tree), ``labelled`` (a class at every node, read from the brackets'
+    labels) or ``sentences`` (parsed)."""
     run = read_config(Path(out), "tree")
     model_cfg, data = run.section("model", TreeModelConfig), run.section("data", TreeDataConfig)
     try:
@@ -310,7 +315,8 @@ def load_tree_classifier(out: Path, finite: bool = True) -> tuple[TreeClassifier
         raise CheckpointError(f"{run.path} is damaged ({e})") from e
     check_tables(run.path, vocabulary=(len(vocab), model_cfg.vocab_size), labels=(len(labels), model_cfg.num_classes))
     load_best(run.out, model, finite)
-    return model, TreeEncoder(vocab, labels, data.lowercase), data
+    written = run.tables.get("trees") or ("sentences" if reads_sentences(data) else "brackets")
+    return model, TreeEncoder(vocab, labels, data.lowercase), data, written
 
 
 def reads_sentences(data: TreeDataConfig) -> bool:
