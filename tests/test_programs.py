@@ -17,9 +17,8 @@ from rnnlab.data.programs import (
     program_examples,
     programs_from_sources,
     source_functions,
-    tokens_of,
 )
-from rnnlab.data.trees import parse_tree, to_text
+from rnnlab.data.trees import bracket_tokens, parse_tree, to_text
 
 
 def _function(source: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
@@ -139,7 +138,7 @@ def test_trees_round_trip_and_tokens_are_the_bracketed_text():
     """
     tree = function_tree(_function(source))
     assert parse_tree(to_text(tree)) == tree
-    tokens = tokens_of(tree)
+    tokens = bracket_tokens(tree)
     assert tokens[:3] == ["(", "FunctionDef", "("] and tokens[-1] == ")"
     assert " ".join(tokens).replace("( ", "(").replace(" )", ")") == to_text(tree)
     assert all(" " not in n.label and "(" not in n.label and ")" not in n.label for n in tree.nodes())

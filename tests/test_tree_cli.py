@@ -260,3 +260,20 @@ def test_trees_labelled_at_every_node_train_every_node_and_read_back(tmp_path, c
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == ["1", "0"]
     assert "lone word" in _error(capsys, ["tree", str(out), "film"])
+
+
+def test_binarized_chains_read_their_list_s_place_in_the_tokens():
+    """With --binarize the nodes of a chain read the BiLSTM under them at their list's operator."""
+    from rnnlab.data.tokens import Labels, TokenVocab
+    from rnnlab.data.trees import parse_tree
+    from rnnlab.tasks.tree import TreeEncoder
+
+    example = tree_sets.bracket_example(parse_tree("(MAX 2 9 (MIN 4 7 1) 0)"), "9")
+    vocab = TokenVocab.build([example.tokens])
+    encoder = TreeEncoder(vocab, Labels.build(["9"]), lowercase=True)
+    plain, chained = encoder.encode(example), encoder.encode(example, binarize=True)
+    tokens = example.tokens  # ( MAX 2 9 ( MIN 4 7 1 ) 0 )
+    assert [tokens[p] for p in plain.positions] == ["MAX", "2", "9", "MIN", "4", "7", "1", "0"]
+    labels = [n.label for n in chained.example.tree.nodes()]
+    assert [tokens[p] for p in chained.positions] == labels  # every node reads its own token
+    assert chained.positions[:3] == [1, 1, 1] and chained.height == plain.height == 2

@@ -2,8 +2,9 @@
 
 A run trained on bracketed trees (ListOps, program trees, a file of trees) reads each TREE written
 with brackets (for a run whose trees had a class at every node, the inner nodes' labels are not
-read: ``(. (. It) (. 's good))`` will do); a run trained on parsed sentences reads a plain sentence
-and parses it as its training sentences were parsed. Prints the class at the root with its probability and the next
+read: ``(. (. It) (. 's good))`` will do); a run trained on dependency trees (pang-lee, tweets, a
+CoNLL-U file) reads a plain English sentence and parses it with the parser of the named sets,
+spaCy's small English pipeline. Prints the class at the root with its probability and the next
 best; ``--nodes`` also prints the class at every node (a tree cell's run), one node a line,
 indented by depth; ``--plot tree.png`` draws the (first) tree with each node's class, coloured by
 hidden unit ``--unit K`` if given. ``--json`` prints the same as JSON.
@@ -73,8 +74,10 @@ def _check(args, model) -> None:
             raise UsageError("--unit: colours the drawing; give --plot PNG too")
         if not 0 <= args.unit < model.config.hidden_size:
             raise UsageError(f"--unit: expected a unit from 0 to {model.config.hidden_size - 1}, got {args.unit}")
-    if args.plot is not None and args.plot.suffix.lower() != ".png":
-        raise UsageError(f"--plot: the figure is written as PNG: the path must end in .png, got {str(args.plot)!r}")
+    if args.plot is not None:
+        from rnnlab.viz.figure import png_path
+
+        png_path(args.plot)  # a ValueError of one line
 
 
 @torch.no_grad()
@@ -94,20 +97,13 @@ def _nodes(model, encoder, encoded) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 def run(args) -> int:
     texts = texts_of(args, "tree", "classify", '"(MAX 2 9 (MIN 4 7) 0)"')
-    from rnnlab.tasks.tree import load_tree_classifier, predict
+    from rnnlab.tasks.tree import check_children, load_tree_classifier, predict
 
     model, encoder, data, written = load_tree_classifier(args.run_dir)
     _check(args, model)
     encoded = [encoder.encode(e, data.binarize) for e in _examples(texts, written)]
     examples = [e.example for e in encoded]
-    if model.config.is_tree and model.cell.max_children is not None:
-        for k, e in enumerate(examples, 1):
-            wide = next((n for n in e.tree.nodes() if len(n.children) > model.cell.max_children), None)
-            if wide is not None:
-                raise UsageError(
-                    f"tree {k}: the node {wide.label!r} has {len(wide.children)} children; "
-                    f"--cell {model.config.cell} takes at most {model.cell.max_children}"
-                )
+    check_children(model, [e.tree for e in examples], "tree")
     names = encoder.labels.names
     roots = predict(model, encoder, encoded).exp()
     per_node = _nodes(model, encoder, encoded) if (args.nodes or args.plot) else None

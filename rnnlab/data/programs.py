@@ -29,7 +29,8 @@ name, imported names, ``global`` and ``nonlocal`` names, ``except ... as`` names
 captures. A constant is a ``Constant`` node with one leaf, a coarse token: ``<str>``, ``<int>``,
 ``<float>``, ``<complex>``, ``<bytes>``, ``True``, ``False``, ``None``, ``...``. So
 ``return self.size + 1`` is ``(Return (BinOp (Attribute.Load (Name.Load self) size) Add (Constant
-<int>)))``. A sequence model reads the same text as tokens, brackets included (:func:`tokens_of`).
+<int>)))``. A sequence model reads the same text as tokens, brackets included
+(:func:`~rnnlab.data.trees.bracket_tokens`).
 
 What is left out, so the label can be read and the trees stay small: bodies with nothing but
 ``pass``, ``...`` and ``raise NotImplementedError`` (or nothing but a docstring); trees of more than
@@ -57,7 +58,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rnnlab.data.corpora import DataError, stdlib_files
-from rnnlab.data.trees import Tree, TreeExample, to_text
+from rnnlab.data.trees import Tree, TreeExample, bracket_tokens, to_text
 
 CLASSES = ("0", "1", "2", "3", "4+")
 SPLITS = ("train", "valid", "test")
@@ -142,11 +143,6 @@ def _is_trivial(stmt: ast.stmt) -> bool:
     return False
 
 
-def tokens_of(tree: Tree) -> list[str]:
-    """What a sequence model reads for ``tree``: its bracketed text, brackets as tokens."""
-    return to_text(tree).replace("(", " ( ").replace(")", " ) ").split()
-
-
 @dataclass
 class ProgramCounts:
     """What happened to the files and the functions on the way to the examples."""
@@ -218,7 +214,7 @@ def programs_from_sources(
             continue
         counts.duplicates += len(copies) - 1
         tree, label, name = copies[0]
-        by_file.setdefault(name, []).append(TreeExample(tree, label, tokens_of(tree)))
+        by_file.setdefault(name, []).append(TreeExample(tree, label, bracket_tokens(tree)))
     counts.examples = sum(len(v) for v in by_file.values())
     if not counts.examples:
         raise DataError("programs: no function left in the sources (all trivial, too big, conflicting or unparsed)")

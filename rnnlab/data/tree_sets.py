@@ -22,16 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rnnlab.data.corpora import DataError, read_user_bytes
-from rnnlab.data.trees import Tree, TreeExample, parse_tree, to_text
+from rnnlab.data.corpora import DataError, read_data_file
+from rnnlab.data.trees import Tree, TreeExample, bracket_tokens, parse_tree
 
 #: splits as the tree task names them
 SPLITS = ("train", "val", "test")
-
-
-def bracket_tokens(tree: Tree) -> list[str]:
-    """The tokens of ``tree`` written with brackets: ``( MAX 2 ( MIN 4 7 ) )``."""
-    return to_text(tree).replace("(", "( ").replace(")", " )").split()
 
 
 def bracket_positions(tree: Tree, tokens: list[str]) -> list[int]:
@@ -112,7 +107,7 @@ def read_tree_file(path: str | Path) -> list[TreeExample]:
         DataError: one line naming the file and the sentence or line that is wrong.
     """
     path = Path(path)
-    text = read_user_bytes(path, NAMES, "a file of trees").decode("utf-8", errors="replace")
+    text = read_data_file(path, NAMES, "a file of trees")
     if path.suffix.lower() == ".conllu":
         from rnnlab.data.dependency import read_conllu
 

@@ -139,6 +139,11 @@ def binarize(tree: Tree) -> tuple[Tree, list[int]]:
     return root, [origin.get(id(node), -1) for node in root.nodes()]
 
 
+def bracket_tokens(tree: Tree) -> list[str]:
+    """The tokens of ``tree`` written with brackets, brackets included: ``( MAX 2 ( MIN 4 7 ) )``."""
+    return to_text(tree).replace("(", " ( ").replace(")", " ) ").split()
+
+
 def to_text(tree: Tree) -> str:
     """``tree`` written with brackets, as :func:`parse_tree` reads it."""
     out: list[str] = []

@@ -27,7 +27,7 @@ from rnnlab.data.corpora import DataError
 from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
 from rnnlab.data.tokens import Labels, TokenVocab
 from rnnlab.data.tree_sets import INNER, NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
-from rnnlab.data.trees import TreeExample, binarize
+from rnnlab.data.trees import Tree, TreeExample, binarize, to_text
 from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
@@ -68,13 +68,20 @@ def load_tree_splits(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExamp
     return splits
 
 
-def binarized(example: TreeExample) -> TreeExample:
-    """``example`` with its tree binarized (:func:`~rnnlab.data.trees.binarize`); a node inside a
-    chain has no node label."""
+def binarized(example: TreeExample) -> tuple[TreeExample, list[int]]:
+    """``example`` with its tree binarized (:func:`~rnnlab.data.trees.binarize`), and for each new
+    node the place in the given tree's nodes of the node it is part of (a chain's nodes are all
+    part of the node it stands for); a node inside a chain has no node label."""
     tree, origin = binarize(example.tree)
     labels = example.node_labels
     node_labels = None if labels is None else [labels[k] if k >= 0 else "" for k in origin]
-    return TreeExample(tree, example.label, example.tokens, node_labels)
+    part_of, parent = list(origin), {}
+    for k, node in enumerate(tree.nodes()):  # parents first: a chain's inner node takes its parent's
+        if part_of[k] < 0:
+            part_of[k] = part_of[parent[id(node)]]
+        for child in node.children:
+            parent[id(child)] = k
+    return TreeExample(tree, example.label, example.tokens, node_labels), part_of
 
 
 def _split(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExample]]:
@@ -124,15 +131,16 @@ class TreeEncoder:
         """``example`` as ids; with ``binarize``, its tree :func:`binarized` (the height stays the
         given tree's)."""
         height = example.tree.height()
+        positions = bracket_positions(example.tree, example.tokens)
         if binarize:
-            example = binarized(example)
+            example, part_of = binarized(example)
+            positions = [positions[k] for k in part_of]
         nodes = list(example.tree.nodes())
         ids = self.vocab.ids(self.form(node.label) for node in nodes)
         tokens = self.vocab.ids(self.form(t) for t in example.tokens) or [1]
         given = example.node_labels
         node_labels = None if given is None else [self.labels.index.get(n, IGNORED) for n in given]
         label = self.labels.ids([example.label])[0] if example.label in self.labels.index else -1
-        positions = bracket_positions(example.tree, example.tokens)
         return Encoded(example, height, TreeShape.of(example.tree), ids, tokens, positions, label, node_labels)
 
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
@@ -180,6 +188,24 @@ def score(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded], b
     return scores
 
 
+def check_children(model: TreeClassifier, trees: list[Tree], what: str) -> None:
+    """Refuse a tree with a node of more children than ``model``'s cell takes.
+
+    Raises:
+        DataError: one line naming ``what`` and the tree's number (from 1), its text and the node.
+    """
+    most = model.cell.max_children if model.config.is_tree else None
+    for k, tree in enumerate(trees if most is not None else (), start=1):
+        wide = next((n for n in tree.nodes() if len(n.children) > most), None)  # type: ignore[operator]
+        if wide is not None:
+            text = to_text(tree)
+            shown = text if len(text) <= 60 else text[:59] + "…"
+            raise DataError(
+                f"{what} {k} ({shown}): the node {wide.label!r} has {len(wide.children)} children; "
+                f"--cell {model.config.cell} takes at most {most} (--binarize makes chains of two)"
+            )
+
+
 class TreeTask(PassTask):
     """A :class:`~rnnlab.models.tree.TreeClassifier` on labelled trees.
 
@@ -223,22 +249,10 @@ class TreeTask(PassTask):
         self.encoded = {k: [self.encoder.encode(e, data.binarize) for e in v] for k, v in self.splits.items()}
         torch.manual_seed(seed)
         self.model = TreeClassifier(model_cfg)  # checks the tree against the cell before anything is written
-        self._check_children()
+        for split, examples in self.encoded.items():
+            check_children(self.model, [e.example.tree for e in examples], f"data: {split} tree")
         self.batch_size = batch_size
         self.batches = EpochBatches([len(e.node_ids) for e in self.encoded["train"]], batch_size, seed)
-
-    def _check_children(self) -> None:
-        most = self.model.cell.max_children if self.model.config.is_tree else None
-        if most is None:
-            return
-        for split, examples in self.encoded.items():
-            for k, e in enumerate(examples):
-                for node in e.example.tree.nodes():
-                    if len(node.children) > most:
-                        raise DataError(
-                            f"data: {split} tree {k + 1}: the node {node.label!r} has {len(node.children)} "
-                            f"children; --cell {self.model.config.cell} takes at most {most}"
-                        )
 
     @classmethod
     def from_run(cls, run: RunConfig, batch_size: int, seed: int) -> TreeTask:

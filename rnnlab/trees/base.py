@@ -62,13 +62,13 @@ def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor
     together, so that a node of many children does not pad every other node of its level to its
     width (dependency parses have a few wide nodes)."""
     _check(cell, inputs, batch)
-    H = cell.hidden_size
+    N, H = batch.num_nodes, cell.hidden_size
     projected = cell.project(inputs)  # every node's input part at once
-    zero = inputs.new_zeros(1, H)  # what a missing child reads
-    done: list[list[Tensor]] = [[] for _ in range(cell.state_size)]
+    # every node's state, written a level at a time (reading a level's children saves only their
+    # numbers for the backward pass, so writing the next level in place is safe); the row past
+    # the nodes stands for a missing child: zeros, never written
+    states = [inputs.new_zeros(N + 1, H) for _ in range(cell.state_size)]
     for start, end in batch.levels:
-        # the states so far (children are on lower levels), then the zero row at number ``start``
-        below = [torch.cat([*d, zero]) for d in done]
         kids = batch.children[start:end]  # (n, K)
         counts = (kids >= 0).sum(dim=1)
         groups = _groups(counts)
@@ -76,8 +76,8 @@ def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor
         for rows, width in groups:
             part = kids[:, :width] if rows is None else kids[rows, :width]
             mask = part >= 0
-            index = part.masked_fill(~mask, start)
-            gathered = tuple(b[index] for b in below)  # (n, K, H)
+            index = part.masked_fill(~mask, N)
+            gathered = tuple(s[index] for s in states)  # (n, K, H)
             outs.append(cell.step(projected[start:end] if rows is None else projected[start + rows], gathered, mask))
         if len(outs) == 1:
             new = outs[0]
@@ -86,9 +86,9 @@ def run_levels(cell: TreeCell, inputs: Tensor, batch: TreeBatch) -> tuple[Tensor
             inverse = torch.empty_like(order)
             inverse[order] = torch.arange(len(order))
             new = tuple(torch.cat([o[e] for o in outs])[inverse] for e in range(cell.state_size))
-        for d, n in zip(done, new):
-            d.append(n)
-    return tuple(torch.cat(d) if d else inputs.new_zeros(0, H) for d in done)
+        for s, n in zip(states, new):
+            s[start:end] = n
+    return tuple(s[:N] for s in states)
 
 
 def _groups(counts: Tensor) -> list[tuple[Tensor | None, int]]:

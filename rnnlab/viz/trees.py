@@ -179,11 +179,22 @@ def plot_tree(
     ax.add_collection(lines)
     for (x, y), text, colour in zip(points, texts, colours):
         box = {"boxstyle": "round,pad=0.25", "facecolor": colour, "edgecolor": "#555555", "linewidth": 0.5}
-        ax.text(x, y, text, ha="center", va="center", fontsize=font, color=_ink(colour), bbox=box, zorder=2)
+        ax.text(
+            x,
+            y,
+            text,
+            ha="center",
+            va="center",
+            fontsize=font,
+            color=_ink(colour),
+            bbox=box,
+            zorder=2,
+            parse_math=False,
+        )
     if mappable is not None:
         bar = fig.add_axes(((MARGIN + width + 0.25) / fig_w, MARGIN / fig_h, 0.15 / fig_w, height / fig_h))
         fig.colorbar(mappable, cax=bar).set_label(value_name, fontsize=8)
         bar.tick_params(labelsize=7)
     if title:
-        fig.suptitle(title, fontsize=10, y=1 - 0.12 / fig_h, va="top")
+        fig.suptitle(title, fontsize=10, y=1 - 0.12 / fig_h, va="top", parse_math=False)
     save_png(fig, path)
