@@ -9,7 +9,7 @@ import statistics
 import pytest
 
 from rnnlab.data.corpora import DataError
-from rnnlab.data.listops import OPERATORS, apply, generate, make_listops, value
+from rnnlab.data.listops import OPERATORS, apply, generate, make_listops, node_values, value
 from rnnlab.data.trees import Tree, parse_tree, to_text
 
 
@@ -66,6 +66,8 @@ def test_listops_values_equal_an_independent_evaluator():
         tree = generate(rng)
         text = to_text(tree)
         assert value(parse_tree(text)) == value(tree) == _evaluate(text), text
+        if len(seen_ops) < 4 or rng.random() < 0.1:  # the label of every node (--node-labels) too
+            assert node_values(tree) == [_evaluate(to_text(n)) for n in tree.nodes()]
         seen_ops |= {n.label for n in tree.nodes() if not n.is_leaf}
         depths.add(tree.height())
     assert seen_ops == set(OPERATORS) and max(depths) >= 5
