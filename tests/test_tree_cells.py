@@ -98,13 +98,17 @@ def test_too_many_children_for_a_binary_cell_is_one_line(name):
 
 
 def test_a_level_of_nodes_with_many_and_few_children_is_grouped_and_still_equal():
-    """Nodes of 1, 3, 6 and 9 children on one level run in groups of alike width: the same as recursion."""
+    """A level of many nodes of one or two children and a few of many runs in two groups: the same as recursion."""
+    from rnnlab.trees.base import _groups
+
     torch.manual_seed(0)
     cell = TREE_CELLS["tree-lstm"](E, H).double()
-    text = "(R (A 1) (B 1 2 3) (C 1 2 3 4 5 6) (D 1 2 3 4 5 6 7 8 9) (E 4 5))"
-    batch = TreeBatch.of([parse_tree(text), parse_tree("(F 1 2 3 4 5)")])
-    counts = (batch.children[batch.levels[1][0] : batch.levels[1][1]] >= 0).sum(1).tolist()
-    assert sorted(counts) == [1, 2, 3, 5, 6, 9]
+    text = "(R (A 1) (B 1 2) (A 3) (A 4) (B 5 6) (A 7) (A 8) (C 1 2 3 4 5 6 7 8 9) (A 4) (E 4 5 6))"
+    batch = TreeBatch.of([parse_tree(text), parse_tree("(F 1 2)")])
+    counts = (batch.children[batch.levels[1][0] : batch.levels[1][1]] >= 0).sum(1)
+    assert sorted(counts.tolist()) == [1, 1, 1, 1, 1, 1, 2, 2, 2, 3, 9]
+    groups = _groups(counts)
+    assert [width for _, width in groups] == [2, 9] and sum(len(rows) for rows, _ in groups) == len(counts)
     x = _inputs(batch, 3)
     fast, slow = run_levels(cell, x, batch), run_nodes(cell, x, batch)
     for a, b in zip(fast, slow):
