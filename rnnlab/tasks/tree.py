@@ -4,11 +4,13 @@
 The examples (:mod:`rnnlab.data.tree_sets`) are ListOps expressions, parsed sentences, program
 syntax trees or the user's files; a set without splits of its own is split as the classifier
 splits its data (stratified, seeded), so the two tasks see the same sentences. The vocabulary comes
-from the training tokens. Batches group trees of similar size. The loss is the cross-entropy at
-the roots, or with node labels the cross-entropy summed over a tree's nodes, averaged over the
+from the training tokens. With ``--binarize`` a node of many children becomes a left-branching
+chain of binary nodes as the trees are encoded. Batches group trees of similar size. The loss is
+the cross-entropy at the roots, or with node labels the cross-entropy summed over a tree's nodes
+(the root's target being the tree's label; nodes without a label left out), averaged over the
 trees. Validation picks the best weights by the roots' accuracy; the results give validation and
-test scores, the test accuracy by tree height, and a TF-IDF + logistic regression baseline fitted
-on the same training split (the tokens as its text).
+test scores, the test accuracy by the height of the given trees, and a TF-IDF + logistic
+regression baseline fitted on the same training split (the tokens as its text).
 """
 
 from __future__ import annotations
