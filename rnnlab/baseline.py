@@ -15,6 +15,8 @@ training texts.
 
 from __future__ import annotations
 
+import time
+
 from rnnlab.data.labelled import Example
 from rnnlab.metrics import class_scores
 
@@ -72,3 +74,15 @@ def tfidf_baseline(splits: dict[str, list[Example]], names: list[str]) -> dict:
     model, val, c = best
     test = class_scores(y["test"], model.predict(x["test"]).tolist(), names)
     return {"val": val, "test": test, "C": c, "features": len(vectorizer.vocabulary_), "max_features": limit}
+
+
+def baseline_results(splits: dict[str, list[Example]], names: list[str]) -> dict:
+    """``{"baseline": scores}`` of :func:`tfidf_baseline` with the seconds it took, or
+    ``{"baseline_skipped": why}`` where it cannot be fitted (no TF-IDF features, or too many
+    classes to fit in bounded memory): a run's results keep either."""
+    tick = time.monotonic()
+    try:
+        scores = tfidf_baseline(splits, names)
+    except ValueError as e:
+        return {"baseline_skipped": str(e)}
+    return {"baseline": {**scores, "elapsed_s": time.monotonic() - tick}}

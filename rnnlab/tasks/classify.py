@@ -13,14 +13,13 @@ gets the scalar scores of every evaluation only, so nothing grows with the squar
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from rnnlab import checks
-from rnnlab.baseline import tfidf_baseline
+from rnnlab.baseline import baseline_results
 from rnnlab.checkpoint import CheckpointError, load_weights
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
@@ -208,12 +207,7 @@ class ClassifyTask(PassTask):
         results["val"] = score(best, *self.encoded["val"], self.labels)
         results["test"] = score(best, *self.encoded["test"], self.labels)
         if self.data.baseline:
-            tick = time.monotonic()
-            try:
-                results["baseline"] = tfidf_baseline(self.splits, self.labels.names)
-                results["baseline"]["elapsed_s"] = time.monotonic() - tick
-            except ValueError as e:  # no TF-IDF features, or too many classes to fit in bounded memory; keep the run
-                results["baseline_skipped"] = str(e)
+            results.update(baseline_results(self.splits, self.labels.names))
         return results
 
     def describe(self) -> str:

@@ -16,13 +16,12 @@ regression baseline fitted on the same training split (the tokens as its text).
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from rnnlab.baseline import tfidf_baseline
+from rnnlab.baseline import baseline_results
 from rnnlab.checkpoint import CheckpointError
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
@@ -33,7 +32,7 @@ from rnnlab.data.trees import Tree, TreeExample, binarize, to_text
 from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
-from rnnlab.tasks.classify import load_best
+from rnnlab.tasks.classify import ClassifyTask, load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig
 from rnnlab.trees import TreeBatch
 from rnnlab.trees.batch import TreeShape
@@ -281,9 +280,7 @@ class TreeTask(PassTask):
     def evaluate(self) -> dict[str, float]:
         return self.validation(score(self.model, self.encoder, self.encoded["val"]))
 
-    def format_scores(self, scores: dict[str, float]) -> str:
-        shown = {"accuracy": "val_accuracy", "macro-F1": "val_macro_f1"}
-        return "val " + "  ".join(f"{name} {scores[k]:.4f}" for name, k in shown.items() if k in scores)
+    format_scores = ClassifyTask.format_scores
 
     def tables(self):
         sizes = {k: len(v) for k, v in self.splits.items()}
@@ -299,13 +296,8 @@ class TreeTask(PassTask):
         results["val"] = score(best, self.encoder, self.encoded["val"], by_height=True)
         results["test"] = score(best, self.encoder, self.encoded["test"], by_height=True)
         if self.data.baseline:
-            tick = time.monotonic()
             texts = {k: [Example(e.label, " ".join(e.tokens)) for e in v] for k, v in self.splits.items()}
-            try:
-                results["baseline"] = tfidf_baseline(texts, self.labels.names)
-                results["baseline"]["elapsed_s"] = time.monotonic() - tick
-            except ValueError as e:  # no TF-IDF features, or too many classes: keep the run
-                results["baseline_skipped"] = str(e)
+            results.update(baseline_results(texts, self.labels.names))
         return results
 
     def describe(self) -> str:
