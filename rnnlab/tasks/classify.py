@@ -22,14 +22,13 @@ from rnnlab import checks
 from rnnlab.baseline import baseline_results
 from rnnlab.checkpoint import CheckpointError, load_weights
 from rnnlab.data.batching import bucket_batches, pad
-from rnnlab.data.corpora import DataError
-from rnnlab.data.labelled import Example, check_class_sizes, check_labels, load_labelled, read_table, stratified_split
+from rnnlab.data.labelled import Example, load_labelled, read_table
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.data.words import TOKENIZERS
 from rnnlab.metrics import class_scores
 from rnnlab.models.classifier import ClassifierConfig, TextClassifier
 from rnnlab.runs import RunConfig, check_tables, read_config, weights_path
-from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
+from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections, split_labelled
 
 EVAL_BATCH = 64
 LOG_FLOOR = math.log(1e-12)  # a probability under this counts as this in the loss
@@ -76,36 +75,10 @@ class Encoder:
 
 
 def load_splits(cfg: ClassifyConfig, seed: int) -> dict[str, list[Example]]:
-    """Training, validation and test examples (see the module docstring).
-
-    Raises:
-        DataError: unreadable data, too many classes for the rows (see
-            :func:`~rnnlab.data.labelled.check_class_sizes`), or labels only validation or test have.
-    """
+    """Training, validation and test examples (see the module docstring and
+    :func:`~rnnlab.tasks.common.split_labelled`)."""
     examples = load_labelled(cfg.data, cfg.label_column, cfg.text_column)
-    check_class_sizes(
-        examples, [s for s, given in (("validation", cfg.val_data), ("test", cfg.test_data)) if not given]
-    )
-    if cfg.test_data:
-        test = read_table(cfg.test_data, cfg.label_column, cfg.text_column)
-    else:
-        examples, test = stratified_split(examples, cfg.test_fraction, seed)
-    if cfg.val_data:
-        val = read_table(cfg.val_data, cfg.label_column, cfg.text_column)
-    else:
-        share = cfg.val_fraction if cfg.test_data else cfg.val_fraction / (1 - cfg.test_fraction)  # of the whole
-        examples, val = stratified_split(examples, share, seed + 1)
-    if len({e.label for e in examples}) < 2:
-        raise DataError(f"data: the training examples have {len({e.label for e in examples})} label; need 2 or more")
-    check_labels(examples, val, "val_data" if cfg.val_data else "validation split")
-    check_labels(examples, test, "test_data" if cfg.test_data else "test split")
-    for name, split in (("validation", val), ("test", test)):
-        if not split:
-            raise DataError(
-                f"data: the {name} split is empty; only a class of 3 or more rows appears in training, "
-                "validation and test"
-            )
-    return {"train": examples, "val": val, "test": test}
+    return split_labelled(examples, cfg, seed, lambda path: read_table(path, cfg.label_column, cfg.text_column))
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -12,6 +13,8 @@ from torch import nn
 from rnnlab import checks
 from rnnlab.configs import check_fields
 from rnnlab.data.batching import bucket_batches
+from rnnlab.data.corpora import DataError
+from rnnlab.data.labelled import check_class_sizes, check_labels, stratified_split
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.task import Task
 
@@ -46,6 +49,41 @@ class TextDataConfig:
                 checks.fail(name, "a share between 0 and 0.5", value)
         checks.positive_int("min_freq", self.min_freq)
         checks.non_negative_int("max_vocab", self.max_vocab)
+
+
+def split_labelled(examples: list, data: TextDataConfig, seed: int, read: Callable[[str], list]) -> dict[str, list]:
+    """Training, validation and test examples of labelled ``examples`` (anything with a ``label``):
+    the validation and test files of ``data`` read by ``read`` where given, else split off
+    (stratified, seeded: the test split with ``seed``, then validation with ``seed + 1``), so the
+    classifier and the tree task split the same data alike.
+
+    Raises:
+        DataError: too many classes for the rows (:func:`~rnnlab.data.labelled.check_class_sizes`),
+            fewer than two training labels, labels only validation or test have, or an empty split.
+    """
+    check_class_sizes(
+        examples, [s for s, given in (("validation", data.val_data), ("test", data.test_data)) if not given]
+    )
+    if data.test_data:
+        test = read(data.test_data)
+    else:
+        examples, test = stratified_split(examples, data.test_fraction, seed)
+    if data.val_data:
+        val = read(data.val_data)
+    else:
+        share = data.val_fraction if data.test_data else data.val_fraction / (1 - data.test_fraction)  # of the whole
+        examples, val = stratified_split(examples, share, seed + 1)
+    if len({e.label for e in examples}) < 2:
+        raise DataError(f"data: the training examples have {len({e.label for e in examples})} label; need 2 or more")
+    check_labels(examples, val, "val_data" if data.val_data else "validation split")
+    check_labels(examples, test, "test_data" if data.test_data else "test split")
+    for name, split in (("validation", val), ("test", test)):
+        if not split:
+            raise DataError(
+                f"data: the {name} split is empty; only a class of 3 or more rows appears in training, "
+                "validation and test"
+            )
+    return {"train": examples, "val": val, "test": test}
 
 
 class EpochBatches:

@@ -25,7 +25,7 @@ from rnnlab.baseline import baseline_results
 from rnnlab.checkpoint import CheckpointError
 from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.corpora import DataError
-from rnnlab.data.labelled import Example, check_class_sizes, check_labels, stratified_split
+from rnnlab.data.labelled import Example
 from rnnlab.data.tokens import Labels, TokenVocab
 from rnnlab.data.tree_sets import INNER, NAMES, SPLIT_SETS, WHOLE_SETS, bracket_positions, read_tree_file
 from rnnlab.data.trees import Tree, TreeExample, binarize, to_text
@@ -33,7 +33,7 @@ from rnnlab.metrics import class_scores
 from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import ClassifyTask, load_best
-from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig
+from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, split_labelled
 from rnnlab.trees import TreeBatch
 from rnnlab.trees.batch import TreeShape
 
@@ -63,10 +63,9 @@ def load_tree_splits(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExamp
     if cfg.data in SPLIT_SETS:
         if cfg.val_data or cfg.test_data:
             raise DataError(f"data: {cfg.data} has splits of its own; give no --val-data or --test-data")
-        splits = SPLIT_SETS[cfg.data]()
-    else:
-        splits = _split(cfg, seed)
-    return splits
+        return SPLIT_SETS[cfg.data]()
+    examples = WHOLE_SETS[cfg.data]() if cfg.data in WHOLE_SETS else read_tree_file(cfg.data)
+    return split_labelled(examples, cfg, seed, read_tree_file)
 
 
 def binarized(example: TreeExample) -> tuple[TreeExample, list[int]]:
@@ -83,26 +82,6 @@ def binarized(example: TreeExample) -> tuple[TreeExample, list[int]]:
         for child in node.children:
             parent[id(child)] = k
     return TreeExample(tree, example.label, example.tokens, node_labels), part_of
-
-
-def _split(cfg: TreeDataConfig, seed: int) -> dict[str, list[TreeExample]]:
-    examples = WHOLE_SETS[cfg.data]() if cfg.data in WHOLE_SETS else read_tree_file(cfg.data)
-    check_class_sizes(
-        examples,  # type: ignore[arg-type]
-        [s for s, given in (("validation", cfg.val_data), ("test", cfg.test_data)) if not given],
-    )
-    if cfg.test_data:
-        test = read_tree_file(cfg.test_data)
-    else:
-        examples, test = stratified_split(examples, cfg.test_fraction, seed)  # type: ignore[arg-type]
-    if cfg.val_data:
-        val = read_tree_file(cfg.val_data)
-    else:
-        share = cfg.val_fraction if cfg.test_data else cfg.val_fraction / (1 - cfg.test_fraction)
-        examples, val = stratified_split(examples, share, seed + 1)  # type: ignore[arg-type]
-    check_labels(examples, val, "val_data" if cfg.val_data else "validation split")  # type: ignore[arg-type]
-    check_labels(examples, test, "test_data" if cfg.test_data else "test split")  # type: ignore[arg-type]
-    return {"train": examples, "val": val, "test": test}  # type: ignore[dict-item]
 
 
 @dataclass
