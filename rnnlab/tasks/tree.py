@@ -98,6 +98,11 @@ class Encoded:
     node_labels: list[int] | None
 
 
+def lookup_form(word: str, lowercase: bool) -> str:
+    """The form a word is looked up in (lowercased if asked; digits stay: ListOps reads them)."""
+    return word.lower() if lowercase else word
+
+
 class TreeEncoder:
     """Examples to ids, as the run was trained."""
 
@@ -105,7 +110,7 @@ class TreeEncoder:
         self.vocab, self.labels, self.lowercase = vocab, labels, lowercase
 
     def form(self, word: str) -> str:
-        return word.lower() if self.lowercase else word
+        return lookup_form(word, self.lowercase)
 
     def encode(self, example: TreeExample, binarize: bool = False) -> Encoded:
         """``example`` as ids; with ``binarize``, its tree :func:`binarized` (the height stays the
@@ -126,8 +131,7 @@ class TreeEncoder:
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
         """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
         batch = TreeBatch.join([e.shape for e in encoded])
-        offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
-        flat = offsets[batch.tree_of] + batch.order
+        flat = _flat(encoded, batch)
         node_ids = torch.tensor([i for e in encoded for i in e.node_ids], dtype=torch.long)[flat]
         positions = torch.tensor([p for e in encoded for p in e.positions], dtype=torch.long)[flat]
         tokens, lengths = pad([e.tokens for e in encoded])
@@ -136,9 +140,15 @@ class TreeEncoder:
     @staticmethod
     def node_targets(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
         """``(N,)`` each node's label id in the batch's order, :data:`IGNORED` where none is known."""
-        offsets = torch.tensor([0, *[len(e.node_ids) for e in encoded]]).cumsum(0)[:-1]
-        flat = [t for e in encoded for t in (e.node_labels or [IGNORED] * len(e.node_ids))]
-        return torch.tensor(flat, dtype=torch.long)[offsets[batch.tree_of] + batch.order]
+        labels = [t for e in encoded for t in (e.node_labels or [IGNORED] * len(e.node_ids))]
+        return torch.tensor(labels, dtype=torch.long)[_flat(encoded, batch)]
+
+
+def _flat(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
+    """For each node of ``batch``, its place among the examples' nodes laid end to end (each
+    example's in :meth:`Tree.nodes` order): where to read what is kept per node."""
+    sizes = torch.tensor([len(e.node_ids) for e in encoded])
+    return (sizes.cumsum(0) - sizes)[batch.tree_of] + batch.order
 
 
 @torch.no_grad()
@@ -209,9 +219,9 @@ class TreeTask(PassTask):
         if len(self.splits["train"]) == 0:
             raise DataError("data: no training trees")
         if tables is None:
-            form = (lambda w: w.lower()) if data.lowercase else (lambda w: w)
             pieces = (
-                [form(t) for t in e.tokens] + [form(n.label) for n in e.tree.nodes()] for e in self.splits["train"]
+                [lookup_form(w, data.lowercase) for w in (*e.tokens, *(n.label for n in e.tree.nodes()))]
+                for e in self.splits["train"]
             )
             self.vocab = TokenVocab.build(pieces, data.min_freq, data.max_vocab)
             names = [e.label for e in self.splits["train"]]
