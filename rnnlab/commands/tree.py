@@ -49,20 +49,10 @@ def _examples(texts: list[str], written: str):
         return out
     if written != "sentences":
         return [bracket_example(parse_tree(t, f"tree {k}"), "") for k, t in enumerate(texts, 1)]
+    from rnnlab.data.dependency import heads_of
     from rnnlab.data.parsed import parse_texts
 
-    trees = parse_texts(texts)
-    return [TreeExample(t, "", [n.label for n in sorted(t.nodes(), key=lambda n: n.index)]) for t in trees]
-
-
-def _depths(tree) -> list[int]:
-    """Each node's depth (the root's is 0), in :meth:`Tree.nodes` order."""
-    depth, out = {id(tree): 0}, []
-    for node in tree.nodes():
-        out.append(depth[id(node)])
-        for child in node.children:
-            depth[id(child)] = depth[id(node)] + 1
-    return out
+    return [TreeExample(t, "", heads_of(t)[0]) for t in parse_texts(texts)]
 
 
 def _check(args, model) -> None:
@@ -83,16 +73,15 @@ def _check(args, model) -> None:
 @torch.no_grad()
 def _nodes(model, encoder, encoded) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Per tree: class probabilities ``(n, C)`` and states ``(n, H)`` of its nodes, in :meth:`Tree.nodes` order."""
+    from rnnlab.tasks.tree import node_places
+
     inputs = encoder.inputs(encoded)
-    h = model.states(inputs)[0]
-    probs = torch.softmax(model.readout(h), dim=-1)
-    out = []
-    for b in range(len(encoded)):
-        mine = (inputs.batch.tree_of == b).nonzero().squeeze(1)
-        order = torch.empty_like(mine)
-        order[inputs.batch.order[mine]] = mine
-        out.append((probs[order], h[order]))
-    return out
+    places = node_places(encoded, inputs.batch)
+    back = torch.empty_like(places)
+    back[places] = torch.arange(len(places))  # the examples' nodes end to end, from the batch's order
+    h = model.states(inputs)[0][back]
+    sizes = [len(e.node_ids) for e in encoded]
+    return list(zip(torch.softmax(model.readout(h), dim=-1).split(sizes), h.split(sizes)))
 
 
 def run(args) -> int:
@@ -115,7 +104,7 @@ def run(args) -> int:
             probs, _ = per_node[k]
             row["nodes"] = [
                 {"node": node.label, "depth": d, "label": names[int(q.argmax())], "probability": float(q.max())}
-                for node, d, q in zip(example.tree.nodes(), _depths(example.tree), probs)
+                for node, d, q in zip(example.tree.nodes(), example.tree.depths(), probs)
             ]
         rows.append(row)
     if args.plot is not None:

@@ -109,14 +109,13 @@ def read_tree_file(path: str | Path) -> list[TreeExample]:
     path = Path(path)
     text = read_data_file(path, NAMES, "a file of trees")
     if path.suffix.lower() == ".conllu":
-        from rnnlab.data.dependency import read_conllu
+        from rnnlab.data.dependency import heads_of, read_conllu
 
         examples = []
         for k, (tree, meta) in enumerate(read_conllu(text, str(path)), start=1):
             if not meta.get("label"):
                 raise DataError(f"{path}: sentence {k} has no '# label = ...' comment")
-            words = sorted(tree.nodes(), key=lambda node: node.index)
-            examples.append(TreeExample(tree, meta["label"], [node.label for node in words]))
+            examples.append(TreeExample(tree, meta["label"], heads_of(tree)[0]))
         return examples
     examples = []
     for number, line in enumerate(text.splitlines(), start=1):

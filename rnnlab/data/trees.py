@@ -49,6 +49,15 @@ class Tree:
             yield node
             stack.extend(reversed(node.children))
 
+    def depths(self) -> list[int]:
+        """Each node's depth (0 at the root), in :meth:`nodes` order."""
+        depth, out = {id(self): 0}, []
+        for node in self.nodes():
+            out.append(depth[id(node)])
+            for child in node.children:
+                depth[id(child)] = depth[id(node)] + 1
+        return out
+
     def height(self) -> int:
         """0 for a leaf, else one more than the highest child."""
         heights: dict[int, int] = {}

@@ -131,7 +131,7 @@ class TreeEncoder:
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
         """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
         batch = TreeBatch.join([e.shape for e in encoded])
-        flat = _flat(encoded, batch)
+        flat = node_places(encoded, batch)
         node_ids = torch.tensor([i for e in encoded for i in e.node_ids], dtype=torch.long)[flat]
         positions = torch.tensor([p for e in encoded for p in e.positions], dtype=torch.long)[flat]
         tokens, lengths = pad([e.tokens for e in encoded])
@@ -141,10 +141,10 @@ class TreeEncoder:
     def node_targets(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
         """``(N,)`` each node's label id in the batch's order, :data:`IGNORED` where none is known."""
         labels = [t for e in encoded for t in (e.node_labels or [IGNORED] * len(e.node_ids))]
-        return torch.tensor(labels, dtype=torch.long)[_flat(encoded, batch)]
+        return torch.tensor(labels, dtype=torch.long)[node_places(encoded, batch)]
 
 
-def _flat(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
+def node_places(encoded: list[Encoded], batch: TreeBatch) -> torch.Tensor:
     """For each node of ``batch``, its place among the examples' nodes laid end to end (each
     example's in :meth:`Tree.nodes` order): where to read what is kept per node."""
     sizes = torch.tensor([len(e.node_ids) for e in encoded])

@@ -34,19 +34,9 @@ BAR = 0.9
 
 def _walk(tree: Tree) -> tuple[list[Tree], list[int], list[list[int]]]:
     """The nodes in :meth:`Tree.nodes` order, each one's depth, and each one's children by position."""
-    nodes: list[Tree] = []
-    depths: list[int] = []
-    children: list[list[int]] = []
-    stack: list[tuple[Tree, int, int]] = [(tree, 0, -1)]  # (node, depth, parent's position)
-    while stack:
-        node, depth, parent = stack.pop()
-        if parent >= 0:
-            children[parent].append(len(nodes))
-        nodes.append(node)
-        depths.append(depth)
-        children.append([])
-        stack.extend((child, depth + 1, len(nodes) - 1) for child in reversed(node.children))
-    return nodes, depths, children
+    nodes = list(tree.nodes())
+    place = {id(node): k for k, node in enumerate(nodes)}
+    return nodes, tree.depths(), [[place[id(c)] for c in node.children] for node in nodes]
 
 
 def layout(tree: Tree) -> list[tuple[float, float]]:
