@@ -115,18 +115,20 @@ class TreeEncoder:
     def encode(self, example: TreeExample, binarize: bool = False) -> Encoded:
         """``example`` as ids; with ``binarize``, its tree :func:`binarized` (the height stays the
         given tree's)."""
-        height = example.tree.height()
-        positions = bracket_positions(example.tree, example.tokens)
+        given_tree = example.tree
+        positions = bracket_positions(given_tree, example.tokens)
         if binarize:
             example, part_of = binarized(example)
             positions = [positions[k] for k in part_of]
+        shape = TreeShape.of(example.tree)
+        height = given_tree.height() if binarize else int(shape.heights[0])  # the root comes first
         nodes = list(example.tree.nodes())
         ids = self.vocab.ids(self.form(node.label) for node in nodes)
         tokens = self.vocab.ids(self.form(t) for t in example.tokens) or [1]
         given = example.node_labels
         node_labels = None if given is None else [self.labels.index.get(n, IGNORED) for n in given]
         label = self.labels.ids([example.label])[0] if example.label in self.labels.index else -1
-        return Encoded(example, height, TreeShape.of(example.tree), ids, tokens, positions, label, node_labels)
+        return Encoded(example, height, shape, ids, tokens, positions, label, node_labels)
 
     def inputs(self, encoded: list[Encoded]) -> TreeInputs:
         """One batch as :class:`~rnnlab.models.tree.TreeInputs`."""
