@@ -67,14 +67,16 @@ def labelled_example(tree: Tree) -> TreeExample:
 def _listops() -> dict[str, list[TreeExample]]:
     from rnnlab.data.listops import make_listops, node_values
 
-    made = make_listops(seed=0)
-    out = {}
-    for split, name in zip(SPLITS, ("train", "valid", "test")):
-        out[split] = [
-            bracket_example(tree, str(values[0]), [str(v) for v in values])
-            for tree, values in ((tree, node_values(tree)) for tree in made[name])
-        ]
-    return out
+    def example(tree: Tree) -> TreeExample:
+        values = [str(v) for v in node_values(tree)]
+        return bracket_example(tree, values[0], values)
+
+    return {split: [example(t) for t in trees] for split, trees in _renamed(make_listops(seed=0)).items()}
+
+
+def _renamed(made: dict) -> dict:
+    """Splits named ``train``, ``valid``, ``test`` as the task names them (:data:`SPLITS`)."""
+    return {split: made[name] for split, name in zip(SPLITS, ("train", "valid", "test"))}
 
 
 def _parsed(name: str) -> Callable[[], list[TreeExample]]:
@@ -89,8 +91,7 @@ def _parsed(name: str) -> Callable[[], list[TreeExample]]:
 def _programs() -> dict[str, list[TreeExample]]:
     from rnnlab.data.programs import program_examples
 
-    made = program_examples(seed=0)
-    return {split: made[name] for split, name in zip(SPLITS, ("train", "valid", "test"))}
+    return _renamed(program_examples(seed=0))
 
 
 #: named sets with splits of their own
