@@ -66,7 +66,7 @@ class BenchRow:
 
 def macs_per_step(module: nn.Module) -> int:
     """Multiply-adds of the weight matrices per sample and step (structural zeros excluded)."""
-    if isinstance(module, nn.LSTM):
+    if isinstance(module, nn.RNNBase):
         return sum(p.numel() for n, p in module.named_parameters() if n.startswith("weight"))
     total = 0
     for cell in module.layers:

@@ -188,9 +188,7 @@ class Recurrent(nn.Module):
         if path == "fused" and lengths is None:
             out, state = run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
         elif path == "fused":
-            packed = pack_padded_sequence(x, lengths, enforce_sorted=False)
-            out, state = self._forward_packed(packed, state)
-            out = pad_packed_sequence(out, total_length=T)[0]
+            out, state = through_packing(lambda packed: self._forward_packed(packed, state), x, lengths, False)
             out = out.transpose(0, 1) if self.batch_first else out
         else:
             out, state = self._forward_steps(x, state, lengths, path)
@@ -294,6 +292,25 @@ def _as_tuple(hx: State | Tensor) -> State:
     return (hx,) if isinstance(hx, Tensor) else tuple(hx)
 
 
+def through_packing(run, x: Tensor, lengths: Tensor, batch_first: bool) -> tuple[Tensor, Any]:
+    """``run(packed)`` over the padded batch ``x`` with ``lengths``, as a padded output again.
+
+    The output is zero past each sequence's end and the state is taken after its last valid step.
+    """
+    T = x.shape[1 if batch_first else 0]
+    out, state = run(pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False))
+    return pad_packed_sequence(out, batch_first, total_length=T)[0], state
+
+
+def cell_key(flat_name: str, num_directions: int) -> str | None:
+    """``torch.nn.RNN``'s name ``{path}_l{layer}[_reverse]`` as ``layers.{i}.{path}``, else ``None``."""
+    match = _FLAT_NAME.match(flat_name)
+    if match is None or match["path"].startswith("layers."):
+        return None
+    index = int(match["layer"]) * num_directions + (1 if match["rev"] else 0)
+    return f"layers.{index}.{match['path']}"
+
+
 def _save_flat_names(module: Recurrent, state_dict: dict, prefix: str, local_metadata: Any) -> None:
     """Rename ``layers.{i}.{path}`` to ``torch.nn.RNN``'s ``{path}_l{layer}[_reverse]``."""
     head = prefix + "layers."
@@ -306,8 +323,6 @@ def _save_flat_names(module: Recurrent, state_dict: dict, prefix: str, local_met
 def _load_flat_names(module: Recurrent, state_dict: dict, prefix: str, *args: Any) -> None:
     """Inverse of :func:`_save_flat_names`, applied before loading."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
-        match = _FLAT_NAME.match(key[len(prefix) :])
-        if match is None or match["path"].startswith("layers."):
-            continue
-        index = int(match["layer"]) * module.num_directions + (1 if match["rev"] else 0)
-        state_dict[f"{prefix}layers.{index}.{match['path']}"] = state_dict.pop(key)
+        inner = cell_key(key[len(prefix) :], module.num_directions)
+        if inner is not None:
+            state_dict[prefix + inner] = state_dict.pop(key)

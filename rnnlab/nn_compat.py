@@ -1,108 +1,223 @@
 """Drop-in replacements for ``torch.nn.RNN``, ``torch.nn.LSTM`` and ``torch.nn.GRU``.
 
-Same constructor arguments, forward signature, returned shapes and state-dict keys; they run on
-the same fused kernels. What they add is everything :class:`rnnlab.Recurrent` offers: ``lengths``
-and ``mask`` for padded batches, ``path`` to choose fused kernel, explicit BPTT or step loop, and for LSTM a
-forget-gate bias that starts at 1.0 (``forget_bias=None`` restores PyTorch's initialisation).
+Each class *is* its ``torch.nn`` twin (a subclass): the same constructor, checks and exception
+types, parameters (``weight_ih_l0``, ..., ``_flat_weights``), ``flatten_parameters``,
+``proj_size``, state dicts, pickling, and on a plain call the very same ``forward``, so
+``torch.compile``, ``torch.export``, ONNX export, ``quantize_dynamic``, parametrizations, pruning
+and ``torch.func.functional_call`` treat them as they treat ``torch.nn``. On top they add:
+
+- ``forget_bias`` (LSTM): the forget-gate bias starts at 1.0 (``None`` keeps PyTorch's
+  initialisation);
+- ``lengths=`` or ``mask=`` in ``forward`` for padded batches: outputs are zero past each
+  sequence's end and the state is the one after its last valid step;
+- ``path=``: ``"fused"`` (PyTorch's kernel), ``"bptt"`` (rnnlab's explicit BPTT; LSTM and RNN) or
+  ``"steps"`` (the reference step loop), ``"auto"`` choosing the fused kernel except inside a
+  :class:`rnnlab.GradientFlow` block, which records ``||dL/dh_t||`` on the other two.
+
+The other paths run :class:`rnnlab.Recurrent`'s layer loop on the module's own parameters
+(through ``torch.func.functional_call``), so there is one loop for both.
 """
 
 from __future__ import annotations
 
-from torch import Tensor
+from typing import Any
+
+import torch
+from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence
 
 from rnnlab import checks
-from rnnlab.layers import Recurrent
+from rnnlab.bptt import GradientFlow
+from rnnlab.engine import check_lengths, lengths_from_mask
+from rnnlab.layers import PATHS, Recurrent, cell_key, through_packing
+
+_TEMPLATE = "_rnnlab_template"  # the meta-device Recurrent kept outside the module's state
 
 
-class _SingleState(Recurrent):
-    """Front for cells whose state is just ``h``: takes and returns ``h`` as a bare tensor."""
+class _DropIn:
+    """rnnlab's additions, placed before the ``torch.nn`` class in the bases."""
 
-    def forward(
-        self,
-        input: Tensor | PackedSequence,
-        hx: Tensor | None = None,
-        lengths: Tensor | None = None,
-        mask: Tensor | None = None,
-    ) -> tuple[Tensor | PackedSequence, Tensor]:
-        """Returns ``(output, h_n)`` exactly as ``torch.nn.GRU`` / ``torch.nn.RNN`` do."""
-        out, state = super().forward(input, hx, lengths, mask)
-        return out, state[0]
+    path: str = "auto"
+
+    def _set_path(self, path: str) -> None:
+        checks.choice("path", path, PATHS)
+        if path != "auto" and path not in self.paths:
+            checks.fail("path", f"one of {', '.join(self.paths)} for this {type(self).__name__}", path)
+        self.path = path
+
+    def _cell(self) -> tuple[str, dict]:
+        """The registered cell and options computing one layer and direction."""
+        raise NotImplementedError
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The paths this module can run on, fastest first."""
+        return ("fused",) if self.proj_size else self._template().paths
+
+    def resolved_path(self) -> str:
+        """The path the next forward call takes."""
+        if self.path != "auto":
+            return self.path
+        if GradientFlow.current() is not None and not self.proj_size:  # the kernel cannot report dL/dh_t
+            return self.paths[1]
+        return "fused"
+
+    def forward(self, input, hx=None, lengths: Tensor | None = None, mask: Tensor | None = None):
+        """``torch.nn``'s forward, plus ``lengths`` (``(B,)`` valid steps) or ``mask`` (valid steps,
+        shaped like the input without its features) for padded batches."""
+        plain = lengths is None and mask is None
+        if plain and (torch.compiler.is_compiling() or self.resolved_path() == "fused"):
+            return super().forward(input, hx)
+        self._update_flat_weights()
+        self._check_forward(input, hx)
+        if not plain:
+            lengths = self._lengths(input, lengths, mask)
+        path = self.resolved_path()
+        if path == "fused":
+            run = lambda packed: super(_DropIn, self).forward(packed, hx)  # noqa: E731
+            return through_packing(run, input, lengths, self.batch_first)
+        out, state = self._run_template(path, input, hx, lengths)
+        return out, (state if self.mode == "LSTM" else state[0])
+
+    def _run_template(self, path: str, input, hx, lengths: Tensor | None):
+        """:class:`Recurrent`'s forward on ``path``, with this module's weights and settings."""
+        template = self._template()
+        template.train(self.training)
+        template.dropout, template.batch_first, template.path = self.dropout, self.batch_first, path
+        names = [cell_key(name, template.num_directions) for name in self._flat_weights_names]
+        weights = dict(zip(names, self._flat_weights))
+        return torch.func.functional_call(template, weights, (input, hx), {"lengths": lengths})
+
+    def _check_forward(self, input, hx) -> None:
+        """The checks ``torch.nn``'s forward makes, with its exception types."""
+        if isinstance(input, PackedSequence):
+            if hx is not None:
+                self.check_forward_args(input.data, hx, input.batch_sizes)
+            return
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{type(self).__name__}: expected a 2-D or 3-D input, got {input.dim()}-D")
+        batched = input.dim() == 3
+        if not batched:
+            input = input.unsqueeze(0 if self.batch_first else 1)
+        if hx is None:
+            self.check_input(input, None)
+            return
+        parts = tuple(hx) if self.mode == "LSTM" else (hx,)
+        if any(h.dim() != input.dim() - (0 if batched else 1) for h in parts):
+            got = ", ".join(f"{h.dim()}-D" for h in parts)
+            raise RuntimeError(f"for a {input.dim() - (0 if batched else 1)}-D input the state must match, got {got}")
+        if not batched:
+            parts = tuple(h.unsqueeze(1) for h in parts)
+        self.check_forward_args(input, parts if self.mode == "LSTM" else parts[0], None)
+
+    def _lengths(self, input, lengths: Tensor | None, mask: Tensor | None) -> Tensor:
+        if not isinstance(input, Tensor) or input.dim() != 3:
+            checks.fail("lengths/mask", "a padded batch: a 3-D input, not packed or unbatched", type(input).__name__)
+        T, B = (input.shape[1], input.shape[0]) if self.batch_first else (input.shape[0], input.shape[1])
+        if mask is not None:
+            lengths = lengths_from_mask(mask.transpose(0, 1) if self.batch_first else mask)
+        return check_lengths(lengths, T, B)
+
+    def _template(self) -> Recurrent:
+        """A :class:`Recurrent` of this shape on the meta device, which runs on this module's weights."""
+        template = self.__dict__.get(_TEMPLATE)
+        cell, options = self._cell()
+        if template is None or template.cell_name != cell:
+            template = Recurrent(
+                cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
+                device="meta", bias=self.bias, **options,
+            )  # fmt: skip
+            self.__dict__[_TEMPLATE] = template  # not a submodule: no parameters, state or pickle
+        return template
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop(_TEMPLATE, None)
+        return state
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", path={self.path!r}" if self.path != "auto" else "")
 
 
-class RNN(_SingleState):
-    """Elman RNN stack, a drop-in for ``torch.nn.RNN`` (``nonlinearity`` is tanh or relu)."""
+class RNN(_DropIn, nn.RNN):
+    """Elman RNN stack, ``torch.nn.RNN`` with rnnlab's additions (``path``, ``lengths``/``mask``)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        nonlinearity: str = "tanh",
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device=None,
-        dtype=None,
-        **kwargs,
-    ) -> None:
-        checks.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-        self.nonlinearity = nonlinearity
-        super().__init__(
-            "rnn", input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
-            device=device, dtype=dtype, activation=nonlinearity, bias=bias, **kwargs,
-        )  # fmt: skip
+    def __init__(self, *args: Any, path: str = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._set_path(path)
+
+    def _cell(self) -> tuple[str, dict]:
+        return "rnn", {"activation": self.nonlinearity}
 
 
-class GRU(_SingleState):
-    """GRU stack, a drop-in for ``torch.nn.GRU``."""
+class GRU(_DropIn, nn.GRU):
+    """GRU stack, ``torch.nn.GRU`` with rnnlab's additions (``path``, ``lengths``/``mask``)."""
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        device=None,
-        dtype=None,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            "gru", input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
-            device=device, dtype=dtype, bias=bias, **kwargs,
-        )  # fmt: skip
+    def __init__(self, *args: Any, path: str = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._set_path(path)
+
+    def _cell(self) -> tuple[str, dict]:
+        return "gru", {}
 
 
-class LSTM(Recurrent):
-    """LSTM stack, a drop-in for ``torch.nn.LSTM``; returns ``(output, (h_n, c_n))``.
+class LSTM(_DropIn, nn.LSTM):
+    """LSTM stack, ``torch.nn.LSTM`` with rnnlab's additions; the forget-gate bias starts at
+    ``forget_bias`` (1.0; Gers et al. 2000, Jozefowicz et al. 2015), on ``bias_ih`` with
+    ``bias_hh`` zero on that slice, and ``None`` keeps PyTorch's initialisation."""
 
-    ``proj_size`` (LSTM with projections) is not supported; ``forget_bias`` (default 1.0) sets
-    the initial forget-gate bias.
-    """
+    forget_bias: float | None = None
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int = 1,
-        bias: bool = True,
-        batch_first: bool = False,
-        dropout: float = 0.0,
-        bidirectional: bool = False,
-        proj_size: int = 0,
-        device=None,
-        dtype=None,
-        forget_bias: float | None = 1.0,
-        **kwargs,
-    ) -> None:
-        if proj_size != 0:
-            checks.fail("proj_size", "0 (LSTM projections are not supported)", proj_size)
-        self.proj_size = 0
-        super().__init__(
-            "lstm", input_size, hidden_size, num_layers, bidirectional, dropout, batch_first,
-            device=device, dtype=dtype, bias=bias, forget_bias=forget_bias, **kwargs,
-        )  # fmt: skip
+    def __init__(self, *args: Any, forget_bias: float | None = 1.0, path: str = "auto", **kwargs: Any) -> None:
+        if forget_bias is not None and not checks.is_finite(forget_bias):
+            checks.fail("forget_bias", "a finite number or None", forget_bias)
+        self.__dict__["forget_bias"] = None if forget_bias is None else float(forget_bias)  # read in __init__
+        super().__init__(*args, **kwargs)
+        self._set_path(path)
+
+    def reset_parameters(self) -> None:
+        super().reset_parameters()
+        if self.forget_bias is None or not self.bias:
+            return
+        H = self.hidden_size
+        with torch.no_grad():
+            for name in self._flat_weights_names:
+                if name.startswith("bias_ih"):
+                    getattr(self, name)[H : 2 * H].fill_(self.forget_bias)
+                elif name.startswith("bias_hh"):
+                    getattr(self, name)[H : 2 * H].zero_()
+
+    def _cell(self) -> tuple[str, dict]:
+        return "lstm", {"forget_bias": None}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + (f", forget_bias={self.forget_bias}" if self.forget_bias is not None else "")
+
+
+class _DynamicQuantized:
+    """Dynamic quantization of a drop-in: ``torch.ao``'s ``from_float`` takes ``torch.nn``'s exact
+    classes only, so it is handed a ``torch.nn`` copy sharing the drop-in's weights."""
+
+    def __init__(self, twin: type[nn.RNNBase], quantized: type[nn.Module]) -> None:
+        self.twin, self.quantized = twin, quantized
+
+    def from_float(self, mod: nn.RNNBase, use_precomputed_fake_quant: bool = False) -> nn.Module:
+        options = {"bias": mod.bias, "batch_first": mod.batch_first, "dropout": mod.dropout}
+        plain = self.twin(mod.input_size, mod.hidden_size, mod.num_layers, bidirectional=mod.bidirectional, **options)
+        if getattr(mod, "proj_size", 0):
+            checks.fail("quantized module", "an LSTM without proj_size (torch.ao's dynamic LSTM has none)", mod)
+        plain.load_state_dict(mod.state_dict())
+        plain.qconfig = mod.qconfig
+        return self.quantized.from_float(plain, use_precomputed_fake_quant=use_precomputed_fake_quant)
+
+
+def _register_quantized() -> None:
+    """Let ``quantize_dynamic(model, {rnnlab.LSTM, rnnlab.GRU})`` quantize the drop-ins as their twins."""
+    from torch.ao.nn.quantized import dynamic
+    from torch.ao.quantization.quantization_mappings import DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS
+
+    DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS[LSTM] = _DynamicQuantized(nn.LSTM, dynamic.LSTM)
+    DEFAULT_DYNAMIC_QUANT_MODULE_MAPPINGS[GRU] = _DynamicQuantized(nn.GRU, dynamic.GRU)
+
+
+_register_quantized()

@@ -102,13 +102,65 @@ def test_nested_module_state_dict():
     assert torch.equal(other[1].weight_hh_l0, model[1].weight_hh_l0)
 
 
-def test_bias_false_and_projection_refused():
+def test_bias_false():
     twin = nn.GRU(3, 4, bias=False)
     ours = rnnlab.GRU(3, 4, bias=False)
     ours.load_state_dict(twin.state_dict())
     x = torch.randn(5, 2, 3)
     torch.testing.assert_close(ours(x)[0], twin(x)[0])
-    with pytest.raises(ValueError, match="proj_size"):
-        rnnlab.LSTM(3, 4, proj_size=2)
-    with pytest.raises(ValueError, match="nonlinearity"):
-        rnnlab.RNN(3, 4, nonlinearity="sigmoid")
+    assert [n for n, _ in ours.named_parameters()] == ["weight_ih_l0", "weight_hh_l0"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_lengths_and_mask_on_every_path(kind, batch_first):
+    """``lengths=`` and ``mask=`` give what torch.nn gives on the same batch packed."""
+    ours_cls, twin_cls, kw = KINDS[kind]
+    twin = twin_cls(4, 5, 2, bidirectional=True, batch_first=batch_first, **kw)
+    x = torch.randn(3, 6, 4) if batch_first else torch.randn(6, 3, 4)
+    lengths = torch.tensor([6, 2, 4])
+    packed_out, want_state = twin(pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False))
+    want = pad_packed_sequence(packed_out, batch_first, total_length=6)[0]
+    valid = torch.arange(6).unsqueeze(1) < lengths  # (T, B)
+    for path in PATHS.get(kind, ["fused", "bptt", "steps"]):
+        ours = ours_cls(4, 5, 2, bidirectional=True, batch_first=batch_first, path=path, **kw)
+        ours.load_state_dict(twin.state_dict())
+        for extra in ({"lengths": lengths}, {"mask": valid.T if batch_first else valid}):
+            out, state = ours(x, **extra)
+            torch.testing.assert_close(out, want, atol=1e-5, rtol=1e-5)
+            for a, b in zip(_flat(out, state)[1:], _flat(want, want_state)[1:]):
+                torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_lengths_with_projections():
+    twin = nn.LSTM(4, 6, 2, proj_size=3, batch_first=True)
+    ours = rnnlab.LSTM(4, 6, 2, proj_size=3, batch_first=True)
+    ours.load_state_dict(twin.state_dict())
+    x, lengths = torch.randn(3, 5, 4), torch.tensor([2, 5, 3])
+    out, (h, c) = ours(x, lengths=lengths)
+    packed, (h2, c2) = twin(pack_padded_sequence(x, lengths, True, enforce_sorted=False))
+    torch.testing.assert_close(out, pad_packed_sequence(packed, True)[0])
+    assert h.shape == (2, 3, 3) and c.shape == (2, 3, 6)
+    torch.testing.assert_close((h, c), (h2, c2))
+    assert ours.paths == ("fused",)
+    with pytest.raises(ValueError, match="path"):
+        rnnlab.LSTM(4, 6, proj_size=3, path="bptt")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_lengths_and_paths(kind):
+    ours_cls, _, kw = KINDS[kind]
+    ours = ours_cls(4, 5, **kw)
+    with pytest.raises(ValueError, match="lengths"):
+        ours(torch.randn(6, 3, 4), lengths=torch.tensor([7, 1, 1]))
+    with pytest.raises(ValueError, match="lengths/mask"):
+        ours(torch.randn(6, 4), lengths=torch.tensor([6]))
+    gap = torch.ones(6, 3, dtype=torch.bool)
+    gap[2, 0] = False  # a valid step after padding
+    with pytest.raises(ValueError, match="mask: expected valid steps first"):
+        ours(torch.randn(6, 3, 4), mask=gap)
+    with pytest.raises(ValueError, match="path"):
+        ours_cls(4, 5, path="fast", **kw)
+    if kind == "gru":
+        with pytest.raises(ValueError, match="path"):
+            rnnlab.GRU(4, 5, path="bptt")
