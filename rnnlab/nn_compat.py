@@ -135,6 +135,11 @@ class _DropIn:
         state.pop(_TEMPLATE, None)
         return state
 
+    def _replicate_for_data_parallel(self):
+        replica = super()._replicate_for_data_parallel()
+        replica.__dict__.pop(_TEMPLATE, None)  # each thread's replica runs on a template of its own
+        return replica
+
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", path={self.path!r}" if self.path != "auto" else "")
 
