@@ -17,7 +17,8 @@ import pytest
 import torch
 
 
-@pytest.fixture(params=["torch", "rnnlab"])
+# torch.nn's own run is the control that shows a test can pass: it runs in the full suite only
+@pytest.fixture(params=[pytest.param("torch", marks=pytest.mark.slow), "rnnlab"])
 def nn_impl(request):
     """A namespace with ``RNN``, ``LSTM`` and ``GRU`` of one implementation (and its ``name``)."""
     if request.param == "torch":
