@@ -37,13 +37,17 @@ _TEMPLATE = "_rnnlab_template"  # the meta-device Recurrent kept outside the mod
 class _DropIn:
     """rnnlab's additions, placed before the ``torch.nn`` class in the bases."""
 
-    path: str = "auto"
+    @property
+    def path(self) -> str:
+        """``"auto"``, ``"fused"``, ``"bptt"`` or ``"steps"``; checked when set."""
+        return self.__dict__.get("_path", "auto")
 
-    def _set_path(self, path: str) -> None:
+    @path.setter
+    def path(self, path: str) -> None:
         checks.choice("path", path, PATHS)
         if path != "auto" and path not in self.paths:
             checks.fail("path", f"one of {', '.join(self.paths)} for this {type(self).__name__}", path)
-        self.path = path
+        self.__dict__["_path"] = path
 
     def _cell(self) -> tuple[str, dict]:
         """The registered cell and options computing one layer and direction."""
@@ -91,6 +95,7 @@ class _DropIn:
     def _check_forward(self, input, hx) -> None:
         """The checks ``torch.nn``'s forward makes, with its exception types."""
         if isinstance(input, PackedSequence):
+            self.check_input(input.data, input.batch_sizes)
             if hx is not None:
                 self.check_forward_args(input.data, hx, input.batch_sizes)
             return
@@ -120,15 +125,17 @@ class _DropIn:
 
     def _template(self) -> Recurrent:
         """A :class:`Recurrent` of this shape on the meta device, which runs on this module's weights."""
-        template = self.__dict__.get(_TEMPLATE)
         cell, options = self._cell()
-        if template is None or template.cell_name != cell:
+        sizes = (self.input_size, self.hidden_size, self.num_layers)
+        shape = (cell, *options.items(), *sizes, self.bidirectional, self.bias)
+        kept = self.__dict__.get(_TEMPLATE)
+        if kept is None or kept[0] != shape:  # made again if an attribute it reads was changed
             template = Recurrent(
                 cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                 device="meta", bias=self.bias, **options,
             )  # fmt: skip
-            self.__dict__[_TEMPLATE] = template  # not a submodule: no parameters, state or pickle
-        return template
+            kept = self.__dict__[_TEMPLATE] = (shape, template)  # not a submodule: no parameters or state
+        return kept[1]
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -149,7 +156,7 @@ class RNN(_DropIn, nn.RNN):
 
     def __init__(self, *args: Any, path: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._set_path(path)
+        self.path = path
 
     def _cell(self) -> tuple[str, dict]:
         return "rnn", {"activation": self.nonlinearity}
@@ -160,7 +167,7 @@ class GRU(_DropIn, nn.GRU):
 
     def __init__(self, *args: Any, path: str = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._set_path(path)
+        self.path = path
 
     def _cell(self) -> tuple[str, dict]:
         return "gru", {}
@@ -178,7 +185,7 @@ class LSTM(_DropIn, nn.LSTM):
             checks.fail("forget_bias", "a finite number or None", forget_bias)
         self.__dict__["forget_bias"] = None if forget_bias is None else float(forget_bias)  # read in __init__
         super().__init__(*args, **kwargs)
-        self._set_path(path)
+        self.path = path
 
     def reset_parameters(self) -> None:
         super().reset_parameters()

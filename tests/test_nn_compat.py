@@ -119,14 +119,15 @@ def test_lengths_and_mask_on_every_path(kind, batch_first):
     twin = twin_cls(4, 5, 2, bidirectional=True, batch_first=batch_first, **kw)
     x = torch.randn(3, 6, 4) if batch_first else torch.randn(6, 3, 4)
     lengths = torch.tensor([6, 2, 4])
-    packed_out, want_state = twin(pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False))
+    hx = _states(kind, 4, 3, 5)  # in the batch's order, as torch.nn takes it with packed input
+    packed_out, want_state = twin(pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False), hx)
     want = pad_packed_sequence(packed_out, batch_first, total_length=6)[0]
     valid = torch.arange(6).unsqueeze(1) < lengths  # (T, B)
     for path in PATHS.get(kind, ["fused", "bptt", "steps"]):
         ours = ours_cls(4, 5, 2, bidirectional=True, batch_first=batch_first, path=path, **kw)
         ours.load_state_dict(twin.state_dict())
         for extra in ({"lengths": lengths}, {"mask": valid.T if batch_first else valid}):
-            out, state = ours(x, **extra)
+            out, state = ours(x, hx, **extra)
             torch.testing.assert_close(out, want, atol=1e-5, rtol=1e-5)
             for a, b in zip(_flat(out, state)[1:], _flat(want, want_state)[1:]):
                 torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -161,6 +162,21 @@ def test_bad_lengths_and_paths(kind):
         ours(torch.randn(6, 3, 4), mask=gap)
     with pytest.raises(ValueError, match="path"):
         ours_cls(4, 5, path="fast", **kw)
+    with pytest.raises(ValueError, match="path"):
+        ours.path = "fast"
+    assert ours.path == "auto"
     if kind == "gru":
         with pytest.raises(ValueError, match="path"):
             rnnlab.GRU(4, 5, path="bptt")
+
+
+def test_other_paths_follow_attribute_changes_and_torch_checks():
+    ours = rnnlab.RNN(4, 6, path="steps")
+    twin = nn.RNN(4, 6, nonlinearity="relu")
+    twin.load_state_dict(ours.state_dict())
+    x = torch.randn(5, 3, 4)
+    ours(x)  # the loop is set up for tanh first
+    ours.nonlinearity = "relu"
+    torch.testing.assert_close(ours(x)[0], twin(x)[0])
+    with pytest.raises(RuntimeError, match="input_size"):
+        ours(torch.nn.utils.rnn.pack_sequence([torch.randn(3, 5)]))
