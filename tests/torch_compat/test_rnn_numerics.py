@@ -1,233 +1,19 @@
-"""RNN / LSTM / GRU behaviour that torch.nn guarantees, checked on torch.nn and on rnnlab alike.
+"""RNN / LSTM / GRU numerics on torch.nn and rnnlab: dropout, weight norm, gradients (retained graph,
+gradcheck, double backward), packed sequences, torch.nn with copied weights, and state saved before proj_size.
 
-Each test takes the ``nn_impl`` fixture (see conftest.py) and so runs once per implementation.
+Each test takes the ``nn_impl`` fixture (see conftest.py). Which upstream tests of PyTorch's
+``test/test_nn.py`` these follow, and which are left out, is listed in ``rnn_helpers.py``.
 """
-
-# Upstream tests of PyTorch's test/test_nn.py (TestNN and TestNNDeviceType) and their counterparts here.
-#
-# Covered (re-expressed, not copied):
-#   test_rnn_args_check                             -> test_bad_input_or_state_shape_raises
-#   test_projections_lstm_args_check                -> test_projected_lstm_bad_shapes_raise
-#   test_rnn_initial_hidden_state                   -> test_zero_initial_state_is_the_default
-#   test_projections_lstm_initial_hidden_state      -> test_projected_lstm_zero_state_is_the_default
-#   test_projections_errors_on_gru_and_rnn          -> test_proj_size_refused_by_rnn_and_gru
-#   test_cudnn_forward_exception (runs on CPU too)  -> test_wrong_state_or_feature_size_messages
-#   test_RNN_cpu_vs_cudnn_no_dropout,
-#   test_RNN_cpu_vs_cudnn_with_dropout              -> test_same_as_reference_with_copied_weights (adapted: no cuDNN,
-#                                                      so the module under test is checked against torch.nn's
-#                                                      CPU module with copied weights, over the same grid of
-#                                                      bias / bidirectional / batch_first / contiguity /
-#                                                      packed lengths (list or tensor) / projections, dropout 0
-#                                                      and 1; for "torch" it is torch against itself)
-#   test_RNN_dropout (CPU half)                     -> test_dropout_between_layers
-#   test_RNN_dropout_state (CPU half)               -> test_dropout_state_survives_save_and_load
-#   test_RNN_change_dropout (CPU half)              -> test_dropout_changed_after_construction
-#   test_error_RNN_seq_len_zero (CPU half)          -> test_empty_sequence_raises
-#   test_RNN_input_size_zero                        -> test_empty_batch
-#   test_RNN_nonlinearity                           -> test_nonlinearity_attribute_and_check
-#   test_RNN_nonlinearity_passed_as_arg             -> test_nonlinearity_passed_positionally
-#   test_rnn_weight_norm                            -> test_weight_norm_on_recurrent_weights
-#   test_rnn_retain_variables                       -> test_backward_repeated_on_retained_graph
-#   test_LSTM_grad_and_gradgrad,
-#   test_GRU_grad_and_gradgrad                      -> test_gradcheck_and_gradgradcheck (RNN added)
-#   test_LSTM_differentiable_backward_using_oneDNN  -> test_double_backward_with_and_without_onednn
-#   test_variable_sequence                          -> test_packed_batch_matches_one_sequence_at_a_time
-#   test_save_lstm_compatibility                    -> test_lstm_state_saved_before_proj_size
-#
-# Left out:
-#   test_RNN_cell* and the other RNNCell / LSTMCell / GRUCell tests (test_lstmcell_backward_only_one_output_grad,
-#       CUDA-only besides): the cells are not replaced by rnnlab
-#   test_rnn_check_device, test_projections_lstm_check_device, test_cudnn_rnn_dropout_states_device:
-#       need two GPUs
-#   test_rnn_fused, test_partial_flat_weights, test_device_mask: CUDA-only
-#   test_RNN_cudnn_weight_norm, test_cudnn_weight_format, test_cudnn_weight_tying: cuDNN-only
-#   test_pack_sequence*, test_pad_sequence*, test_pack_padded_sequence*: no longer in test_nn.py (they live in
-#       test/nn/test_packed_sequence.py) and test torch.nn.utils.rnn, not the modules; packed input to the
-#       modules is exercised by test_packed_batch_matches_one_sequence_at_a_time and
-#       test_same_as_reference_with_copied_weights
 
 import copy
 import io
 import itertools
-import re
 
 import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-MODES = ["RNN", "GRU", "LSTM"]
-
-
-def _with_state(mode, h, c=None):
-    """The state argument a module of ``mode`` takes: ``(h, c)`` for LSTM, ``h`` otherwise."""
-    if mode == "LSTM":
-        return (h, h if c is None else c)
-    return h
-
-
-def _state_tensors(state):
-    return list(state) if isinstance(state, tuple) else [state]
-
-
-def _strided(t):
-    """The same values as ``t`` in a non-contiguous layout, differentiable back to ``t``."""
-    return torch.stack([t, torch.zeros_like(t)], dim=-1)[..., 0]
-
-
-# --- argument and shape checks ---------------------------------------------------------------------
-
-# (input shape, state shape) with one wrong size each; good ones are (T, B, D) and (L, B, H)
-_T, _B, _D, _H, _L, _BAD = 6, 4, 3, 5, 2, 7
-SHAPE_FAULTS = {
-    "input batch": ((_T, _BAD, _D), (_L, _B, _H)),
-    "state batch": ((_T, _B, _D), (_L, _BAD, _H)),
-    "input features": ((_T, _B, _BAD), (_L, _B, _H)),
-    "state features": ((_T, _B, _D), (_L, _B, _BAD)),
-    "state layers": ((_T, _B, _D), (_BAD, _B, _H)),
-}
-
-
-# upstream: test_rnn_args_check
-@pytest.mark.parametrize("fault", SHAPE_FAULTS)
-@pytest.mark.parametrize("mode", MODES)
-def test_bad_input_or_state_shape_raises(nn_impl, mode, fault):
-    module = getattr(nn_impl, mode)(_D, _H, _L)
-    good = torch.randn(_L, _B, _H)
-    out, _ = module(torch.randn(_T, _B, _D), _with_state(mode, good))  # the right shapes go through
-    assert out.shape == (_T, _B, _H)
-
-    x_shape, h_shape = SHAPE_FAULTS[fault]
-    x, h = torch.randn(x_shape), torch.randn(h_shape)
-    if mode != "LSTM":
-        states = [h]
-    elif h_shape == good.shape:
-        states = [(h, h)]
-    else:  # a wrong h with a right c, and the other way round
-        states = [(h, good), (good, h)]
-    for state in states:
-        with pytest.raises(RuntimeError):
-            module(x, state)
-
-
-# upstream: test_projections_lstm_args_check
-PROJ_FAULTS = {  # with D=3, H=5, P=2, L=2, B=4, T=6: (input shape, h shape, c shape)
-    "input batch": ((6, 7, 3), (2, 4, 2), (2, 4, 5)),
-    "state batch": ((6, 4, 3), (2, 7, 2), (2, 7, 5)),
-    "input features": ((6, 4, 7), (2, 4, 2), (2, 4, 5)),
-    "state features": ((6, 4, 3), (2, 4, 7), (2, 4, 7)),
-    "state layers": ((6, 4, 3), (7, 4, 2), (7, 4, 5)),
-    "h sized like c": ((6, 4, 3), (2, 4, 5), (2, 4, 5)),
-    "c sized like h": ((6, 4, 3), (2, 4, 2), (2, 4, 2)),
-    "h layers only": ((6, 4, 3), (7, 4, 2), (2, 4, 5)),
-    "c layers only": ((6, 4, 3), (2, 4, 2), (7, 4, 5)),
-}
-
-
-@pytest.mark.parametrize("fault", PROJ_FAULTS)
-def test_projected_lstm_bad_shapes_raise(nn_impl, fault):
-    lstm = nn_impl.LSTM(3, 5, 2, proj_size=2)
-    out, (h, c) = lstm(torch.randn(6, 4, 3), (torch.randn(2, 4, 2), torch.randn(2, 4, 5)))
-    assert out.shape == (6, 4, 2) and h.shape == (2, 4, 2) and c.shape == (2, 4, 5)
-
-    x_shape, h_shape, c_shape = PROJ_FAULTS[fault]
-    with pytest.raises(RuntimeError):
-        lstm(torch.randn(x_shape), (torch.randn(h_shape), torch.randn(c_shape)))
-
-
-# upstream: test_projections_errors_on_gru_and_rnn
-@pytest.mark.parametrize("mode", ["RNN", "GRU"])
-def test_proj_size_refused_by_rnn_and_gru(nn_impl, mode):
-    with pytest.raises(ValueError, match="proj_size argument is only supported for LSTM, not RNN or GRU"):
-        getattr(nn_impl, mode)(30, 20, 2, proj_size=10)
-
-
-# upstream: test_cudnn_forward_exception (it has no cuDNN guard and runs on CPU)
-@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM", "LSTM-proj"])
-def test_wrong_state_or_feature_size_messages(nn_impl, kind):
-    mode = kind.split("-")[0]
-    extra = {"proj_size": 10} if kind == "LSTM-proj" else {}
-    module = getattr(nn_impl, mode)(10, 20, batch_first=True, **extra)
-    wrong_state = _with_state(mode, torch.zeros(1, 2, 19), torch.zeros(1, 2, 19))
-    with pytest.raises(RuntimeError, match="Expected hidden.*size.*got"):
-        module(torch.randn(2, 3, 10), wrong_state)
-    with pytest.raises(RuntimeError, match=re.escape("input.size(-1) must be equal to input_size")):
-        module(torch.randn(2, 3, 3))
-
-
-# upstream: test_RNN_nonlinearity
-def test_nonlinearity_attribute_and_check(nn_impl):
-    assert nn_impl.RNN(1, 10).nonlinearity == "tanh"
-    assert nn_impl.RNN(1, 10, nonlinearity="relu").nonlinearity == "relu"
-    with pytest.raises(ValueError, match="Unknown nonlinearity"):
-        nn_impl.RNN(1, 10, nonlinearity="garbage")
-
-
-# upstream: test_RNN_nonlinearity_passed_as_arg
-def test_nonlinearity_passed_positionally(nn_impl):
-    rnn = nn_impl.RNN(2, 3, 1, "relu")
-    assert rnn.nonlinearity == "relu"
-    with torch.no_grad():
-        out, h = rnn(torch.randn(5, 4, 2) * 3)
-    assert (out >= 0).all() and (h >= 0).all()  # the ReLU is the one applied
-    assert (out == 0).any()
-
-
-# --- initial state ---------------------------------------------------------------------------------
-
-
-# upstream: test_rnn_initial_hidden_state
-@pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("mode", MODES)
-def test_zero_initial_state_is_the_default(nn_impl, mode, bidirectional):
-    module = getattr(nn_impl, mode)(7, 5, 2, bidirectional=bidirectional)
-    x = torch.randn(6, 4, 7)
-    zeros = torch.zeros(2 * (2 if bidirectional else 1), 4, 5)
-    out_given, state_given = module(x, _with_state(mode, zeros))
-    out_default, state_default = module(x)
-    torch.testing.assert_close(out_given, out_default)
-    for a, b in zip(_state_tensors(state_given), _state_tensors(state_default), strict=True):
-        torch.testing.assert_close(a, b)
-    assert out_default.abs().sum() > 0
-
-
-# upstream: test_projections_lstm_initial_hidden_state
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_projected_lstm_zero_state_is_the_default(nn_impl, bidirectional):
-    lstm = nn_impl.LSTM(7, 6, 2, bidirectional=bidirectional, proj_size=3)
-    rows = 2 * (2 if bidirectional else 1)
-    x = torch.randn(6, 4, 7)
-    out_given, (h_given, c_given) = lstm(x, (torch.zeros(rows, 4, 3), torch.zeros(rows, 4, 6)))
-    out_default, (h_default, c_default) = lstm(x)
-    assert out_default.shape == (6, 4, 3 * (2 if bidirectional else 1))
-    assert h_default.shape == (rows, 4, 3) and c_default.shape == (rows, 4, 6)
-    torch.testing.assert_close(out_given, out_default)
-    torch.testing.assert_close(h_given, h_default)
-    torch.testing.assert_close(c_given, c_default)
-
-
-# --- empty inputs ----------------------------------------------------------------------------------
-
-
-# upstream: test_error_RNN_seq_len_zero (its CPU half)
-@pytest.mark.parametrize("bidirectional", [False, True])
-@pytest.mark.parametrize("mode", MODES)
-def test_empty_sequence_raises(nn_impl, mode, bidirectional):
-    module = getattr(nn_impl, mode)(5, 6, bidirectional=bidirectional)
-    with pytest.raises(RuntimeError, match="Expected sequence length to be larger than 0 in RNN"):
-        module(torch.ones(0, 10, 5))
-
-
-# upstream: test_RNN_input_size_zero
-@pytest.mark.parametrize("mode", MODES)
-def test_empty_batch(nn_impl, mode):
-    module = getattr(nn_impl, mode)(input_size=3, hidden_size=4)
-    out, state = module(torch.zeros(5, 0, 3))
-    assert out.shape == (5, 0, 4)
-    assert all(t.shape == (1, 0, 4) for t in _state_tensors(state))
-    out.sum().backward()  # no hard error, and nothing to learn from no examples
-    for p in module.parameters():
-        assert p.grad is None or not p.grad.any()
-
+from tests.torch_compat.rnn_helpers import MODES, state_tensors, strided, with_state
 
 # --- dropout ---------------------------------------------------------------------------------------
 
@@ -373,7 +159,7 @@ def test_backward_repeated_on_retained_graph(nn_impl, mode):
 def _flat_outputs(module):
     def run(x):
         out, state = module(x)
-        return (out, *_state_tensors(state))
+        return (out, *state_tensors(state))
 
     return run
 
@@ -480,12 +266,12 @@ REFERENCE_KINDS = {
 def _forward_backward(module, mode, x, h0, c0, grads, lengths, batch_first, contiguous):
     """Runs ``module`` once, back-propagates ``grads``; returns outputs, input grads, weight grads."""
     leaves = [t.clone().requires_grad_(True) for t in (x, h0, c0)]
-    xi, hi, ci = leaves if contiguous else [_strided(t) for t in leaves]
+    xi, hi, ci = leaves if contiguous else [strided(t) for t in leaves]
     assert contiguous == xi.is_contiguous()
     inp = xi if lengths is None else pack_padded_sequence(xi, lengths, batch_first=batch_first)
-    out, state = module(inp, _with_state(mode, hi, ci))
+    out, state = module(inp, with_state(mode, hi, ci))
     out_data = out if lengths is None else out.data
-    produced = [out_data, *_state_tensors(state)]
+    produced = [out_data, *state_tensors(state)]
     torch.autograd.backward(produced, grads[: len(produced)])
     used_leaves = leaves if mode == "LSTM" else leaves[:2]
     weight_grads = {name: p.grad for name, p in module.named_parameters()}
