@@ -208,6 +208,7 @@ def test_compile(kind, backend):
 @pytest.mark.parametrize("dynamo", [False, True])
 def test_onnx_export(kind, dynamo):
     import onnxruntime as ort  # a dev dependency, imported here to keep it out of the quick tier
+
     ours, twin = _pair(kind, 4, 6, 2)
     ours.eval()
     x = torch.randn(5, 3, 4)
