@@ -51,6 +51,19 @@ def check_lengths(lengths: Any, steps: int, batch: int) -> Tensor:
     return lengths
 
 
+def padded_lengths(lengths: Any, mask: Tensor | None, steps: int, batch: int, batch_first: bool) -> Tensor | None:
+    """The valid steps of a padded batch, given as ``lengths`` or as a ``mask`` laid out like the
+    input without its features (``(T, B)``, or ``(B, T)`` with ``batch_first``); ``None`` if neither."""
+    if lengths is not None and mask is not None:
+        checks.fail("lengths/mask", "one of the two", "both")
+    if mask is not None:
+        want = (batch, steps) if batch_first else (steps, batch)
+        if not isinstance(mask, Tensor) or tuple(mask.shape) != want:
+            checks.fail("mask", f"shape {want} like the input without its features", getattr(mask, "shape", mask))
+        lengths = lengths_from_mask(mask.transpose(0, 1) if batch_first else mask)
+    return None if lengths is None else check_lengths(lengths, steps, batch)
+
+
 def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
     """Reverse each sequence of ``x (T, B, ...)`` within its own length; padding stays at the end."""
     if lengths is None:

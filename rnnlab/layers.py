@@ -24,7 +24,7 @@ from rnnlab import checks
 from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
-from rnnlab.engine import check_lengths, lengths_from_mask, unroll
+from rnnlab.engine import padded_lengths, unroll
 from rnnlab.fused import flat_weights, run_fused
 
 PATHS = ("auto", "fused", "bptt", "steps")
@@ -179,10 +179,7 @@ class Recurrent(nn.Module):
         self._check_input(input, input.shape[-1])
         x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
         T, B = x.shape[0], x.shape[1]
-        if mask is not None:
-            lengths = lengths_from_mask(mask.transpose(0, 1) if self.batch_first else mask)
-        if lengths is not None:
-            lengths = check_lengths(lengths, T, B)
+        lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
         path = self.resolved_path()
         if path == "fused" and lengths is None:

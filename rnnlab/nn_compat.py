@@ -20,6 +20,7 @@ The other paths run :class:`rnnlab.Recurrent`'s layer loop on the module's own p
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -28,10 +29,10 @@ from torch.nn.utils.rnn import PackedSequence
 
 from rnnlab import checks
 from rnnlab.bptt import GradientFlow
-from rnnlab.engine import check_lengths, lengths_from_mask
+from rnnlab.engine import padded_lengths
 from rnnlab.layers import PATHS, Recurrent, cell_key, through_packing
 
-_TEMPLATE = "_rnnlab_template"  # the meta-device Recurrent kept outside the module's state
+_TEMPLATE = "_rnnlab_templates"  # per thread, the meta-device Recurrent kept outside the module's state
 
 
 class _DropIn:
@@ -75,7 +76,11 @@ class _DropIn:
         self._update_flat_weights()
         self._check_forward(input, hx)
         if not plain:
-            lengths = self._lengths(input, lengths, mask)
+            if not isinstance(input, Tensor) or input.dim() != 3:
+                kind = "a PackedSequence" if isinstance(input, PackedSequence) else "an unbatched input"
+                checks.fail("lengths/mask", "a padded batch (a 3-D input)", kind)
+            B, T = input.shape[:2] if self.batch_first else reversed(input.shape[:2])
+            lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         path = self.resolved_path()
         if path == "fused":
             run = lambda packed: super(_DropIn, self).forward(packed, hx)  # noqa: E731
@@ -102,53 +107,55 @@ class _DropIn:
         if input.dim() not in (2, 3):
             raise ValueError(f"{type(self).__name__}: expected a 2-D or 3-D input, got {input.dim()}-D")
         batched = input.dim() == 3
+        if input.shape[1 if self.batch_first and batched else 0] == 0:
+            raise RuntimeError("Expected sequence length to be larger than 0 in RNN")  # torch.nn's words
         if not batched:
             input = input.unsqueeze(0 if self.batch_first else 1)
         if hx is None:
             self.check_input(input, None)
             return
-        parts = tuple(hx) if self.mode == "LSTM" else (hx,)
-        if any(h.dim() != input.dim() - (0 if batched else 1) for h in parts):
+        parts = _state_parts(hx, self.mode == "LSTM")
+        if any(h.dim() != (3 if batched else 2) for h in parts):
             got = ", ".join(f"{h.dim()}-D" for h in parts)
-            raise RuntimeError(f"for a {input.dim() - (0 if batched else 1)}-D input the state must match, got {got}")
+            kind = "batched 3-D" if batched else "unbatched 2-D"
+            raise RuntimeError(f"for a {kind} input hx must be {kind[-3:]} too, got {got}")
+        if any(h.dtype != input.dtype for h in parts):
+            raise RuntimeError(f"hx dtype must match the input's {input.dtype}, got {[h.dtype for h in parts]}")
         if not batched:
             parts = tuple(h.unsqueeze(1) for h in parts)
         self.check_forward_args(input, parts if self.mode == "LSTM" else parts[0], None)
-
-    def _lengths(self, input, lengths: Tensor | None, mask: Tensor | None) -> Tensor:
-        if not isinstance(input, Tensor) or input.dim() != 3:
-            checks.fail("lengths/mask", "a padded batch: a 3-D input, not packed or unbatched", type(input).__name__)
-        T, B = (input.shape[1], input.shape[0]) if self.batch_first else (input.shape[0], input.shape[1])
-        if mask is not None:
-            lengths = lengths_from_mask(mask.transpose(0, 1) if self.batch_first else mask)
-        return check_lengths(lengths, T, B)
 
     def _template(self) -> Recurrent:
         """A :class:`Recurrent` of this shape on the meta device, which runs on this module's weights."""
         cell, options = self._cell()
         sizes = (self.input_size, self.hidden_size, self.num_layers)
         shape = (cell, *options.items(), *sizes, self.bidirectional, self.bias)
-        kept = self.__dict__.get(_TEMPLATE)
-        if kept is None or kept[0] != shape:  # made again if an attribute it reads was changed
-            template = Recurrent(
+        # not a submodule (no parameters, state or pickle), and one per thread: a call swaps weights into it
+        local = self.__dict__.setdefault(_TEMPLATE, threading.local())
+        if getattr(local, "shape", None) != shape:  # made again if an attribute it reads was changed
+            local.template = Recurrent(
                 cell, self.input_size, self.hidden_size, self.num_layers, self.bidirectional,
                 device="meta", bias=self.bias, **options,
             )  # fmt: skip
-            kept = self.__dict__[_TEMPLATE] = (shape, template)  # not a submodule: no parameters or state
-        return kept[1]
+            local.shape = shape
+        return local.template
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop(_TEMPLATE, None)
         return state
 
-    def _replicate_for_data_parallel(self):
-        replica = super()._replicate_for_data_parallel()
-        replica.__dict__.pop(_TEMPLATE, None)  # each thread's replica runs on a template of its own
-        return replica
-
     def extra_repr(self) -> str:
         return super().extra_repr() + (f", path={self.path!r}" if self.path != "auto" else "")
+
+
+def _state_parts(hx, pair: bool) -> tuple[Tensor, ...]:
+    """``hx`` as a tuple of tensors: ``(h, c)`` for an LSTM, ``(h,)`` else; RuntimeError if it is not that."""
+    parts = tuple(hx) if pair and isinstance(hx, (tuple, list)) else (hx,)
+    if len(parts) != (2 if pair else 1) or not all(isinstance(h, Tensor) for h in parts):
+        want = "a tuple (h_0, c_0) of tensors" if pair else "a tensor h_0"
+        raise RuntimeError(f"hx must be {want}, got {type(hx).__name__} of {len(parts)}")
+    return parts
 
 
 class RNN(_DropIn, nn.RNN):

@@ -180,3 +180,55 @@ def test_other_paths_follow_attribute_changes_and_torch_checks():
     torch.testing.assert_close(ours(x)[0], twin(x)[0])
     with pytest.raises(RuntimeError, match="input_size"):
         ours(torch.nn.utils.rnn.pack_sequence([torch.randn(3, 5)]))
+
+
+@pytest.mark.parametrize("path", ["bptt", "steps"])
+def test_threads_share_a_module_on_the_other_paths(path):
+    import threading
+
+    ours = rnnlab.LSTM(8, 16, 2, path=path)
+    x = torch.randn(20, 3, 8)
+    want = ours(x)[0]
+    errors, results = [], []
+
+    def work():
+        try:
+            results.extend(ours(x)[0] for _ in range(10))
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 40
+    assert all(torch.equal(r, want) for r in results)
+
+
+def test_state_and_padding_arguments_checked():
+    ours = rnnlab.LSTM(3, 4, path="steps")
+    x = torch.randn(5, 2, 3)
+    h = torch.zeros(1, 2, 4)
+    with pytest.raises(RuntimeError, match="tuple"):
+        ours(x, h)
+    with pytest.raises(RuntimeError, match="tuple"):
+        ours(x, (h, h, h))
+    with pytest.raises(RuntimeError, match="dtype"):
+        ours(x, (h.double(), h.double()))
+    with pytest.raises(ValueError, match="lengths/mask: expected one of the two"):
+        ours(x, lengths=torch.tensor([5, 2]), mask=torch.ones(5, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"mask: expected shape \(5, 2\)"):
+        ours(x, mask=torch.ones(2, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="unbatched"):
+        ours(x[:, 0], lengths=torch.tensor([5]))
+
+
+def test_explicit_bptt_refuses_higher_derivatives():
+    x = torch.rand(4, 2, 3, dtype=torch.double, requires_grad=True)
+    ours = rnnlab.LSTM(3, 3, path="bptt", dtype=torch.double)
+    out = ours(x)[0]
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        torch.autograd.grad(out.sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(ours(x)[0].sum(), x)  # first order as usual
+    assert grad.shape == x.shape

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
     both_biases,
+    first_order,
     gradient_buffer,
     project,
     record_norms,
@@ -74,7 +74,7 @@ class ClockworkSequence(torch.autograd.Function):
         return hs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs):
         h0, w_hh, hs = ctx.saved_tensors
         B = hs.shape[1]

@@ -8,10 +8,12 @@ the weight gradients afterwards as one GEMM each over all steps.
 
 from __future__ import annotations
 
+import functools
 import threading
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 # grad * y (1 - y) and grad * (1 - y^2) through the saved outputs y, one pass each; with
 # grad_input= they write into a given buffer
@@ -24,6 +26,27 @@ def project(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     flat = x.reshape(-1, x.shape[-1])
     out = flat @ weight.t() if bias is None else torch.addmm(bias, flat, weight.t())
     return out.view(*x.shape[:-1], weight.shape[0])
+
+
+def first_order(backward):
+    """``once_differentiable``, and a clear error where a higher derivative is asked for.
+
+    The backward passes are written by hand and have no derivative of their own. Under
+    ``create_graph=True`` (double backward, ``gradgradcheck``, gradient penalties) the plain
+    decorator would drop the terms that pass through the saved activations without a word.
+    """
+    inner = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def checked(ctx, *grads):
+        if torch.is_grad_enabled():  # autograd runs backward in grad mode only for create_graph=True
+            raise RuntimeError(
+                "the explicit-BPTT path computes first derivatives only; for higher ones run this "
+                "layer with path='steps' (or 'fused' where a fused kernel exists)"
+            )
+        return inner(ctx, *grads)
+
+    return checked
 
 
 def _mkl_packing() -> bool:

