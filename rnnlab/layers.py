@@ -167,6 +167,8 @@ class Recurrent(nn.Module):
             each sequence's end), and the state after each sequence's last valid step.
         """
         if isinstance(input, PackedSequence):
+            if lengths is not None or mask is not None:  # a packed batch carries its own lengths
+                checks.fail("lengths/mask", "a padded batch, not a PackedSequence", "a PackedSequence")
             return self._forward_packed(input, hx)
         if not isinstance(input, Tensor) or input.dim() not in (2, 3):
             got = tuple(input.shape) if isinstance(input, Tensor) else type(input).__name__

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from rnnlab import Recurrent, make_cell
-from rnnlab.bptt import GradientFlow, native, run_sequence
+from rnnlab.bptt import GradientFlow, has_bptt, native, run_sequence
 from rnnlab.bptt.common import PACKED_GEMM, Matmul
+from rnnlab.cells import CELLS
 from rnnlab.engine import unroll
 
 
@@ -215,3 +216,14 @@ def test_empty_batch_and_autocast_work_as_on_the_step_loop(name):
         out, _ = layer(x)
         reference, _ = steps(x)
     assert out.shape == (5, 2, layer.output_size) and torch.equal(out, reference)
+
+
+@pytest.mark.parametrize("name", [n for n in CELLS if has_bptt(make_cell(n, 3, 4))])
+def test_higher_derivatives_refused_never_dropped(name):
+    """The hand-written backwards are first order: create_graph=True gets a clear error."""
+    layer = Recurrent(name, 3, 4, path="bptt", dtype=torch.float64)
+    x = torch.rand(5, 2, 3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(RuntimeError, match="first derivatives only"):
+        torch.autograd.grad(layer(x)[0].pow(2).sum(), x, create_graph=True)
+    (grad,) = torch.autograd.grad(layer(x)[0].pow(2).sum(), x)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0

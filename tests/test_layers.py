@@ -110,3 +110,12 @@ def test_bad_forward_arguments():
         layer(torch.randn(5, 2, 3), lengths=torch.tensor([6, 2]))
     with pytest.raises(ValueError, match=r"lengths: expected shape \(2,\)"):
         layer(torch.randn(5, 2, 3), lengths=torch.tensor([5, 2, 1]))
+
+
+def test_packed_input_refuses_lengths_and_mask():
+    layer = Recurrent("lstm", 3, 4)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(torch.randn(5, 2, 3), torch.tensor([5, 3]))
+    with pytest.raises(ValueError, match="lengths/mask"):
+        layer(packed, lengths=torch.tensor([1, 1]))
+    with pytest.raises(ValueError, match="lengths/mask"):
+        layer(packed, mask=torch.ones(5, 2, dtype=torch.bool))
