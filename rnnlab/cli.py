@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     tune_process()  # first: denormal flushing must precede PyTorch's worker threads
     try:
         args = train.parse(argv) or build_parser().parse_args(argv)
+        args.argv = argv  # what a command that starts other processes passes on
         return args.func(args)
     except BrokenPipeError:  # the reader went away (`rnnlab sample ... | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -28,6 +28,8 @@ def finish(trainer: Trainer, progress: Progress) -> int:
     summary = trainer.run()
     if summary["diverged"]:  # the trainer said where and what it kept
         return 1
+    if not trainer.world.writer:  # the process that writes the run draws and reports it
+        return 130 if summary["interrupted"] else 0
     out, kind = trainer.out, trainer.task.kind
     draw(out, kind, trainer.optim.clip_norm, summary, getattr(trainer.task, "task", None))
     for line in REPORTS.get(kind, lambda s, o: [])(summary, out):

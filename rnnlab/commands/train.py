@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Collection
 from pathlib import Path
@@ -76,6 +77,7 @@ from rnnlab.tasks.lm import LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
 from rnnlab.tasks.tree import TreeDataConfig
+from rnnlab.train import distributed
 from rnnlab.train.options import TASK_DEFAULTS, OptimConfig, RunConfig, options
 from rnnlab.train.progress import Progress
 from rnnlab.train.trainer import Trainer
@@ -124,6 +126,13 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
     group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data name>)")
     group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
     group.add_argument("--force", action="store_true", help="replace a run already in --out")
+    group.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="train data-parallel on this many local processes (torch.distributed, DDP); "
+        "under torchrun, its processes are used instead",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -183,7 +192,21 @@ def _resume(args: argparse.Namespace, progress: Progress) -> Trainer:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = Progress(sys.stdout)
+    if not distributed.launched() and args.nproc != 1:
+        cores = os.cpu_count() or 1
+        if args.nproc < 1:
+            raise UsageError(f"--nproc: expected a positive number of processes, got {args.nproc}")
+        if args.nproc > cores and not args.force:
+            raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
+        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
+    world = distributed.join()
+    try:
+        return _train(args, Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
+    finally:
+        distributed.leave()
+
+
+def _train(args: argparse.Namespace, progress: Progress) -> int:
     if args.resume is not None:
         trainer = _resume(args, progress)
     else:

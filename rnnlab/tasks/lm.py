@@ -27,6 +27,7 @@ from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
 from rnnlab.runs import RunConfig, check_tables, read_config, weights_path
 from rnnlab.tasks.common import legacy_sections
+from rnnlab.train.distributed import World, all_sum, current, gather_columns
 from rnnlab.train.task import Task
 
 LEVELS = ("char", "word")
@@ -114,13 +115,21 @@ def load_ids(
 
 
 @torch.no_grad()
-def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 32, exact: bool = False) -> float:
+def evaluate(
+    model: LanguageModel,
+    ids: Tensor,
+    seq_len: int,
+    batch_size: int = 32,
+    exact: bool = False,
+    world: World | None = None,
+) -> float:
     """Mean cross-entropy (nats per token) over ``ids``, with the state carried throughout.
 
     The quick way (for the evaluations during training) reads ``batch_size`` parallel streams,
-    each from a zero state, and leaves out the last few tokens that do not fill a chunk.
-    ``exact`` reads one stream from the first token and predicts every later one: the figure to
-    report (``rnnlab eval``, the test perplexity).
+    each from a zero state, and leaves out the last few tokens that do not fill a chunk; in a
+    ``world`` of several processes each reads its share of the streams, and the mean is the exact
+    one over all tokens (the sums are added up). ``exact`` reads one stream from the first token
+    and predicts every later one: the figure to report (``rnnlab eval``, the test perplexity).
     """
     was_training = model.training
     model.eval()
@@ -131,14 +140,19 @@ def evaluate(model: LanguageModel, ids: Tensor, seq_len: int, batch_size: int = 
             (ids[t : t + window, None], ids[t + 1 : t + window + 1, None]) for t in range(0, len(ids) - 1, window)
         )
     else:
+        world = world or World()
         batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
-        chunks = StreamBatches(ids, batch, seq_len, "validation text").all()
+        batch = max(world.size, batch - batch % world.size)  # an equal share of the streams each
+        share = world.share(batch, "validation streams")
+        chunks = ((x[:, share], y[:, share]) for x, y in StreamBatches(ids, batch, seq_len, "validation text").all())
     for x, y in chunks:
         x = x[: len(y)]  # (T, B)
         logits, state = model(x, state)
         total += float(loss_of(logits, y)) * y.numel()
         count += y.numel()
     model.train(was_training)
+    if not exact and world.size > 1:
+        total, count = all_sum([total, count])
     return total / count
 
 
@@ -188,6 +202,8 @@ class LanguageModelTask(Task):
                 f"{data.seq_len} needs at least {data.seq_len + 1} (give more text or a larger --val-fraction)"
             )
         self.batch_size = batch_size
+        self.world = current()  # with several processes, each trains its share of the streams
+        self.share = self.world.share(batch_size, "batch_size")
         torch.manual_seed(seed)
         self.model = LanguageModel(model_cfg)
         self.carry: tuple[Tensor, ...] | None = None
@@ -205,7 +221,7 @@ class LanguageModelTask(Task):
         x, y, new_pass = self.batches.next()
         if new_pass:
             self.carry = None  # a new pass over the text starts from a fresh state
-        return x, y
+        return x[:, self.share], y[:, self.share]
 
     def loss(self, batch):
         x, y = batch
@@ -217,7 +233,7 @@ class LanguageModelTask(Task):
         return objective, {"loss": loss.item(), "tokens": y.numel()}
 
     def evaluate(self) -> dict[str, float]:
-        val = evaluate(self.model, self.val_ids, self.data.seq_len)
+        val = evaluate(self.model, self.val_ids, self.data.seq_len, world=self.world)
         return {"val_loss": val, "val_bpc": val / math.log(2)}
 
     def format_scores(self, scores: dict[str, float]) -> str:
@@ -231,12 +247,13 @@ class LanguageModelTask(Task):
         return "---- sample ----\n" + text.strip("\n") + "\n----------------"
 
     def state_dict(self):
-        carry = {f"carry.{k}": s for k, s in enumerate(self.carry or ())}
+        # every stream's state (streams are dim 1), whichever process carried it
+        carry = {f"carry.{k}": gather_columns(s, 1) for k, s in enumerate(self.carry or ())}
         return carry, {"position": self.batches.position}
 
     def load_state_dict(self, tensors, info) -> None:
         keys = sorted((k for k in tensors if k.startswith("carry.")), key=lambda k: int(k[6:]))
-        self.carry = tuple(tensors[k] for k in keys) or None
+        self.carry = tuple(tensors[k][:, self.share] for k in keys) or None
         self.batches.position = int(info.get("position", 0))
 
     def sections(self):

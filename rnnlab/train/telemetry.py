@@ -24,8 +24,8 @@ from rnnlab.runs import GRADFLOW, STEP_FIELDS, STEPS
 class Telemetry:
     """Buffers per-step rows and gradient-flow profiles for one run directory."""
 
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    def __init__(self, out: Path | None) -> None:
+        self.out = out  # None: records nothing (a process other than the run's writer)
         self.rows: list[tuple] = []
         self.profiles: list[dict] = []
 
@@ -39,6 +39,9 @@ class Telemetry:
 
     def flush(self) -> None:
         """Append what was buffered to the files."""
+        if self.out is None:
+            self.rows, self.profiles = [], []
+            return
         path = self.out / STEPS
         if self.rows:
             new = not path.exists()

@@ -27,6 +27,7 @@ from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
 from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, truncate_records, write_config
+from rnnlab.train import distributed
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress, format_seconds
@@ -73,15 +74,17 @@ class Trainer:
                 f"batch_size: the task was built for {task.batch_size}, the options say {optim.batch_size}"
             )
         self.task, self.out, self.optim, self.cfg = task, Path(out), optim, run
+        self.world = distributed.current()  # rank 0 alone writes the run's files
         self.progress = progress or Progress()
+        self.model = task.model  # the replica of each process trains it (in DDP when there are several)
         self.optimizer = make_optimizer(task.model, optim)
         self.state = TrainerState()
         self.records: list[dict] = []
-        if resume:
+        if self.world.writer and resume:
             lock_run_dir(self.out, RUN_FILES)
-        else:
+        elif self.world.writer:
             claim_run_dir(self.out, RUN_FILES, force, HINT.format(out=self.out))
-        with releasing_on_error(self.out):
+        with releasing_on_error(self.out) if self.world.writer else contextlib.nullcontext():
             if resume:
                 counters, tensors, info = load_state(self.out / LAST, task.model, self.optimizer)
                 task.load_state_dict(tensors, info or {"position": counters.get("data_position", 0)})
@@ -89,9 +92,11 @@ class Trainer:
                 self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
                 self.records = truncate_records(self.out, self.state.step)
                 (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
-            sections = {**task.sections(), "optim": optim, "run": run}
-            write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
-        self.telemetry = Telemetry(self.out)
+            if self.world.writer:
+                sections = {**task.sections(), "optim": optim, "run": run}
+                write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
+        self.telemetry = Telemetry(self.out if self.world.writer else None)
+        self.replica = distributed.replicate(task.model)
         self._stop = False
         self._diverged: str | bool = False  # "step" or "weights": where it was found
 
@@ -114,7 +119,8 @@ class Trainer:
         try:
             return self._run()
         finally:
-            release_run_dir(self.out)
+            if self.world.writer:
+                release_run_dir(self.out)
 
     def _run(self) -> dict:
         task, cfg, st = self.task, self.cfg, self.state
@@ -136,8 +142,8 @@ class Trainer:
                     last = self._evaluate(window) or last
                 while not self._stop and not self._diverged:
                     st.elapsed_s = base + time.monotonic() - started
-                    stopped = self._limit(budget)
-                    if stopped:
+                    stopped, self._stop = distributed.agree_to_stop(self._limit(budget), self._stop)
+                    if stopped or self._stop:
                         break
                     fraction = self._fraction(budget)
                     t0 = time.monotonic()
@@ -184,6 +190,8 @@ class Trainer:
             f"best {best} at step {st.best_step}"
         )
         summary = self._summary(last, stopped)
+        if not self.world.writer:
+            return summary
         # none if every score was NaN; an interrupted run leaves them to the run that finishes it
         if (self.out / BEST).exists() and not self._stop:
             model = task.new_model()
@@ -224,10 +232,15 @@ class Trainer:
         batch = self.task.next_batch()
         every = self.cfg.telemetry_every
         flow = GradientFlow() if every and (self.state.step + 1) % every == 0 else None
-        with flow or contextlib.nullcontext():
-            objective, figures = self.task.loss(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        objective.backward()
+        self.task.model = self.replica  # the forward of DDP, which then averages the gradients
+        try:
+            with flow or contextlib.nullcontext():
+                objective, figures = self.task.loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+        finally:
+            self.task.model = self.model
+        figures = distributed.global_figures(figures)
         norm, clipped = clip_and_report(self.task.model, self.optim)
         if not (math.isfinite(figures["loss"]) and math.isfinite(norm)):
             self._diverged = "step"  # no step: the weights stay finite
@@ -339,24 +352,28 @@ class Trainer:
             "eval_s": round(time.monotonic() - t0, 3),
         }
         self.records.append(record)
-        append_jsonl(self.out / METRICS, record)
+        writer = self.world.writer
+        if writer:
+            append_jsonl(self.out / METRICS, record)
         self.telemetry.flush()
         if improved:
             st.best, st.best_step, st.stale = value, st.step, 0
-            save_weights(self.out / BEST, model, {"step": st.step, task.metric: value})
+            if writer:
+                save_weights(self.out / BEST, model, {"step": st.step, task.metric: value})
         else:
             st.stale += 1
         if st.reached is None and reached(value, cfg.target, task.higher_is_better):
             st.reached = {"step": st.step, "seconds": round(st.elapsed_s, 3)}
-        tensors, info = task.state_dict()
-        save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
+        tensors, info = task.state_dict()  # every process: a task may gather its parts
+        if writer:
+            save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
         mean = window.mean("loss")
         where = f"epoch {self._epoch_index()}, step {st.step}" if not cfg.eval_every else f"step {st.step}"
         self.progress.log(
             f"{where}: train {'-' if mean is None else f'{mean:.4f}'}  {task.format_scores(scores)}  "
             f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}{'  (best)' if improved else ''}"
         )
-        extra = task.after_evaluation(record)
+        extra = task.after_evaluation(record) if writer else None
         if extra:
             self.progress.log(extra)
         return record

@@ -1,0 +1,164 @@
+"""Data-parallel training on PyTorch's own engine: ``torch.distributed`` with ``DistributedDataParallel``.
+
+A run on N processes is started by ``torchrun`` (or ``rnnlab train --nproc N``, which calls
+``torch.distributed.run``); every process runs the same trainer on its shard of each batch, and
+DDP averages the gradients. Nothing here communicates by itself: it joins the process group
+torchrun describes in the environment, wraps the model in DDP, and sums a few figures with
+``all_reduce``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+#: how long a collective waits for the other ranks before it fails (a rank that died)
+TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("RNNLAB_DIST_TIMEOUT", "60")))
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place: ``rank`` of ``size`` processes (``0`` of ``1`` when not distributed)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def writer(self) -> bool:
+        """Whether this process writes the run's files and prints (rank 0)."""
+        return self.rank == 0
+
+    def share(self, count: int, what: str) -> slice:
+        """This rank's contiguous share of ``count`` items (streams, examples), an equal part each."""
+        if count % self.size:
+            raise ValueError(f"{what}: {count} does not split evenly over {self.size} processes")
+        part = count // self.size
+        return slice(self.rank * part, (self.rank + 1) * part)
+
+
+def launched() -> bool:
+    """Whether ``torchrun`` started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def launch(nproc: int, argv: list[str]) -> int:
+    """Run ``rnnlab <argv>`` on ``nproc`` local processes through ``torch.distributed.run``
+    (one machine, a rendezvous of its own); returns its exit status."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}"]
+    return subprocess.run([*command, "-m", "rnnlab", *argv], check=False).returncode
+
+
+def without_option(argv: list[str], name: str) -> list[str]:
+    """``argv`` without ``--name VALUE`` or ``--name=VALUE``."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            out.append(arg)
+    return out
+
+
+def join() -> World:
+    """Join the process group torchrun describes (gloo on CPUs, nccl with GPUs), once; the world."""
+    if not launched():
+        return World()
+    if not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend, timeout=TIMEOUT)
+    return current()
+
+
+def current() -> World:
+    """The world this process is in now."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), dist.get_world_size())
+    return World()
+
+
+def leave() -> None:
+    """Leave the process group, if this process joined one."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def _reduce(values: list[float], op) -> list[float]:
+    if current().size == 1:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t, op=op)
+    return t.tolist()
+
+
+def all_sum(values: list[float]) -> list[float]:
+    """The sums of ``values`` over all ranks, in float64 (the values themselves when alone)."""
+    return _reduce(values, dist.ReduceOp.SUM)
+
+
+def all_max(values: list[float]) -> list[float]:
+    """The maxima of ``values`` over all ranks (flags agreed: any rank's ``1`` wins)."""
+    return _reduce(values, dist.ReduceOp.MAX)
+
+
+def gather_columns(t: Tensor, dim: int) -> Tensor:
+    """The ranks' parts of a tensor split along ``dim`` (streams), joined in rank order."""
+    world = current()
+    if world.size == 1:
+        return t
+    parts = [torch.empty_like(t) for _ in range(world.size)]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts, dim=dim)
+
+
+def global_figures(figures: dict[str, float]) -> dict[str, float]:
+    """A step's figures over all processes: ``tokens`` summed, ``loss`` their exact mean (every
+    token weighs alike), the others averaged over the processes."""
+    size = current().size
+    if size == 1:
+        return figures
+    keys = sorted(k for k in figures if k not in ("loss", "tokens"))
+    tokens = figures["tokens"]
+    sums = all_sum([figures["loss"] * tokens, tokens, *(figures[k] for k in keys)])
+    out = {"loss": sums[0] / sums[1], "tokens": sums[1]}
+    out.update({k: v / size for k, v in zip(keys, sums[2:])})
+    return out
+
+
+STOPS = ("step limit", "epoch limit", "time budget")
+
+
+def agree_to_stop(stopped: str | None, signalled: bool) -> tuple[str | None, bool]:
+    """Every process stops at the same step: a limit (one of :data:`STOPS`) reached or a signal
+    received on any process stops all. Returns the agreed ``(limit or None, signalled)``."""
+    if current().size == 1:
+        return stopped, signalled
+    code = STOPS.index(stopped) + 1 if stopped in STOPS else 0
+    flag, code = all_max([float(signalled), float(code)])
+    return (STOPS[int(code) - 1] if code else None), bool(flag)
+
+
+class Replica(DistributedDataParallel):
+    """DDP around a task's model; attributes the model has (``config``, ``rnn``, ...) read through."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.module, name)
+
+
+def replicate(model: nn.Module) -> nn.Module:
+    """``model`` in DDP when several processes train it (rank 0's weights broadcast to all), else itself."""
+    if current().size == 1:
+        return model
+    return Replica(model)

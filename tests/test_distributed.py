@@ -1,0 +1,73 @@
+"""Data-parallel training (torch.distributed, DDP): two processes give what one gives."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+from safetensors.torch import load_file
+
+from rnnlab.cli import main
+from rnnlab.train.distributed import World, without_option
+from tests.cli_errors import one_line_error
+
+TEXT = "".join(f"Now is the winter of our discontent, made glorious summer {i % 7}.\n" for i in range(300))
+SMALL = "--hidden-size 24 --embedding-size 8 --seq-len 16 --batch-size 8 --eval-chars 2000 --sample-chars 0".split()
+
+
+def _train(tmp_path, name, *extra, nproc=1):
+    argv = list(extra)
+    if "--resume" not in extra:
+        argv += ["--data", str(tmp_path / "text.txt"), *SMALL, "--eval-every", "5", "--out", str(tmp_path / name)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "rnnlab", "train", *argv, "--nproc", str(nproc)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return tmp_path / name
+
+
+def _losses(run):
+    with open(run / "steps.csv", encoding="utf-8") as f:
+        return [float(row["loss"]) for row in csv.DictReader(f)]
+
+
+def _assert_same_run(a, b):
+    la, lb = _losses(a), _losses(b)
+    assert len(la) == len(lb) > 0
+    assert la == pytest.approx(lb, rel=1e-5)
+    wa, wb = load_file(a / "last.safetensors"), load_file(b / "last.safetensors")
+    weights = [k for k in wa if k.startswith("model.")]
+    assert weights and set(wa) == set(wb)
+    for key in weights:
+        assert (wa[key] - wb[key]).abs().max() <= 1e-5, key
+
+
+@pytest.mark.slow  # three short trainings in subprocesses, two of them on two processes
+def test_two_processes_match_one_and_resume_on_another_number(tmp_path):
+    (tmp_path / "text.txt").write_text(TEXT)
+    one = _train(tmp_path, "one", "--max-steps", "10")
+    two = _train(tmp_path, "two", "--max-steps", "10", nproc=2)
+    _assert_same_run(one, two)  # same losses at every step, same weights
+    # the carried states are saved per stream: a two-process run continues on one process
+    _train(tmp_path, "one", "--resume", str(one), "--max-steps", "20")
+    _train(tmp_path, "two", "--resume", str(two), "--max-steps", "20")
+    _assert_same_run(one, two)
+
+
+def test_shares_and_launch_arguments():
+    assert [World(r, 4).share(32, "batch_size") for r in range(4)] == [slice(i * 8, i * 8 + 8) for i in range(4)]
+    with pytest.raises(ValueError, match="batch_size: 30 does not split evenly over 4 processes"):
+        World(1, 4).share(30, "batch_size")
+    argv = ["train", "--nproc", "2", "--data", "x", "--nproc=3", "--out", "o"]
+    assert without_option(argv, "--nproc") == ["train", "--data", "x", "--out", "o"]
+
+
+def test_bad_process_counts(tmp_path, capsys):
+    (tmp_path / "text.txt").write_text(TEXT)
+    base = ["train", "--data", str(tmp_path / "text.txt"), "--out", str(tmp_path / "run")]
+    assert main([*base, "--nproc", "0"]) == 2
+    one_line_error(capsys, "--nproc", "positive")
+    assert main([*base, "--nproc", str((os.cpu_count() or 1) + 1)]) == 2
+    one_line_error(capsys, "--nproc", "cores", "--force")
+    assert not (tmp_path / "run").exists()
