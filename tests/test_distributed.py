@@ -70,4 +70,6 @@ def test_bad_process_counts(tmp_path, capsys):
     one_line_error(capsys, "--nproc", "positive")
     assert main([*base, "--nproc", str((os.cpu_count() or 1) + 1)]) == 2
     one_line_error(capsys, "--nproc", "cores", "--force")
+    assert main(["train", "--task", "classify", "--data", "pang-lee", "--nproc", "2"]) == 2
+    one_line_error(capsys, "--nproc", "language models so far", "classify")
     assert not (tmp_path / "run").exists()

@@ -198,6 +198,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"--nproc: expected a positive number of processes, got {args.nproc}")
         if args.nproc > cores and not args.force:
             raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
+        kind = read_run(args.resume).kind if args.resume is not None else args.task
+        if not KINDS[kind][0].parallel:
+            raise UsageError(f"--nproc: data-parallel training covers language models so far, not {kind} runs")
         return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
     world = distributed.join()
     try:

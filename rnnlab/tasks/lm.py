@@ -174,6 +174,7 @@ class LanguageModelTask(Task):
     """
 
     kind = "lm"
+    parallel = True
     speed_key = "chars_per_s"
     metric, higher_is_better = "val_loss", False
 

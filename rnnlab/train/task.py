@@ -25,6 +25,8 @@ class Task(ABC):
         kind: the name saved in the run (``lm``, ``sequence``, ``classify``, ``tag``).
         unit: what a batch's ``tokens`` count, for the speed on the progress line.
         speed_key: the name of the speed in ``metrics.jsonl``.
+        parallel: the task shards its batches and evaluations over the processes of a
+            data-parallel run (:mod:`rnnlab.train.distributed`).
         evaluate_first: also score the untrained weights (the start of a learning curve).
         model: the model trained.
         metric: the key of :meth:`evaluate`'s scores that picks the best weights.
@@ -33,6 +35,8 @@ class Task(ABC):
     """
 
     kind: ClassVar[str]
+    #: whether the task trains on several processes (each takes its share of every batch)
+    parallel: ClassVar[bool] = False
     unit: ClassVar[str] = "token"
     speed_key: ClassVar[str] = "tokens_per_s"
     evaluate_first: ClassVar[bool] = False
