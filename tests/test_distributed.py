@@ -2,8 +2,10 @@
 
 import csv
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from safetensors.torch import load_file
@@ -73,3 +75,42 @@ def test_bad_process_counts(tmp_path, capsys):
     assert main(["train", "--task", "classify", "--data", "pang-lee", "--nproc", "2"]) == 2
     one_line_error(capsys, "--nproc", "language models so far", "classify")
     assert not (tmp_path / "run").exists()
+
+
+def _workers(out):
+    """PIDs of the worker processes training into ``out`` (started as ``python -m rnnlab``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"rnnlab" in args and str(out).encode() in args and b"--nproc" not in args:  # not the launcher
+                found.append(int(entry))
+    return found
+
+
+@pytest.mark.slow  # a two-process training, one of its workers killed, then resumed
+def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path):
+    (tmp_path / "text.txt").write_text(TEXT * 4)
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "text.txt"), *SMALL]
+    argv += ["--eval-every", "5", "--max-steps", "100000", "--time-budget", "5m", "--out", str(out), "--nproc", "2"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = _workers(out)
+    assert len(workers) == 2 and proc.poll() is None
+    os.kill(max(workers), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.startswith("rnnlab")]
+    assert proc.returncode == 2 and len(lines) == 1, err[-2000:]
+    assert "failed (signal 9)" in lines[0] and "Traceback" not in err
+    step = load_file(out / "last.safetensors")  # intact
+    assert step
+    _train(tmp_path, "run", "--resume", str(out), "--max-steps", "20")
+    assert _losses(out)[-1] > 0 and len(_losses(out)) >= 20

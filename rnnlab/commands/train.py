@@ -205,6 +205,15 @@ def run(args: argparse.Namespace) -> int:
     world = distributed.join()
     try:
         return _train(args, Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
+    except RuntimeError as e:
+        if world.size == 1:
+            raise
+        # another process died or hung: its peers see the connection fail; the checkpoint is the last one written
+        if not distributed.quiet_workers():  # under rnnlab's own launcher, the launcher says which one failed
+            first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+            where = f"process {world.rank} of {world.size}"
+            print(f"rnnlab train: error: {where} lost the others ({first})", file=sys.stderr)
+        return 2
     finally:
         distributed.leave()
 
