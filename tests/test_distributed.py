@@ -1,5 +1,6 @@
 """Data-parallel training (torch.distributed, DDP): two processes give what one gives."""
 
+import contextlib
 import csv
 import os
 import signal
@@ -99,14 +100,20 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path
     env = {**os.environ, "PYTHONPATH": os.getcwd()}
     argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "text.txt"), *SMALL]
     argv += ["--eval-every", "5", "--max-steps", "100000", "--time-budget", "5m", "--out", str(out), "--nproc", "2"]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 120
-    while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    workers = _workers(out)
-    assert len(workers) == 2 and proc.poll() is None
-    os.kill(max(workers), signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _workers(out)
+        assert len(workers) == 2 and proc.poll() is None
+        os.kill(max(workers), signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:  # nothing left running if an assertion failed
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     lines = [line for line in err.splitlines() if line.startswith("rnnlab")]
     assert proc.returncode == 2 and len(lines) == 1, err[-2000:]
     assert "failed (signal 9)" in lines[0] and "Traceback" not in err
