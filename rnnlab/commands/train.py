@@ -199,14 +199,14 @@ def run(args: argparse.Namespace) -> int:
         if args.nproc > cores and not args.force:
             raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
         kind = read_run(args.resume).kind if args.resume is not None else args.task
-        if not KINDS[kind][0].parallel:
+        if kind not in KINDS or not KINDS[kind][0].parallel:
             raise UsageError(f"--nproc: data-parallel training covers language models so far, not {kind} runs")
         return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
     world = distributed.join()
     try:
         return _train(args, Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
     except RuntimeError as e:
-        if world.size == 1:
+        if world.size == 1 or not distributed.lost_peer(e):
             raise
         # another process died or hung: its peers see the connection fail; the checkpoint is the last one written
         if not distributed.quiet_workers():  # under rnnlab's own launcher, the launcher says which one failed

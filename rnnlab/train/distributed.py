@@ -92,6 +92,12 @@ def quiet_workers() -> bool:
     return os.environ.get(_QUIET) == "1"
 
 
+def lost_peer(error: BaseException) -> bool:
+    """Whether ``error`` is a collective that failed because another process died or hung."""
+    text = str(error)
+    return isinstance(error, dist.DistError) or any(k in text for k in ("gloo", "Connection reset", "timed out"))
+
+
 def without_option(argv: list[str], name: str) -> list[str]:
     """``argv`` without ``--name VALUE`` or ``--name=VALUE``."""
     out, skip = [], False
@@ -106,12 +112,11 @@ def without_option(argv: list[str], name: str) -> list[str]:
 
 
 def join() -> World:
-    """Join the process group torchrun describes (gloo on CPUs, nccl with GPUs), once; the world."""
+    """Join the process group torchrun describes (gloo: the trainers run on the CPU), once; the world."""
     if not launched():
         return World()
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        dist.init_process_group(backend, timeout=TIMEOUT)
+        dist.init_process_group("gloo", timeout=TIMEOUT)  # the trainers run on the CPU
     return current()
 
 
@@ -170,17 +175,13 @@ def global_figures(figures: dict[str, float]) -> dict[str, float]:
     return out
 
 
-STOPS = ("step limit", "epoch limit", "time budget")
-
-
-def agree_to_stop(stopped: str | None, signalled: bool) -> tuple[str | None, bool]:
-    """Every process stops at the same step: a limit (one of :data:`STOPS`) reached or a signal
-    received on any process stops all. Returns the agreed ``(limit or None, signalled)``."""
+def agree(elapsed: float, signalled: bool) -> tuple[float, bool]:
+    """The processes' common clock and signal: the longest ``elapsed`` (so that the schedule, the
+    budget and every limit come out alike everywhere) and whether any process was signalled."""
     if current().size == 1:
-        return stopped, signalled
-    code = STOPS.index(stopped) + 1 if stopped in STOPS else 0
-    flag, code = all_max([float(signalled), float(code)])
-    return (STOPS[int(code) - 1] if code else None), bool(flag)
+        return elapsed, signalled
+    elapsed, flag = all_max([elapsed, float(signalled)])
+    return elapsed, bool(flag)
 
 
 class Replica(DistributedDataParallel):
@@ -190,6 +191,8 @@ class Replica(DistributedDataParallel):
         try:
             return super().__getattr__(name)
         except AttributeError:
+            if name == "module":  # not built yet
+                raise
             return getattr(self.module, name)
 
 

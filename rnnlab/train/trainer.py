@@ -26,7 +26,7 @@ from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
 from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
-from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, truncate_records, write_config
+from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, read_metrics, truncate_records, write_config
 from rnnlab.train import distributed
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
@@ -92,8 +92,11 @@ class Trainer:
                 task.load_state_dict(tensors, info or {"position": counters.get("data_position", 0)})
                 counters.setdefault("best", counters.pop("best_val", None))  # as earlier versions saved it
                 self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
-                self.records = truncate_records(self.out, self.state.step)
-                (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
+                if self.world.writer:
+                    self.records = truncate_records(self.out, self.state.step)
+                    (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
+                else:  # the same records, left to the writer to rewrite
+                    self.records = [r for r in read_metrics(self.out) if r.get("step", 0) <= self.state.step]
             if self.world.writer:
                 sections = {**task.sections(), "optim": optim, "run": run}
                 write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
@@ -142,9 +145,10 @@ class Trainer:
                 task.model.train()
                 if task.evaluate_first and st.step == 0 and last is None:
                     last = self._evaluate(window) or last
-                while not self._stop and not self._diverged:
-                    st.elapsed_s = base + time.monotonic() - started
-                    stopped, self._stop = distributed.agree_to_stop(self._limit(budget), self._stop)
+                while not self._diverged:  # a signal stops the loop here, agreed by every process
+                    st.elapsed_s, signalled = distributed.agree(base + time.monotonic() - started, self._stop)
+                    self._stop = self._stop or signalled
+                    stopped = self._limit(budget)
                     if stopped or self._stop:
                         break
                     fraction = self._fraction(budget)
@@ -355,6 +359,7 @@ class Trainer:
         }
         self.records.append(record)
         writer = self.world.writer
+        tensors, info = task.state_dict()  # first, on every process (a task may gather its parts from all)
         if writer:
             append_jsonl(self.out / METRICS, record)
         self.telemetry.flush()
@@ -366,7 +371,6 @@ class Trainer:
             st.stale += 1
         if st.reached is None and reached(value, cfg.target, task.higher_is_better):
             st.reached = {"step": st.step, "seconds": round(st.elapsed_s, 3)}
-        tensors, info = task.state_dict()  # every process: a task may gather its parts
         if writer:
             save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
         mean = window.mean("loss")
