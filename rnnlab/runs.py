@@ -246,11 +246,16 @@ def read_profiles(out: Path) -> list[dict]:
     return records
 
 
+def records_until(out: Path, step: int) -> list[dict]:
+    """The evaluation records of ``metrics.jsonl`` up to ``step`` (a run resumed from that checkpoint)."""
+    return [r for r in read_metrics(out) if isinstance(r.get("step"), int) and r["step"] <= step]
+
+
 def truncate_records(out: Path, step: int) -> list[dict]:
     """Keep the records up to ``step`` (the checkpoint a run resumes from) in ``metrics.jsonl``,
     ``steps.csv`` and ``gradflow.jsonl``, dropping later ones and a line torn by a kill; returns the
     evaluation records kept."""
-    kept = [r for r in read_metrics(out) if isinstance(r.get("step"), int) and r["step"] <= step]
+    kept = records_until(out, step)
     if (out / METRICS).exists():
         write_jsonl(out / METRICS, kept)
     if (out / STEPS).exists():

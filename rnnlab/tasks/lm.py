@@ -131,6 +131,7 @@ def evaluate(
     one over all tokens (the sums are added up). ``exact`` reads one stream from the first token
     and predicts every later one: the figure to report (``rnnlab eval``, the test perplexity).
     """
+    world = world or World()
     was_training = model.training
     model.eval()
     total, count, state = 0.0, 0, None
@@ -140,7 +141,6 @@ def evaluate(
             (ids[t : t + window, None], ids[t + 1 : t + window + 1, None]) for t in range(0, len(ids) - 1, window)
         )
     else:
-        world = world or World()
         batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
         batch = max(world.size, batch - batch % world.size)  # an equal share of the streams each
         share = world.share(batch, "validation streams")

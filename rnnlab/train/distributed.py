@@ -1,10 +1,10 @@
 """Data-parallel training on PyTorch's own engine: ``torch.distributed`` with ``DistributedDataParallel``.
 
-A run on N processes is started by ``torchrun`` (or ``rnnlab train --nproc N``, which calls
-``torch.distributed.run``); every process runs the same trainer on its shard of each batch, and
-DDP averages the gradients. Nothing here communicates by itself: it joins the process group
-torchrun describes in the environment, wraps the model in DDP, and sums a few figures with
-``all_reduce``.
+A run on N processes is started by ``torchrun``, or by ``rnnlab train --nproc N``, which calls
+torch's elastic launcher as ``torchrun --standalone`` does. Every process runs the same trainer
+on its shard of each batch, and DDP averages the gradients. Nothing here communicates by itself:
+it joins the process group torchrun describes in the environment, wraps the model in DDP, and
+sums a few figures with ``all_reduce``.
 """
 
 from __future__ import annotations

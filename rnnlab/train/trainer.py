@@ -26,7 +26,7 @@ from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
 from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
-from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, read_metrics, truncate_records, write_config
+from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, records_until, truncate_records, write_config
 from rnnlab.train import distributed
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
@@ -96,7 +96,7 @@ class Trainer:
                     self.records = truncate_records(self.out, self.state.step)
                     (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
                 else:  # the same records, left to the writer to rewrite
-                    self.records = [r for r in read_metrics(self.out) if r.get("step", 0) <= self.state.step]
+                    self.records = records_until(self.out, self.state.step)
             if self.world.writer:
                 sections = {**task.sections(), "optim": optim, "run": run}
                 write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
