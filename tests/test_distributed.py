@@ -12,7 +12,8 @@ import pytest
 from safetensors.torch import load_file
 
 from rnnlab.cli import main
-from rnnlab.train.distributed import World, without_option
+from rnnlab.train.distributed import World
+from rnnlab.train.launch import without_option
 from tests.cli_errors import one_line_error
 
 TEXT = "".join(f"Now is the winter of our discontent, made glorious summer {i % 7}.\n" for i in range(300))
@@ -73,8 +74,8 @@ def test_bad_process_counts(tmp_path, capsys):
     one_line_error(capsys, "--nproc", "positive")
     assert main([*base, "--nproc", str((os.cpu_count() or 1) + 1)]) == 2
     one_line_error(capsys, "--nproc", "cores", "--force")
-    assert main(["train", "--task", "classify", "--data", "pang-lee", "--nproc", "2"]) == 2
-    one_line_error(capsys, "--nproc", "language models so far", "classify")
+    assert main(["train", "--task", "seq2seq", "--data", "addition", "--nproc", "2"]) == 2
+    one_line_error(capsys, "--nproc", "seq2seq runs train in one process")
     assert not (tmp_path / "run").exists()
 
 

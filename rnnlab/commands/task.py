@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.commands.train import add_options
 from rnnlab.configs import add_flags, given_fields
@@ -69,11 +69,15 @@ def register(sub) -> None:
     group = add_run_flags(p, name_optional=True)
     group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/task-NAME-CELL)")
     group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
+    add_nproc(group)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    progress = Progress(sys.stdout)
+    return run_parallel(args, SequenceTask.parallel, "sequence", lambda progress: _train(args, progress))
+
+
+def _train(args, progress: Progress) -> int:
     given = task_fields(args)
     if args.resume is not None:
         fixed = [f"--{n.replace('_', '-')}" for n in given if n in SequenceConfig.__dataclass_fields__]

@@ -47,12 +47,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import sys
 from collections.abc import Collection
 from pathlib import Path
 
 from rnnlab.commands.common import Parser, UsageError
+from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data
 from rnnlab.models.captioner import CaptionConfig
@@ -77,7 +76,6 @@ from rnnlab.tasks.lm import LMDataConfig
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
 from rnnlab.tasks.tree import TreeDataConfig
-from rnnlab.train import distributed
 from rnnlab.train.options import TASK_DEFAULTS, OptimConfig, RunConfig, options
 from rnnlab.train.progress import Progress
 from rnnlab.train.trainer import Trainer
@@ -126,13 +124,7 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
     group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data name>)")
     group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
     group.add_argument("--force", action="store_true", help="replace a run already in --out")
-    group.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        help="train data-parallel on this many local processes (torch.distributed, DDP); "
-        "under torchrun, its processes are used instead",
-    )
+    add_nproc(group)
     p.set_defaults(func=run)
     return p
 
@@ -192,30 +184,9 @@ def _resume(args: argparse.Namespace, progress: Progress) -> Trainer:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not distributed.launched() and args.nproc != 1:
-        cores = os.cpu_count() or 1
-        if args.nproc < 1:
-            raise UsageError(f"--nproc: expected a positive number of processes, got {args.nproc}")
-        if args.nproc > cores and not args.force:
-            raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
-        kind = read_run(args.resume).kind if args.resume is not None else args.task
-        if kind not in KINDS or not KINDS[kind][0].parallel:
-            raise UsageError(f"--nproc: data-parallel training covers language models so far, not {kind} runs")
-        return distributed.launch(args.nproc, distributed.without_option(args.argv, "--nproc"))
-    world = distributed.join()
-    try:
-        return _train(args, Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
-    except RuntimeError as e:
-        if world.size == 1 or not distributed.lost_peer(e):
-            raise
-        # another process died or hung: its peers see the connection fail; the checkpoint is the last one written
-        if not distributed.quiet_workers():  # under rnnlab's own launcher, the launcher says which one failed
-            first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
-            where = f"process {world.rank} of {world.size}"
-            print(f"rnnlab train: error: {where} lost the others ({first})", file=sys.stderr)
-        return 2
-    finally:
-        distributed.leave()
+    kind = read_run(args.resume).kind if args.resume is not None else args.task
+    parallel = kind in KINDS and KINDS[kind][0].parallel
+    return run_parallel(args, parallel, kind, lambda progress: _train(args, progress))
 
 
 def _train(args: argparse.Namespace, progress: Progress) -> int:
