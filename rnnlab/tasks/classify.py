@@ -29,6 +29,7 @@ from rnnlab.metrics import class_scores
 from rnnlab.models.classifier import ClassifierConfig, TextClassifier
 from rnnlab.runs import RunConfig, check_tables, read_config, weights_path
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections, split_labelled
+from rnnlab.train.distributed import ALONE, World, all_sum, current, gather_parts
 
 EVAL_BATCH = 64
 LOG_FLOOR = math.log(1e-12)  # a probability under this counts as this in the loss
@@ -93,18 +94,27 @@ def probabilities(model: TextClassifier, encoded: list[list[int]]) -> torch.Tens
 
 
 @torch.no_grad()
-def score(model: TextClassifier, encoded: list[list[int]], gold: list[int], labels: Labels) -> dict:
+def score(
+    model: TextClassifier, encoded: list[list[int]], gold: list[int], labels: Labels, world: World = ALONE
+) -> dict:
     """The mean cross-entropy and :func:`~rnnlab.metrics.class_scores` of encoded texts, a batch at a
-    time (no ``(N, C)`` matrix is kept)."""
+    time (no ``(N, C)`` matrix is kept); each process of ``world`` scores its part of the texts and
+    the processes add up their sums and predictions."""
     model.eval()
-    pred, nll = [0] * len(encoded), 0.0
-    for batch in bucket_batches([len(e) for e in encoded], EVAL_BATCH, None):
-        ids, lengths = pad([encoded[i] for i in batch])
+    part = world.part(len(encoded))
+    mine = encoded[part]
+    pred, nll = [[0] for _ in mine], 0.0
+    for batch in bucket_batches([len(e) for e in mine], EVAL_BATCH, None):
+        ids, lengths = pad([mine[i] for i in batch])
         logp = torch.log_softmax(model(ids, lengths).float(), dim=-1)
-        picked = logp.gather(1, torch.tensor([[gold[i]] for i in batch])).clamp_min(LOG_FLOOR)
+        picked = logp.gather(1, torch.tensor([[gold[part.start + i]] for i in batch])).clamp_min(LOG_FLOOR)
         nll -= float(picked.sum())
         for i, p in zip(batch, logp.argmax(1).tolist()):
-            pred[i] = p
+            pred[i] = [p]
+    if world.size > 1:
+        (nll,) = all_sum([nll])
+        pred = gather_parts(pred, part, [1] * len(encoded))
+    pred = [p for (p,) in pred]
     return {"loss": nll / len(gold), **class_scores(gold, pred, labels.names)}
 
 
@@ -120,6 +130,7 @@ class ClassifyTask(PassTask):
     """
 
     kind = "classify"
+    parallel = True
     metric, higher_is_better = "val_accuracy", True
 
     def __init__(
@@ -152,17 +163,19 @@ class ClassifyTask(PassTask):
 
     def next_batch(self):
         indices, _ = self.batches.next()
+        mine, weight = current().take(indices)  # this process's part (all of it, weight 1, when alone)
         ids, gold = self.encoded["train"]
-        x, lengths = pad([ids[i] for i in indices])
-        return x, lengths, torch.tensor([gold[i] for i in indices])
+        x, lengths = pad([ids[i] for i in mine])
+        return x, lengths, torch.tensor([gold[i] for i in mine]), weight
 
     def loss(self, batch):
-        ids, lengths, gold = batch
+        ids, lengths, gold, weight = batch
         loss = torch.nn.functional.cross_entropy(self.model(ids, lengths), gold)
-        return loss, {"loss": loss.item(), "tokens": int(lengths.sum())}
+        tokens = int(lengths.sum()) if weight else 0
+        return loss * weight, {"loss": loss.item(), "tokens": tokens, "weight": weight}
 
     def evaluate(self) -> dict[str, float]:
-        scores = score(self.model, *self.encoded["val"], self.labels)
+        scores = score(self.model, *self.encoded["val"], self.labels, current())
         return self.validation(scores)
 
     def format_scores(self, scores: dict[str, float]) -> str:

@@ -19,6 +19,7 @@ from rnnlab.models.language_model import count_parameters
 from rnnlab.models.sequence import SequenceConfig, SequenceModel, build_model
 from rnnlab.runs import RunConfig, read_config, weights_path
 from rnnlab.tasks.common import legacy_sections
+from rnnlab.train.distributed import ALONE, World, all_sum, current
 from rnnlab.train.options import OptimConfig, options
 from rnnlab.train.options import RunConfig as RunOptions
 from rnnlab.train.task import Task
@@ -82,23 +83,30 @@ def resolve_configs(task: str, cell: str, given: dict[str, Any]) -> tuple[Sequen
 
 
 @torch.no_grad()
-def evaluate(model: SequenceModel, task: longrange.Task, split: str = "test") -> dict[str, float]:
-    """Mean loss and metric of ``model`` over the task's evaluation batches of ``split``.
+def evaluate(model: SequenceModel, task: longrange.Task, split: str = "test", world: World = ALONE) -> dict[str, float]:
+    """Mean loss and metric of ``model`` over the task's evaluation batches of ``split`` (each process
+    of ``world`` takes every ``size``-th batch, and the processes add up their sums).
 
     Returns:
         ``{"loss": ..., <metric>: ...}``, means over sequences.
     """
     was_training = model.training
     model.eval()
-    totals: dict[str, float] = {}
+    totals: dict[str, float] = {"loss": 0.0, task.metric: 0.0}
     count = 0
-    for x, y in task.evaluation_batches(split):
+    for k, (x, y) in enumerate(task.evaluation_batches(split)):
+        if k % world.size != world.rank:
+            continue
         pred = model(x)
         n = x.shape[1]
         for key, value in {"loss": float(task.loss(pred, y)), **task.metrics(pred, y)}.items():
             totals[key] = totals.get(key, 0.0) + value * n
         count += n
     model.train(was_training)
+    if world.size > 1:
+        keys = sorted(totals)
+        *sums, count = all_sum([*(totals[k] for k in keys), count])
+        totals = dict(zip(keys, sums))
     return {k: v / count for k, v in totals.items()}
 
 
@@ -112,6 +120,7 @@ class SequenceTask(Task):
     """
 
     kind = "sequence"
+    parallel = True
     unit = "sequence"
     speed_key = "sequences_per_s"
     evaluate_first = True  # the learning curve starts at the untrained model, beside the baseline
@@ -131,17 +140,21 @@ class SequenceTask(Task):
         return cls(run.section("model", SequenceConfig), batch_size, seed)
 
     def next_batch(self):
-        return self.task.batch(self.batch_size, self.generator)  # (T, B, D), targets
+        x, y = self.task.batch(self.batch_size, self.generator)  # (T, B, D), targets: alike on every process
+        mine, weight = current().take(list(range(self.batch_size)))  # this process's part of the sequences
+        at, n = mine[0], len(mine)
+        return x.narrow(1, at, n), y.narrow(y.dim() - 1, at, n), weight
 
     def loss(self, batch):
-        x, y = batch
+        x, y, weight = batch
         pred = self.model(x)
         loss = self.task.loss(pred, y)
         metric = self.task.metrics(pred.detach(), y)[self.task.metric]
-        return loss, {"loss": loss.item(), self.task.metric: metric, "tokens": x.shape[1]}
+        figures = {"loss": loss.item(), self.task.metric: metric, "tokens": x.shape[1] if weight else 0}
+        return loss * weight, {**figures, "weight": weight}
 
     def evaluate(self) -> dict[str, float]:
-        return {f"test_{k}": v for k, v in evaluate(self.model, self.task, "test").items()}
+        return {f"test_{k}": v for k, v in evaluate(self.model, self.task, "test", current()).items()}
 
     def format_scores(self, scores: dict[str, float]) -> str:
         return "  ".join(f"{k.replace('_', ' ')} {v:.4g}" for k, v in scores.items())

@@ -28,6 +28,7 @@ from rnnlab.models.tagger import Tagger, TaggerConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
+from rnnlab.train.distributed import ALONE, World, current, gather_parts
 
 EVAL_BATCH = 64
 
@@ -84,9 +85,19 @@ class TagEncoder:
     def batch(self, sentences: list[tuple[str, ...]], unk_words: set[int] | None = None, p: float = 0.0, rng=None):
         """The batch dict of :class:`Tagger` (``tags`` left out), with training words seen once read
         as ``<unk>`` with probability ``p``."""
+        return self.tensors(sentences, self.word_ids(sentences, unk_words, p, rng))
+
+    def word_ids(
+        self, sentences: list[tuple[str, ...]], unk_words: set[int] | None = None, p: float = 0.0, rng=None
+    ) -> list[list[int]]:
+        """The words' ids, those in ``unk_words`` read as ``<unk>`` with probability ``p``."""
         word_ids = [self.words.ids(normalise(w, self.lowercase) for w in s) for s in sentences]
         if p and unk_words:
             word_ids = [[1 if w in unk_words and rng.random() < p else w for w in s] for s in word_ids]
+        return word_ids
+
+    def tensors(self, sentences: list[tuple[str, ...]], word_ids: list[list[int]]) -> dict:
+        """The batch dict of sentences whose word ids are given."""
         words, lengths = pad(word_ids)
         distinct = list(dict.fromkeys(w for s in sentences for w in s))
         row = {w: i for i, w in enumerate(distinct)}
@@ -143,20 +154,26 @@ def load_splits(cfg: TagConfig, seed: int) -> dict[str, list[Sentence]]:
     return {"train": train, "val": val, "test": test}
 
 
-def predict_tags(model: Tagger, encoder: TagEncoder, sentences: list[tuple[str, ...]]) -> list[list[str]]:
-    """The tags (in the file's scheme) of each sentence, in order."""
+def predict_tags(
+    model: Tagger, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE
+) -> list[list[str]]:
+    """The tags (in the file's scheme) of each sentence, in order; each process of ``world`` tags its
+    part of the sentences and the processes share their tags."""
     model.eval()
-    out: list[list[str]] = [[] for _ in sentences]
-    for batch in bucket_batches([len(s) for s in sentences], EVAL_BATCH, None):
-        paths = model.predict(encoder.batch([sentences[i] for i in batch]))
-        for i, path in zip(batch, paths):
-            out[i] = encoder.tag_names(path)
-    return out
+    part = world.part(len(sentences))
+    mine = sentences[part]
+    paths: list[list[int]] = [[] for _ in mine]
+    for batch in bucket_batches([len(s) for s in mine], EVAL_BATCH, None):
+        for i, path in zip(batch, model.predict(encoder.batch([mine[i] for i in batch]))):
+            paths[i] = path
+    if world.size > 1:
+        paths = gather_parts(paths, part, [len(s) for s in sentences])
+    return [encoder.tag_names(path) for path in paths]
 
 
-def score(model: Tagger, encoder: TagEncoder, sentences: list[Sentence]) -> dict:
+def score(model: Tagger, encoder: TagEncoder, sentences: list[Sentence], world: World = ALONE) -> dict:
     gold = [list(s.tags) for s in sentences]
-    pred = predict_tags(model, encoder, [s.tokens for s in sentences])
+    pred = predict_tags(model, encoder, [s.tokens for s in sentences], world)
     if encoder.scheme == "none":
         right = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
         return {"accuracy": right / sum(len(g) for g in gold)}
@@ -175,6 +192,7 @@ class TagTask(PassTask):
     """
 
     kind = "tag"
+    parallel = True
     higher_is_better = True
 
     def __init__(
@@ -217,17 +235,22 @@ class TagTask(PassTask):
 
     def next_batch(self):
         indices, rng = self.batches.next()
-        train = self.splits["train"]
-        b = self.encoder.batch([train[i].tokens for i in indices], self.once, self.data.word_dropout, rng)
-        b["tags"] = pad([self.gold[i] for i in indices])[0]
-        return b
+        sentences = [self.splits["train"][i].tokens for i in indices]
+        # the whole batch's word dropout, drawn alike by every process; then this process's part
+        ids = self.encoder.word_ids(sentences, self.once, self.data.word_dropout, rng)
+        mine, weight = current().take(list(range(len(indices))))
+        b = self.encoder.tensors([sentences[j] for j in mine], [ids[j] for j in mine])
+        b["tags"] = pad([self.gold[indices[j]] for j in mine])[0]
+        return b, weight
 
     def loss(self, batch):
+        batch, weight = batch
         loss = self.model.loss(batch)
-        return loss, {"loss": loss.item(), "tokens": int(batch["lengths"].sum())}
+        tokens = int(batch["lengths"].sum()) if weight else 0
+        return loss * weight, {"loss": loss.item(), "tokens": tokens, "weight": weight}
 
     def evaluate(self) -> dict[str, float]:
-        scores = score(self.model, self.encoder, self.splits["val"])
+        scores = score(self.model, self.encoder, self.splits["val"], current())
         return self.validation(scores)
 
     def format_scores(self, scores: dict[str, float]) -> str:

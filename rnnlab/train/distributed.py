@@ -10,6 +10,7 @@ sums a few figures with ``all_reduce``.
 from __future__ import annotations
 
 import datetime
+import inspect
 import os
 from dataclasses import dataclass
 
@@ -40,6 +41,28 @@ class World:
             raise ValueError(f"{what}: {count} does not split evenly over {self.size} processes")
         part = count // self.size
         return slice(self.rank * part, (self.rank + 1) * part)
+
+    def part(self, count: int) -> slice:
+        """This rank's contiguous part of ``count`` items, the parts as equal as can be (the first
+        ``count % size`` ranks take one more): the examples of a batch or of a validation set."""
+        base, extra = divmod(count, self.size)
+        start = self.rank * base + min(self.rank, extra)
+        return slice(start, start + base + (self.rank < extra))
+
+    def take(self, indices: list[int]) -> tuple[list[int], float]:
+        """This rank's part of a batch's examples, and the weight of the mean loss over them: the
+        processes times their share of the batch, so that the processes' gradients, averaged by
+        DDP, are the gradient of the whole batch's mean. A rank left without examples (a batch
+        smaller than the processes) runs the batch's first example at weight 0, so that every
+        rank takes part in the all-reduce."""
+        mine = indices[self.part(len(indices))]
+        if not mine:
+            return indices[:1], 0.0
+        return mine, self.size * len(mine) / len(indices)
+
+
+#: one process, alone: the world of what runs on one process only (the final scores of the writer)
+ALONE = World()
 
 
 def launched() -> bool:
@@ -104,17 +127,32 @@ def gather_columns(t: Tensor, dim: int) -> Tensor:
 
 
 def global_figures(figures: dict[str, float]) -> dict[str, float]:
-    """A step's figures over all processes: ``tokens`` summed, ``loss`` their exact mean (every
-    token weighs alike), the others averaged over the processes."""
-    size = current().size
-    if size == 1:
+    """A step's figures over all processes: ``tokens`` summed, the others (``loss``, metrics)
+    their exact mean over what they average (``weight``: the examples or tokens of this process's
+    part, by default its ``tokens``), which is dropped."""
+    figures = dict(figures)
+    weight = figures.pop("weight", figures["tokens"])
+    if current().size == 1:
         return figures
-    keys = sorted(k for k in figures if k not in ("loss", "tokens"))
-    tokens = figures["tokens"]
-    sums = all_sum([figures["loss"] * tokens, tokens, *(figures[k] for k in keys)])
-    out = {"loss": sums[0] / sums[1], "tokens": sums[1]}
-    out.update({k: v / size for k, v in zip(keys, sums[2:])})
-    return out
+    keys = sorted(k for k in figures if k != "tokens")
+    sums = all_sum([figures["tokens"], weight, *(figures[k] * weight for k in keys)])
+    return {"tokens": sums[0], **{k: v / sums[1] for k, v in zip(keys, sums[2:])}}
+
+
+def gather_parts(mine: list[list[int]], part: slice, lengths: list[int]) -> list[list[int]]:
+    """All ranks' lists of integers (predictions), where each rank holds the items ``part`` of
+    ``len(lengths)`` items of known lengths; in order, on every rank (an all-reduce of a vector
+    that holds each rank's items in their places and zeros elsewhere)."""
+    if current().size == 1:
+        return mine
+    ends = torch.tensor(lengths, dtype=torch.int64).cumsum(0).tolist()
+    starts = [0, *ends[:-1]]
+    flat = torch.zeros(ends[-1] if ends else 0, dtype=torch.int64)
+    for i, item in zip(range(part.start, part.stop), mine):
+        flat[starts[i] : ends[i]] = torch.tensor(item, dtype=torch.int64)
+    dist.all_reduce(flat)
+    values = flat.tolist()
+    return [values[a:b] for a, b in zip(starts, ends)]
 
 
 def agree(elapsed: float, signalled: bool) -> tuple[float, bool]:
@@ -126,8 +164,24 @@ def agree(elapsed: float, signalled: bool) -> tuple[float, bool]:
     return elapsed, bool(flag)
 
 
+class _Methods(nn.Module):
+    """A model whose forward runs any of its methods, named by ``_method``: DDP averages the gradients
+    of what runs inside its forward only, and a task may train through ``model.loss(...)``."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args, _method: str = "forward", **kwargs):
+        return getattr(self.model, _method)(*args, **kwargs)
+
+
 class Replica(DistributedDataParallel):
-    """DDP around a task's model; attributes the model has (``config``, ``rnn``, ...) read through."""
+    """DDP around a task's model: called, or any of its methods called (``replica.loss(batch)``),
+    through DDP's forward; its other attributes (``config``, ``rnn``, ...) read through."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__(_Methods(model))
 
     def __getattr__(self, name: str):
         try:
@@ -135,7 +189,10 @@ class Replica(DistributedDataParallel):
         except AttributeError:
             if name == "module":  # not built yet
                 raise
-            return getattr(self.module, name)
+        value = getattr(self.module.model, name)
+        if inspect.ismethod(value):  # through DDP's forward
+            return lambda *args, **kwargs: self(*args, _method=name, **kwargs)
+        return value
 
 
 def replicate(model: nn.Module) -> nn.Module:

@@ -76,7 +76,7 @@ class Trainer:
         self.task, self.out, self.optim, self.cfg = task, Path(out), optim, run
         self.world = distributed.current()  # rank 0 alone writes the run's files
         if self.world.size > 1 and not task.parallel:
-            raise ValueError(f"--nproc: data-parallel training covers language models so far, not {task.kind} runs")
+            raise ValueError(f"--nproc: {task.kind} runs train in one process")
         self.progress = progress or Progress()
         self.model = task.model  # the replica of each process trains it (in DDP when there are several)
         self.optimizer = make_optimizer(task.model, optim)

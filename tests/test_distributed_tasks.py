@@ -1,0 +1,76 @@
+"""Data-parallel training of the classifier, the tagger and the long-range tasks: two processes give
+what one gives, with batches that do not split evenly and a batch of one example."""
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+
+from rnnlab.runs import read_metrics
+from tests.test_distributed import _assert_same_run
+
+WORDS = "good bad fine awful great poor nice dull warm cold".split()
+
+
+def _run(argv, nproc):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    command = [sys.executable, "-m", "rnnlab", *argv, "--nproc", str(nproc)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _classify_file(path, rows, seed):
+    rng = random.Random(seed)
+    lines = ["label,text"]
+    for i in range(rows):
+        words = rng.choices(WORDS, k=rng.randint(2, 9))
+        label = "pos" if i < 2 and i % 2 == 0 or i >= 2 and WORDS.index(words[0]) % 2 == 0 else "neg"
+        lines.append(f"{label},{' '.join(words)}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _conll_file(path, sentences, seed):
+    rng = random.Random(seed)
+    out = []
+    for _ in range(sentences):
+        for w in rng.choices([*WORDS, "Paris", "Rome", "Anna"], k=rng.randint(2, 8)):
+            out.append(f"{w} {'B-LOC' if w in ('Paris', 'Rome') else 'B-PER' if w == 'Anna' else 'O'}")
+        out.append("")
+    path.write_text("\n".join(out) + "\n")
+    return path
+
+
+def _twice(tmp_path, argv):
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([*argv, "--out", str(one)], 1)
+    _run([*argv, "--out", str(two)], 2)
+    _assert_same_run(one, two)  # the loss of every step, and the weights
+    return one, two
+
+
+SMALL = ["--max-steps", "12", "--eval-every", "4", "--dropout", "0", "--hidden-size", "8", "--embedding-size", "8"]
+
+
+@pytest.mark.slow  # four short trainings in subprocesses, two of them on two processes
+def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
+    # 31 training texts in batches of 3: the batches split 2 + 1, and the last is one text (weight 0 on one process)
+    data = [_classify_file(tmp_path / f"{s}.csv", n, i) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]
+    files = ["--data", str(data[0]), "--val-data", str(data[1]), "--test-data", str(data[2])]
+    one, two = _twice(tmp_path / "c", ["train", "--task", "classify", *files, "--batch-size", "3", *SMALL])
+    val = [
+        [r[k] for r in read_metrics(run) for k in ("val_loss", "val_accuracy", "val_macro_f1")] for run in (one, two)
+    ]
+    assert len(val[0]) == 9 and val[0] == pytest.approx(val[1], rel=1e-5)  # the sharded validation, exact
+    tag = [_conll_file(tmp_path / f"{s}.conll", n, i) for i, (s, n) in enumerate((("t", 25), ("v", 11), ("e", 7)))]
+    files = ["--data", str(tag[0]), "--val-data", str(tag[1]), "--test-data", str(tag[2])]
+    _twice(tmp_path / "t", ["train", "--task", "tag", *files, "--batch-size", "4", "--word-dropout", "0.3", *SMALL])
+
+
+@pytest.mark.slow  # two short trainings in subprocesses, one on two processes
+def test_a_long_range_task_on_two_processes_trains_as_on_one(tmp_path):
+    argv = ["task", "adding", "-T", "12", "--hidden", "8", "--batch-size", "5", "--max-steps", "6", "--eval-every", "3"]
+    _twice(tmp_path, argv)
