@@ -65,6 +65,9 @@ def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
         [r[k] for r in read_metrics(run) for k in ("val_loss", "val_accuracy", "val_macro_f1")] for run in (one, two)
     ]
     assert len(val[0]) == 9 and val[0] == pytest.approx(val[1], rel=1e-5)  # the sharded validation, exact
+    _run(["train", "--resume", str(one), "--max-steps", "20"], 2)  # each on the other number of processes
+    _run(["train", "--resume", str(two), "--max-steps", "20"], 1)
+    _assert_same_run(one, two)
     tag = [_conll_file(tmp_path / f"{s}.conll", n, i) for i, (s, n) in enumerate((("t", 25), ("v", 11), ("e", 7)))]
     files = ["--data", str(tag[0]), "--val-data", str(tag[1]), "--test-data", str(tag[2])]
     _twice(tmp_path / "t", ["train", "--task", "tag", *files, "--batch-size", "4", "--word-dropout", "0.3", *SMALL])

@@ -207,8 +207,6 @@ class LanguageModelTask(Task):
         self.share = self.world.share(batch_size, "batch_size")
         torch.manual_seed(seed)
         self.model = LanguageModel(model_cfg)
-        if self.world.size > 1:  # the same weights everywhere, but each process its own dropout masks
-            torch.manual_seed(seed + 1_000_003 * self.world.rank)
         self.carry: tuple[Tensor, ...] | None = None
 
     @classmethod

@@ -155,6 +155,31 @@ def gather_parts(mine: list[list[int]], part: slice, lengths: list[int]) -> list
     return [values[a:b] for a, b in zip(starts, ends)]
 
 
+#: where the processes' random states are kept in a checkpoint (among the task's tensors)
+RANDOM_STATES = "rng.processes"
+
+
+def seed_processes(seed: int, tensors: dict[str, Tensor] | None = None, step: int = 0) -> None:
+    """Give each of several processes its own random stream (dropout masks): resumed from
+    ``tensors`` (a checkpoint's, saved by :func:`random_states`) when it was saved by as many
+    processes, else seeded by ``seed``, the rank and ``step``. One process keeps its stream as it is."""
+    world = current()
+    if world.size == 1:
+        return
+    states = (tensors or {}).get(RANDOM_STATES)
+    if states is not None and states.shape[0] == world.size:
+        torch.set_rng_state(states[world.rank].clone())
+    else:  # a new run, or another number of processes: new streams, one per process, seeded
+        torch.manual_seed(seed + 1_000_003 * world.rank + 7919 * step)
+
+
+def random_states() -> dict[str, Tensor]:
+    """Every process's random state, a row each (to resume each process's stream), when several train."""
+    if current().size == 1:
+        return {}
+    return {RANDOM_STATES: gather_columns(torch.get_rng_state().unsqueeze(0), 0)}
+
+
 def agree(elapsed: float, signalled: bool) -> tuple[float, bool]:
     """The processes' common clock and signal: the longest ``elapsed`` (so that the schedule, the
     budget and every limit come out alike everywhere) and whether any process was signalled."""

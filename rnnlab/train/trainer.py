@@ -86,6 +86,7 @@ class Trainer:
             lock_run_dir(self.out, RUN_FILES)
         elif self.world.writer:
             claim_run_dir(self.out, RUN_FILES, force, HINT.format(out=self.out))
+        tensors: dict = {}
         with releasing_on_error(self.out) if self.world.writer else contextlib.nullcontext():
             if resume:
                 counters, tensors, info = load_state(self.out / LAST, task.model, self.optimizer)
@@ -102,6 +103,7 @@ class Trainer:
                 write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
         self.telemetry = Telemetry(self.out if self.world.writer else None)
         self.replica = distributed.replicate(task.model)
+        distributed.seed_processes(run.seed, tensors, self.state.step)  # each process its own dropout masks
         self._stop = False
         self._diverged: str | bool = False  # "step" or "weights": where it was found
 
@@ -360,6 +362,7 @@ class Trainer:
         self.records.append(record)
         writer = self.world.writer
         tensors, info = task.state_dict()  # first, on every process (a task may gather its parts from all)
+        tensors.update(distributed.random_states())
         if writer:
             append_jsonl(self.out / METRICS, record)
         self.telemetry.flush()
