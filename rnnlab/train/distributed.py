@@ -49,16 +49,19 @@ class World:
         start = self.rank * base + min(self.rank, extra)
         return slice(start, start + base + (self.rank < extra))
 
-    def take(self, indices: list[int]) -> tuple[list[int], float]:
+    def take(self, indices: list[int], sizes: list[int] | None = None) -> tuple[list[int], float]:
         """This rank's part of a batch's examples, and the weight of the mean loss over them: the
-        processes times their share of the batch, so that the processes' gradients, averaged by
-        DDP, are the gradient of the whole batch's mean. A rank left without examples (a batch
-        smaller than the processes) runs the batch's first example at weight 0, so that every
-        rank takes part in the all-reduce."""
-        mine = indices[self.part(len(indices))]
+        processes times their share of the batch (of its examples, or of what the loss averages
+        over, ``sizes[j]`` for ``indices[j]``: target tokens), so that the processes' gradients,
+        averaged by DDP, are the gradient of the whole batch's mean. A rank left without examples
+        (a batch smaller than the processes) runs the batch's first example at weight 0, so that
+        every rank takes part in the all-reduce."""
+        part = self.part(len(indices))
+        mine = indices[part]
         if not mine:
             return indices[:1], 0.0
-        return mine, self.size * len(mine) / len(indices)
+        sizes = sizes or [1] * len(indices)
+        return mine, self.size * sum(sizes[part]) / sum(sizes)
 
 
 #: one process, alone: the world of what runs on one process only (the final scores of the writer)
@@ -178,6 +181,17 @@ def random_states() -> dict[str, Tensor]:
     if current().size == 1:
         return {}
     return {RANDOM_STATES: gather_columns(torch.get_rng_state().unsqueeze(0), 0)}
+
+
+def gather_texts(mine: list[str], part: slice, count: int) -> list[str]:
+    """All ranks' texts (outputs decoded from a part of ``count`` inputs each), in order, on every rank."""
+    if current().size == 1:
+        return mine
+    encoded = [list(text.encode()) for text in mine]
+    lengths = [0.0] * count
+    lengths[part] = [float(len(e)) for e in encoded]
+    lengths = [int(n) for n in all_sum(lengths)]
+    return [bytes(b).decode() for b in gather_parts(encoded, part, lengths)]
 
 
 def agree(elapsed: float, signalled: bool) -> tuple[float, bool]:
