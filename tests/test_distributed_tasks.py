@@ -73,6 +73,26 @@ def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
     _twice(tmp_path / "t", ["train", "--task", "tag", *files, "--batch-size", "4", "--word-dropout", "0.3", *SMALL])
 
 
+def _tree_file(path, rows, seed):
+    rng = random.Random(seed)
+    lines = []
+    for i in range(rows):
+        a, b, c = rng.choices(WORDS, k=3)
+        label = ["pos", "neg"][i % 2] if i < 2 else ["pos", "neg"][WORDS.index(b) % 2]
+        lines.append(f"{label}\t(S (A {a}) (B {b} (C {c})))")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.slow  # two short trainings in subprocesses, one on two processes
+def test_a_tree_classifier_on_two_processes_trains_as_on_one(tmp_path):
+    data = [_tree_file(tmp_path / f"{s}.tsv", n, i) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]
+    files = ["--data", str(data[0]), "--val-data", str(data[1]), "--test-data", str(data[2])]
+    one, two = _twice(tmp_path, ["train", "--task", "tree", *files, "--batch-size", "3", *SMALL])
+    val = [[r[k] for r in read_metrics(run) for k in ("val_loss", "val_accuracy")] for run in (one, two)]
+    assert len(val[0]) == 6 and val[0] == pytest.approx(val[1], rel=1e-5)
+
+
 @pytest.mark.slow  # two short trainings in subprocesses, one on two processes
 def test_a_long_range_task_on_two_processes_trains_as_on_one(tmp_path):
     argv = ["task", "adding", "-T", "12", "--hidden", "8", "--batch-size", "5", "--max-steps", "6", "--eval-every", "3"]

@@ -113,15 +113,16 @@ def test_node_labels_train_every_node(tmp_path, monkeypatch):
     monkeypatch.setitem(tree_sets.SPLIT_SETS, "listops", lambda: made)
     cfg = TreeModelConfig(hidden_size=8, embedding_size=8)
     task = TreeTask(cfg, TreeDataConfig(data="listops", node_labels=True), 8, 0)
-    batch = task.next_batch()
-    loss, info = task.loss(batch)
+    batch, weight = task.next_batch()
+    assert weight == 1.0  # the whole batch, on one process
+    loss, info = task.loss((batch, weight))
     nodes = sum(len(e.node_ids) for e in batch)
     assert info["tokens"] == nodes
     task.model.eval()  # the same dropout-free numbers for both
     inputs = task.encoder.inputs(batch)
     target = task.encoder.node_targets(batch, inputs.batch)
     expected = torch.nn.functional.cross_entropy(task.model.nodes(inputs), target, reduction="sum") / len(batch)
-    loss, _ = task.loss(batch)
+    loss, _ = task.loss((batch, weight))
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert (target >= 0).all() and target.numel() == nodes
 

@@ -34,6 +34,7 @@ from rnnlab.models.tree import TreeClassifier, TreeInputs, TreeModelConfig
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import ClassifyTask, load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, split_labelled
+from rnnlab.train.distributed import ALONE, World, all_sum, current, gather_parts
 from rnnlab.trees import TreeBatch
 from rnnlab.trees.batch import TreeShape
 
@@ -163,18 +164,27 @@ def predict(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded])
     return out
 
 
-def score(model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded], by_height: bool = False) -> dict:
+def score(
+    model: TreeClassifier, encoder: TreeEncoder, encoded: list[Encoded], by_height: bool = False, world: World = ALONE
+) -> dict:
     """Mean cross-entropy and :func:`~rnnlab.metrics.class_scores` at the roots; with ``by_height``
-    also the accuracy of the trees of each height."""
-    logp = predict(model, encoder, encoded)
+    also the accuracy of the trees of each height. Each process of ``world`` scores its part of the
+    trees, and the processes add up their sums and predictions."""
+    part = world.part(len(encoded))
+    logp = predict(model, encoder, encoded[part])
     gold = torch.tensor([e.label for e in encoded])
-    known = gold >= 0
-    picked = logp[known].gather(1, gold[known].unsqueeze(1)).clamp_min(LOG_FLOOR)
-    pred = logp.argmax(1)
-    scores = {"loss": -float(picked.mean()), **class_scores(gold.tolist(), pred.tolist(), encoder.labels.names)}
+    known = gold[part] >= 0
+    nll = -float(logp[known].gather(1, gold[part][known].unsqueeze(1)).clamp_min(LOG_FLOOR).sum())
+    pred = [[p] for p in logp.argmax(1).tolist()]
+    if world.size > 1:
+        (nll,) = all_sum([nll])
+        pred = gather_parts(pred, part, [1] * len(encoded))
+    pred = [p for (p,) in pred]
+    loss = nll / int((gold >= 0).sum()) if bool((gold >= 0).any()) else math.nan
+    scores = {"loss": loss, **class_scores(gold.tolist(), pred, encoder.labels.names)}
     if by_height:
         heights: dict[int, list[bool]] = {}
-        for e, g, p in zip(encoded, gold.tolist(), pred.tolist()):
+        for e, g, p in zip(encoded, gold.tolist(), pred):
             heights.setdefault(e.height, []).append(g == p)
         scores["by_height"] = {str(h): {"n": len(v), "accuracy": sum(v) / len(v)} for h, v in sorted(heights.items())}
     return scores
@@ -210,6 +220,7 @@ class TreeTask(PassTask):
     """
 
     kind = "tree"
+    parallel = True
     unit, speed_key = "node", "nodes_per_s"
     metric, higher_is_better = "val_accuracy", True
 
@@ -254,9 +265,11 @@ class TreeTask(PassTask):
 
     def next_batch(self):
         indices, _ = self.batches.next()
-        return [self.encoded["train"][i] for i in indices]
+        mine, weight = current().take(indices)  # this process's part (all of it, weight 1, when alone)
+        return [self.encoded["train"][i] for i in mine], weight
 
     def loss(self, batch):
+        batch, weight = batch
         inputs = self.encoder.inputs(batch)
         if self.data.node_labels:
             logits = self.model.nodes(inputs)
@@ -266,10 +279,11 @@ class TreeTask(PassTask):
             loss = per_node / len(batch)
         else:
             loss = torch.nn.functional.cross_entropy(self.model(inputs), torch.tensor([e.label for e in batch]))
-        return loss, {"loss": loss.item(), "tokens": inputs.batch.num_nodes}
+        figures = {"loss": loss.item(), "tokens": inputs.batch.num_nodes if weight else 0, "weight": weight}
+        return loss * weight, figures
 
     def evaluate(self) -> dict[str, float]:
-        return self.validation(score(self.model, self.encoder, self.encoded["val"]))
+        return self.validation(score(self.model, self.encoder, self.encoded["val"], world=current()))
 
     format_scores = ClassifyTask.format_scores
 
