@@ -12,6 +12,7 @@ import pytest
 from safetensors.torch import load_file
 
 from rnnlab.cli import main
+from rnnlab.runs import read_metrics
 from rnnlab.train.distributed import World
 from rnnlab.train.launch import without_option
 from tests.cli_errors import one_line_error
@@ -21,9 +22,10 @@ SMALL = "--hidden-size 24 --embedding-size 8 --seq-len 16 --batch-size 8 --eval-
 
 
 def _train(tmp_path, name, *extra, nproc=1):
-    argv = list(extra)
+    argv = []
     if "--resume" not in extra:
         argv += ["--data", str(tmp_path / "text.txt"), *SMALL, "--eval-every", "5", "--out", str(tmp_path / name)]
+    argv += extra  # last, so that they override
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
     command = [sys.executable, "-m", "rnnlab", "train", *argv, "--nproc", str(nproc)]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
@@ -59,6 +61,17 @@ def test_two_processes_match_one_and_resume_on_another_number(tmp_path):
     _assert_same_run(one, two)
 
 
+@pytest.mark.slow  # two short trainings, one on three processes (on any number of cores)
+def test_three_processes_share_the_validation_streams_unevenly(tmp_path):
+    (tmp_path / "text.txt").write_text(TEXT)
+    args = ["--max-steps", "5", "--eval-every", "2", "--batch-size", "6", "--force"]
+    one = _train(tmp_path, "one", *args)
+    three = _train(tmp_path, "three", *args, nproc=3)  # the 32 validation streams read 11 + 11 + 10
+    _assert_same_run(one, three)
+    val = [[r["val_loss"] for r in read_metrics(run)] for run in (one, three)]
+    assert len(val[0]) == 3 and val[0] == pytest.approx(val[1], rel=1e-6)
+
+
 @pytest.mark.slow  # three short trainings on two processes
 def test_each_process_resumes_its_own_dropout_stream(tmp_path):
     (tmp_path / "text.txt").write_text(TEXT)
@@ -84,6 +97,8 @@ def test_bad_process_counts(tmp_path, capsys):
     one_line_error(capsys, "--nproc", "positive")
     assert main([*base, "--nproc", str((os.cpu_count() or 1) + 1)]) == 2
     one_line_error(capsys, "--nproc", "cores", "--force")
+    assert main([*base, "--nproc", "2", "--batch-size", "31", "--force"]) == 2  # before any process starts
+    one_line_error(capsys, "batch_size", "31", "does not split evenly over 2 processes")
     assert main(["train", "--task", "seq2seq", "--data", "addition", "--nproc", "2"]) == 2
     one_line_error(capsys, "--nproc", "seq2seq runs train in one process")
     assert not (tmp_path / "run").exists()

@@ -24,10 +24,17 @@ def add_nproc(group: argparse._ArgumentGroup) -> None:
     )
 
 
-def run_parallel(args: argparse.Namespace, parallel: bool, kind: str, train: Callable[[Progress], int]) -> int:
+def run_parallel(
+    args: argparse.Namespace,
+    parallel: bool,
+    kind: str,
+    train: Callable[[Progress], int],
+    check: Callable[[int], None] | None = None,
+) -> int:
     """Run ``train`` here, or on ``--nproc`` processes started now (``parallel``: whether the run's
-    task, ``kind``, trains data-parallel); in a process of a data-parallel run, join the others first.
-    A process that loses the others ends with one line and exit status 2."""
+    task, ``kind``, trains data-parallel; ``check(nproc)`` refuses what the task cannot share out,
+    before they start); in a process of a data-parallel run, join the others first. A process that
+    loses the others ends with one line and exit status 2."""
     if not distributed.launched() and args.nproc != 1:
         cores = os.cpu_count() or 1
         if args.nproc < 1:
@@ -36,6 +43,8 @@ def run_parallel(args: argparse.Namespace, parallel: bool, kind: str, train: Cal
             raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
         if not parallel:
             raise UsageError(f"--nproc: {kind} runs train in one process")
+        if check is not None:
+            check(args.nproc)
         return launch(args.nproc, without_option(args.argv, "--nproc"))
     world = distributed.join()
     try:

@@ -184,9 +184,16 @@ def _resume(args: argparse.Namespace, progress: Progress) -> Trainer:
 
 
 def run(args: argparse.Namespace) -> int:
-    kind = read_run(args.resume).kind if args.resume is not None else args.task
+    run = read_run(args.resume) if args.resume is not None else None
+    kind = run.kind if run is not None else args.task
     parallel = kind in KINDS and KINDS[kind][0].parallel
-    return run_parallel(args, parallel, kind, lambda progress: _train(args, progress))
+
+    def check(nproc: int) -> None:
+        given = given_fields(args, OptimConfig, RunConfig)
+        optim = run.section("optim", OptimConfig) if run is not None else options(args.task, given)[0]
+        KINDS[kind][0].check_processes(optim.batch_size, nproc)
+
+    return run_parallel(args, parallel, kind, lambda progress: _train(args, progress), check)
 
 
 def _train(args: argparse.Namespace, progress: Progress) -> int:

@@ -127,8 +127,8 @@ def evaluate(
 
     The quick way (for the evaluations during training) reads ``batch_size`` parallel streams,
     each from a zero state, and leaves out the last few tokens that do not fill a chunk; in a
-    ``world`` of several processes each reads its share of the streams, and the mean is the exact
-    one over all tokens (the sums are added up). ``exact`` reads one stream from the first token
+    ``world`` of several processes each reads its part of those streams, and the mean is the exact
+    one over all their tokens (the sums are added up). ``exact`` reads one stream from the first token
     and predicts every later one: the figure to report (``rnnlab eval``, the test perplexity).
     """
     world = world or World()
@@ -142,9 +142,9 @@ def evaluate(
         )
     else:
         batch = max(1, min(batch_size, (len(ids) - 1) // seq_len))
-        batch = max(world.size, batch - batch % world.size)  # an equal share of the streams each
-        share = world.share(batch, "validation streams")
-        chunks = ((x[:, share], y[:, share]) for x, y in StreamBatches(ids, batch, seq_len, "validation text").all())
+        part = world.part(batch)  # the streams one process reads, shared out (a process may have none)
+        streams = StreamBatches(ids, batch, seq_len, "validation text").all() if part.stop > part.start else ()
+        chunks = ((x[:, part], y[:, part]) for x, y in streams)
     for x, y in chunks:
         x = x[: len(y)]  # (T, B)
         logits, state = model(x, state)
@@ -208,6 +208,10 @@ class LanguageModelTask(Task):
         torch.manual_seed(seed)
         self.model = LanguageModel(model_cfg)
         self.carry: tuple[Tensor, ...] | None = None
+
+    @classmethod
+    def check_processes(cls, batch_size: int, processes: int) -> None:
+        World(0, processes).share(batch_size, "batch_size")  # each stream's state lives in one process
 
     @classmethod
     def from_run(cls, run: RunConfig, batch_size: int, seed: int) -> LanguageModelTask:

@@ -45,6 +45,12 @@ class Task(ABC):
     higher_is_better: bool
     batch_size: int
 
+    @classmethod
+    def check_processes(cls, batch_size: int, processes: int) -> None:
+        """Refuse (``ValueError``) a number of processes that batches of ``batch_size`` cannot be
+        shared out over; called before the processes start."""
+        return None
+
     @property
     def batches_per_epoch(self) -> int | None:
         """Batches in one pass over the training data, or ``None`` for an endless stream."""
