@@ -99,6 +99,16 @@ def test_nothing_listening(tmp_path):
     assert took < 4 + 8
 
 
+def test_a_silent_program_at_the_endpoint(tmp_path):
+    with socket.socket() as other:  # accepts and never answers, where torch sees another machine: its client
+        other.bind(("0.0.0.0", 0))  # would wait for ever
+        other.listen()
+        endpoint = f"0.0.0.0:{other.getsockname()[1]}"
+        err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "1")
+    assert f"the rendezvous at {endpoint} did not answer within 12s" in err
+    assert took < 12 + 6
+
+
 def test_the_other_machines_never_join(tmp_path):
     endpoint = f"localhost:{_free_port()}"  # this machine hosts the rendezvous; nobody else comes
     err, took = _refused(tmp_path, "--nnodes", "3", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "3")
@@ -116,7 +126,7 @@ def test_a_worker_that_cannot_join_under_torchrun(tmp_path):
     env |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "RNNLAB_DIST_TIMEOUT": "3"}
     env["TORCH_CPP_LOG_LEVEL"] = "FATAL"  # torch's own retry lines, printed before rnnlab is asked
     err, took = _refused(tmp_path, env=env)
-    assert "process 1 of 2 could not join the others" in err
+    assert f"process 1 of 2 could not join the others at 127.0.0.1:{env['MASTER_PORT']}" in err
     assert took < 15
 
 

@@ -85,8 +85,9 @@ def run_parallel(args: argparse.Namespace, parallel: bool, kind: str, train: Cal
         world = distributed.join()
     except (RuntimeError, ValueError) as e:  # the others or their store unreachable (torchrun's MASTER_ADDR/PORT)
         where = f"process {os.environ.get('RANK', '?')} of {os.environ.get('WORLD_SIZE', '?')}"
+        at = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
         first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
-        print(f"rnnlab {args.argv[0]}: error: {where} could not join the others ({first})", file=sys.stderr)
+        print(f"rnnlab {args.argv[0]}: error: {where} could not join the others at {at} ({first})", file=sys.stderr)
         return 2
     try:
         return train(Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -92,6 +93,10 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
         max_restarts=0,
     )
     where = f"the rendezvous at {nodes.endpoint}"
+    if nodes.host is not None:  # what torch does not bound: a client waits for ever on a silent program
+        wait = 2 * timeout + 10  # the store's client (its two tries), then the join, and some
+        message = f"rnnlab {argv[0]}: error: {where} did not answer within {wait}s"
+        threading.Thread(target=_watch, args=(wait, message), daemon=True).start()
     try:
         elastic_launch(config, sys.executable)("-m", "rnnlab", *argv)
     except SignalException:  # Ctrl-C or SIGTERM: the workers finish their step and save
@@ -112,6 +117,31 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
     except RendezvousError as e:
         return error(f"{where} failed ({_reason(e)})")
     return 0
+
+
+def _watch(wait: float, message: str) -> None:
+    """End this process with ``message`` (exit 2) if it has started no worker after ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if _children():
+            return  # the rendezvous is done: the run goes on
+        time.sleep(0.5)
+    if not _children():
+        print(message, file=sys.stderr, flush=True)
+        os._exit(2)
+
+
+def _children() -> bool:
+    """Whether this process has a child running (Linux: read from /proc)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                if f.read().rpartition(")")[2].split()[1] == me:
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 def _reason(error: BaseException) -> str:
