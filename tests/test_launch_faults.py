@@ -150,6 +150,11 @@ def test_bad_values(tmp_path, capsys, options, fragments):
     assert not (tmp_path / "run").exists()
 
 
+def test_a_task_that_trains_in_one_process(capsys):
+    assert main(["train", "--task", "seq2seq", "--data", "addition", "--nnodes", "2", "--rdzv-endpoint", "h:1"]) == 2
+    one_line_error(capsys, "--nnodes: seq2seq runs train in one process")
+
+
 def test_endpoints_and_the_options_kept_from_the_workers():
     assert parse_endpoint("node-a.example:29500") == ("node-a.example", 29500)
     assert parse_endpoint("[::1]:29500") == ("::1", 29500)
@@ -175,6 +180,7 @@ def test_two_machines_on_one_give_what_one_process_gives(tmp_path):
                 os.killpg(proc.pid, signal.SIGKILL)
     for proc, (_, err) in zip(machines, done):
         assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
+        assert all(line.startswith("rnnlab: ") for line in err.splitlines()), err[-3000:]  # torch quiet
     assert sum("run in" in out for out, _ in done) == 1  # rank 0 alone says where it writes
     one = _train(tmp_path, "one", "--max-steps", "10")
     _assert_same_run(one, tmp_path / "two")

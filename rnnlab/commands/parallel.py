@@ -1,5 +1,6 @@
-"""``--nproc``: what the training commands (``train``, ``task``) share to run data-parallel, started by
-rnnlab's launcher (:mod:`rnnlab.train.launch`) or by ``torchrun``."""
+"""``--nproc`` (and ``--nnodes``, ``--rdzv-endpoint``, ``--rdzv-timeout`` across machines): what the training
+commands (``train``, ``task``) share to run data-parallel, started by rnnlab's launcher
+(:mod:`rnnlab.train.launch`) or by ``torchrun``."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def add_nproc(group: argparse._ArgumentGroup) -> None:
         "--nproc",
         type=int,
         default=1,
-        help="train data-parallel on this many local processes (torch.distributed, DDP); "
+        help="train data-parallel on this many local processes (torch.distributed, DDP), on each machine; "
         "under torchrun, its processes are used instead",
     )
     group.add_argument(
@@ -76,7 +77,8 @@ def run_parallel(args: argparse.Namespace, parallel: bool, kind: str, train: Cal
         if args.nproc > cores and not args.force:
             raise UsageError(f"--nproc: {args.nproc} processes on {cores} cores; add --force to start them anyway")
         if not parallel:
-            raise UsageError(f"--nproc: {kind} runs train in one process")
+            flag = "--nproc" if args.nproc != 1 else "--nnodes" if args.nnodes != 1 else "--rdzv-endpoint"
+            raise UsageError(f"{flag}: {kind} runs train in one process")
         argv = args.argv
         for name in LAUNCH_OPTIONS:
             argv = without_option(argv, name)
