@@ -67,7 +67,9 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
     if nodes.host is not None:
         _quiet_cpp_logs([*argv, "--nproc", str(nproc), *nodes.options()])
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as torchrun: processes sharing cores, one thread each
-    os.environ[_QUIET] = "1"  # a failure is reported once, here, not by every worker that lost it
+    # a failure is reported once, here, not by every worker that lost it; across machines, a failure on
+    # another is not seen here: the first process of each machine says that it lost the others
+    os.environ[_QUIET] = "1" if nodes.count == 1 else "nodes"
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its own account of the same
     timeout = max(1, round(nodes.timeout))
     # a client retries its connection once after read_timeout: both within the time given
@@ -232,8 +234,10 @@ _QUIET = "RNNLAB_LAUNCHED"
 
 
 def quiet_workers() -> bool:
-    """Whether this worker was started by :func:`launch`, which reports a failure itself."""
-    return os.environ.get(_QUIET) == "1"
+    """Whether this worker leaves the report of a failure to :func:`launch` that started it: all do on one
+    machine; across several, all but the first on each (``LOCAL_RANK`` 0) say that they lost the others."""
+    launched = os.environ.get(_QUIET)
+    return launched == "1" or (launched == "nodes" and os.environ.get("LOCAL_RANK", "0") != "0")
 
 
 def without_option(argv: list[str], name: str) -> list[str]:
