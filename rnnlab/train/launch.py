@@ -113,7 +113,7 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
     except RendezvousTimeoutError:  # torch does not say how many came
         return error(f"{where}: the other machines did not join within {timeout}s ({nodes.count} expected)")
     except RendezvousConnectionError as e:
-        return error(f"{where} cannot be reached ({_reason(e)})")
+        return error(f"{where} cannot be reached within {timeout}s ({_reason(e)})")
     except RendezvousClosedError:
         return error(f"{where} was closed: another machine left or the run ended")
     except RendezvousError as e:
