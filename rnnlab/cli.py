@@ -33,6 +33,7 @@ from rnnlab.commands import (
 )
 from rnnlab.commands.common import Parser, UsageError
 from rnnlab.runtime import tune_process
+from rnnlab.train.launch import report_error
 
 COMMANDS = (
     *(train, sample, evaluate, inspect_run, plot),
@@ -64,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         return 141
     except (UsageError, ValueError, OSError) as e:
         command = f"rnnlab {argv[0]}" if argv and not argv[0].startswith("-") else "rnnlab"
-        print(f"{command}: error: {e}", file=sys.stderr)
+        report_error(f"{command}: error: {e}")
         return 2
     except KeyboardInterrupt:
-        print("rnnlab: interrupted", file=sys.stderr)
+        report_error("rnnlab: interrupted")
         return 130
 
 

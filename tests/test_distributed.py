@@ -82,6 +82,19 @@ def test_each_process_resumes_its_own_dropout_stream(tmp_path):
     _assert_same_run(straight, halves)  # the second half drew the masks that the straight run drew
 
 
+@pytest.mark.slow  # starts two processes
+def test_an_error_every_process_meets_is_said_once(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "none.txt"), "--nproc", "2"]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"rnnlab train: error: data: no such file, folder or glob match: {tmp_path / 'none.txt'} "
+        "(named corpora: shakespeare, python-stdlib, ptb)"
+    ]
+    assert not (tmp_path / "runs").exists()
+
+
 def test_shares_and_launch_arguments():
     assert [World(r, 4).share(32, "batch_size") for r in range(4)] == [slice(i * 8, i * 8 + 8) for i in range(4)]
     with pytest.raises(ValueError, match="batch_size: 30 does not split evenly over 4 processes"):

@@ -100,8 +100,11 @@ def run_parallel(
         first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
         print(f"rnnlab {args.argv[0]}: error: {where} could not join the others at {at} ({first})", file=sys.stderr)
         return 2
+    ended = False
     try:
-        return train(Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
+        status = train(Progress(sys.stdout if world.writer else open(os.devnull, "w", encoding="utf-8")))
+        ended = True
+        return status
     except RuntimeError as e:
         if world.size == 1 or not distributed.lost_peer(e):
             raise
@@ -112,4 +115,4 @@ def run_parallel(
             print(f"rnnlab {args.argv[0]}: error: {where} lost the others ({first})", file=sys.stderr)
         return 2
     finally:
-        distributed.leave()
+        distributed.leave(together=ended)

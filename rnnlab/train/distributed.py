@@ -9,6 +9,7 @@ sums a few figures with ``all_reduce``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import os
@@ -83,9 +84,16 @@ def join() -> World:
     """Join the process group torchrun describes (gloo: the trainers run on the CPU), once; the world."""
     if not launched():
         return World()
+    global _LAST
     if not dist.is_initialized():
         dist.init_process_group("gloo", timeout=TIMEOUT)  # the trainers run on the CPU
+        _LAST = dist.new_group(backend="gloo", timeout=LAST_WAIT)
     return current()
+
+
+#: how long the other processes wait at the end for the writer's last files (a test set's scores)
+LAST_WAIT = datetime.timedelta(hours=12)
+_LAST = None  # the group of that last wait, without the training's short timeout
 
 
 def current() -> World:
@@ -95,9 +103,16 @@ def current() -> World:
     return World()
 
 
-def leave() -> None:
-    """Leave the process group, if this process joined one."""
+def leave(together: bool = False) -> None:
+    """Leave the process group, if this process joined one; ``together``: once all processes are
+    done (after a run that ended well: the writer's results may take a while). Processes that left
+    one by one, while the writer was still at work, could abort in gloo's teardown."""
+    global _LAST
     if dist.is_available() and dist.is_initialized():
+        if together and _LAST is not None:
+            with contextlib.suppress(RuntimeError):  # a process that died meanwhile: leave anyway
+                dist.barrier(group=_LAST)
+        _LAST = None
         dist.destroy_process_group()
 
 

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -99,14 +100,20 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
         wait = 2 * timeout + 10  # the store's client (its two tries), then the join, and some
         message = f"rnnlab {argv[0]}: error: {where} did not answer within {wait}s"
         threading.Thread(target=_watch, args=(wait, message), daemon=True).start()
+    errors = tempfile.TemporaryDirectory(prefix="rnnlab-errors-")
+    os.environ[_ERRORS] = errors.name  # the workers' one-line errors, said here once each
     try:
         elastic_launch(config, sys.executable)("-m", "rnnlab", *argv)
     except SignalException:  # Ctrl-C or SIGTERM: the workers finish their step and save
         return 130
     except ChildFailedError as e:
         codes = {f.exitcode for f in e.failures.values()}
-        if codes <= {1, 2, 130}:  # the workers' own statuses (diverged, refused, interrupted): already said
-            return max(codes)
+        own = codes & {1, 2, 130}  # the workers' own statuses (diverged, refused, interrupted)
+        lines = _worker_errors(errors.name)
+        for line in lines:
+            print(line, file=sys.stderr)
+        if lines or codes <= {1, 2, 130}:  # said by the workers (the others stopped after them)
+            return max(own or {2})
         rank, failure = e.get_first_failure()  # the first to fail: the others were stopped after it
         status = f"signal {-failure.exitcode}" if failure.exitcode < 0 else f"exit status {failure.exitcode}"
         return error(f"process {rank} of {nproc * nodes.count} failed ({status}); the run stopped")
@@ -118,7 +125,36 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
         return error(f"{where} was closed: another machine left or the run ended")
     except RendezvousError as e:
         return error(f"{where} failed ({_reason(e)})")
+    finally:
+        os.environ.pop(_ERRORS, None)
+        errors.cleanup()
     return 0
+
+
+_ERRORS = "RNNLAB_WORKER_ERRORS"
+
+
+def report_error(line: str) -> None:
+    """Say a process's one-line error: on stderr, or, in a worker started by :func:`launch`, to the
+    launcher, which says each distinct line once (the processes of a run mostly meet the same one)."""
+    folder = os.environ.get(_ERRORS)
+    if folder:
+        try:
+            with open(os.path.join(folder, os.environ.get("RANK", "0")), "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            return
+        except OSError:
+            pass
+    print(line, file=sys.stderr)
+
+
+def _worker_errors(folder: str) -> list[str]:
+    """The distinct lines the workers reported (:func:`report_error`), in the order of their ranks."""
+    lines: list[str] = []
+    for name in sorted(os.listdir(folder), key=lambda n: int(n) if n.isdigit() else 0):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            lines += [line for line in f.read().splitlines() if line and line not in lines]
+    return lines
 
 
 def _watch(wait: float, message: str) -> None:
