@@ -39,6 +39,7 @@ from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask
 from rnnlab.tasks.describer import Describer, caption_loss, image_tensor, targets
+from rnnlab.train.distributed import ALONE, World, current, gather_texts
 
 SELECT = ("auto", "bleu4", "exact", "correct", "loss")
 SCENES = "digit-scenes"
@@ -111,11 +112,21 @@ class CaptionTask(PassTask):
         batch_size: (image, caption) pairs per step.
         seed: seeds the splits of user data, the initial weights and the batches.
         tables: a resumed run's vocabulary.
+
+    Data-parallel (``--nproc``): each process takes its part of every batch, weighted by its words,
+    and the evaluations are shared out (their scores are those of one process). But the image
+    encoder's batch normalisation normalises each process's part with that part's own statistics:
+    ``SyncBatchNorm``, which would share them, takes GPU inputs only (torch 2.13,
+    ``torch/nn/modules/batchnorm.py``, ``SyncBatchNorm.forward``: "SyncBatchNorm expected input
+    tensor to be on GPU or XPU"), so a run on N processes trains as N smaller batches would, not
+    as one process does. The statistics that evaluations use are recomputed from the same training
+    images on every process (:meth:`refresh_statistics`), so they agree.
     """
 
     kind = "caption"
     unit = "image"
     speed_key = "images_per_s"
+    parallel = True
 
     def __init__(
         self, model_cfg: CaptionConfig, data: CaptionDataConfig, batch_size: int, seed: int, tables: dict | None = None
@@ -160,31 +171,39 @@ class CaptionTask(PassTask):
 
     def next_batch(self):
         indices, _ = self.batches.next()
-        tgt_in, tgt_out = targets([self.pairs[i][1] for i in indices])
-        return self.images["train"][[self.pairs[i][0] for i in indices]], tgt_in, tgt_out
+        # this process's part, weighted by its words (with </s>): both terms of the loss are divided
+        # by the words of the batch (the penalty's sum over images too, see caption_loss), so the
+        # weighted parts add up to the whole batch's loss exactly
+        mine, weight = current().take(indices, [len(self.pairs[i][1]) + 1 for i in indices])
+        tgt_in, tgt_out = targets([self.pairs[i][1] for i in mine])
+        return self.images["train"][[self.pairs[i][0] for i in mine]], tgt_in, tgt_out, weight
 
     def loss(self, batch):
-        images, tgt_in, tgt_out = batch
+        images, tgt_in, tgt_out, weight = batch
         logits, weights = self.model(images, tgt_in)
         ce, penalty = caption_loss(logits, tgt_out, weights, self.data.attention_penalty)
-        figures = {"loss": ce.item(), "tokens": int(images.shape[0])}
+        figures = {"loss": ce.item(), "tokens": int(images.shape[0]) if weight else 0, "weight": weight}
         if weights is not None and self.data.attention_penalty:
             figures["attention_penalty"] = penalty.item()
-        return ce + penalty, figures
+        return (ce + penalty) * weight, figures
 
     def refresh_statistics(self, model: Captioner) -> None:
         """Give ``model``'s batch normalisation the statistics of :data:`REFRESH_IMAGES` training
         images spread evenly over the split (:meth:`Captioner.refresh_statistics`), before every
-        evaluation."""
+        evaluation. Every process of a data-parallel run reads the same images, in the same
+        batches, outside DDP (``model`` is the task's own model, not its replica), so every process
+        gets the same statistics; DDP's broadcast of rank 0's buffers at the next training step then
+        overwrites them with what they already are, and training's batch statistics replace them."""
         train = self.images["train"]
         images = train[:: max(1, len(train) // REFRESH_IMAGES)][:REFRESH_IMAGES]
         model.refresh_statistics(images[k : k + self.batch_size] for k in range(0, len(images), self.batch_size))
 
     def evaluate(self) -> dict[str, float]:
+        world = current()
         self.refresh_statistics(self.model)
-        scores = {"val_loss": self.describer.loss(self.images["val"], self.val_pairs)}
+        scores = {"val_loss": self.describer.loss(self.images["val"], self.val_pairs, world)}
         n = min(self.data.eval_images, len(self.splits["val"]))
-        found = [h[0].text for h in self.describer.caption(self.images["val"][:n], beam=1)]
+        found = greedy(self.describer, self.images["val"][:n], world)
         scores.update({f"val_{k}": float(v) for k, v in self.scores(self.splits["val"][:n], found).items()})
         return scores
 
@@ -240,6 +259,14 @@ class CaptionTask(PassTask):
             f"caption: {sizes} images ({' / '.join(self.splits)}), {len(self.pairs):,} training captions, "
             f"{len(self.vocab):,} words; {self.data.image_size}-px images, {how}"
         )
+
+
+def greedy(describer: Describer, images: torch.Tensor, world: World = ALONE) -> list[str]:
+    """The greedy captions of ``images``, in order; each process of ``world`` captions its part and
+    the processes share their texts."""
+    part = world.part(images.shape[0])
+    mine = [h[0].text for h in describer.caption(images[part], beam=1)]
+    return gather_texts(mine, part, images.shape[0]) if world.size > 1 else mine
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.symbols import BOS, EOS, PAD
 from rnnlab.data.tokenizer import Tokenizer
 from rnnlab.models.captioner import Captioner
+from rnnlab.train.distributed import ALONE, World, all_sum
 
 BATCH = 64  # images decoded together (each with all its beams)
 
@@ -92,16 +93,20 @@ class Describer:
 
     # ----------------------------------------------------------------- scoring
     @torch.no_grad()
-    def loss(self, images: Tensor, pairs: list[tuple[int, list[int]]]) -> float:
+    def loss(self, images: Tensor, pairs: list[tuple[int, list[int]]], world: World = ALONE) -> float:
         """Mean cross-entropy a word (with ``</s>``), teacher-forced, in nats, of ``pairs`` (image
-        index into ``images``, caption ids)."""
+        index into ``images``, caption ids); each process of ``world`` scores its part of the pairs
+        and the processes add up their sums."""
+        mine = pairs[world.part(len(pairs))]
         total, count = 0.0, 0
         with decode.evaluating(self.model):
-            for batch in bucket_batches([len(c) for _, c in pairs], BATCH, None):
-                tgt_in, tgt_out = targets([pairs[i][1] for i in batch])
-                logits, _ = self.model(images[[pairs[i][0] for i in batch]], tgt_in)
+            for batch in bucket_batches([len(c) for _, c in mine], BATCH, None):
+                tgt_in, tgt_out = targets([mine[i][1] for i in batch])
+                logits, _ = self.model(images[[mine[i][0] for i in batch]], tgt_in)
                 total += float(caption_loss(logits, tgt_out, None, 0.0, "sum")[0])
                 count += int((tgt_out != PAD).sum())
+        if world.size > 1:
+            total, count = all_sum([total, float(count)])
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding

@@ -12,6 +12,10 @@ Each evaluation gives the validation loss over the whole validation split and de
 best weights are those of the best validation BLEU (exact match for ``dates`` and ``addition``,
 or the loss: ``--select``). At the end the best weights translate the whole validation and test
 splits with a beam of ``test_beam``, scored overall and by source length.
+
+Data-parallel (``--nproc``): each process takes its part of every batch, weighted by its target
+tokens, so that two processes train as one; the validation loss and the greedy translations are
+shared out among the processes and put together, so the scores are those of one process.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask
 from rnnlab.tasks.translator import Translator, batch_of
+from rnnlab.train.distributed import ALONE, World, current, gather_texts
 
 #: named sets scored by exact match rather than BLEU, and read as characters by default
 EXACT_SETS = ("dates", "addition")
@@ -123,6 +128,7 @@ class Seq2SeqTask(PassTask):
     kind = "seq2seq"
     unit = "target token"
     evaluate_first = False
+    parallel = True
 
     def __init__(
         self, model_cfg: Seq2SeqConfig, data: Seq2SeqDataConfig, batch_size: int, seed: int, tables: dict | None = None
@@ -160,20 +166,24 @@ class Seq2SeqTask(PassTask):
 
     def next_batch(self):
         indices, _ = self.batches.next()
-        return batch_of([self.encoded[i] for i in indices])
+        # this process's part, weighted by its target tokens (with </s>): the loss is a token mean
+        mine, weight = current().take(indices, [len(self.encoded[i][1]) + 1 for i in indices])
+        return (*batch_of([self.encoded[i] for i in mine]), weight)
 
     def loss(self, batch):
-        src, src_lengths, tgt_in, tgt_out = batch
+        src, src_lengths, tgt_in, tgt_out, weight = batch
         logits, _ = self.model(src, src_lengths, tgt_in)  # (T, B, V)
         loss = F.cross_entropy(
             logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, label_smoothing=self.data.label_smoothing
         )
-        return loss, {"loss": loss.item(), "tokens": int((tgt_out != PAD).sum())}
+        tokens = int((tgt_out != PAD).sum()) if weight else 0
+        return loss * weight, {"loss": loss.item(), "tokens": tokens, "weight": weight}
 
     def evaluate(self) -> dict[str, float]:
-        scores = {"val_loss": self.translator.loss(self.val_encoded)}
+        world = current()
+        scores = {"val_loss": self.translator.loss(self.val_encoded, world)}
         pairs = self.splits["val"][: self.data.eval_sentences]
-        hyps = [h[0].text for h in self.translator.translate([s for s, _ in pairs], beam=1)]
+        hyps = greedy(self.translator, [s for s, _ in pairs], world)
         found = translation_scores(hyps, [t for _, t in pairs])
         scores.update({f"val_{k}": float(found[k]) for k in ("bleu", "chrf", "exact")})
         return scores
@@ -217,6 +227,14 @@ def load_splits(data: Seq2SeqDataConfig, seed: int) -> dict[str, list[tuple[str,
         data.target_column,
     )
     return {"train": splits["train"], "val": splits["valid"], "test": splits["test"]}
+
+
+def greedy(translator: Translator, sources: list[str], world: World = ALONE) -> list[str]:
+    """The greedy translations of ``sources``, in order; each process of ``world`` decodes its part
+    and the processes share their texts."""
+    part = world.part(len(sources))
+    mine = [h[0].text for h in translator.translate(sources[part], beam=1)]
+    return gather_texts(mine, part, len(sources)) if world.size > 1 else mine
 
 
 @torch.no_grad()

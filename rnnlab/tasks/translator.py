@@ -20,6 +20,7 @@ from rnnlab.data.batching import bucket_batches, pad
 from rnnlab.data.symbols import BOS, EOS, PAD
 from rnnlab.data.tokenizer import Tokenizer
 from rnnlab.models.seq2seq import Seq2Seq
+from rnnlab.train.distributed import ALONE, World, all_sum
 
 BATCH = 64  # sentences decoded together (each with all its beams)
 BATCH_BYTES = 1 << 30  # fewer sentences together when a wide beam or a long output would need more
@@ -88,17 +89,21 @@ class Translator:
 
     # ----------------------------------------------------------------- scoring
     @torch.no_grad()
-    def loss(self, encoded: list[tuple[list[int], list[int]]]) -> float:
-        """Mean cross-entropy a target token (with ``</s>``), teacher-forced, in nats."""
+    def loss(self, encoded: list[tuple[list[int], list[int]]], world: World = ALONE) -> float:
+        """Mean cross-entropy a target token (with ``</s>``), teacher-forced, in nats; each process of
+        ``world`` scores its part of the pairs and the processes add up their sums."""
+        mine = encoded[world.part(len(encoded))]
         total, count = 0.0, 0
         with decode.evaluating(self.model):
-            for batch in bucket_batches([len(s) for s, _ in encoded], BATCH, None):
-                src, src_lengths, tgt_in, tgt_out = batch_of([encoded[i] for i in batch])
+            for batch in bucket_batches([len(s) for s, _ in mine], BATCH, None):
+                src, src_lengths, tgt_in, tgt_out = batch_of([mine[i] for i in batch])
                 logits, _ = self.model(src, src_lengths, tgt_in)
                 total += float(
                     F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, reduction="sum")
                 )
                 count += int((tgt_out != PAD).sum())
+        if world.size > 1:
+            total, count = all_sum([total, float(count)])
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding
