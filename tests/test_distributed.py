@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from rnnlab.cli import main
 from rnnlab.runs import read_metrics
+from rnnlab.tasks import Seq2SeqTask
 from rnnlab.train.distributed import World
 from rnnlab.train.launch import without_option
 from tests.cli_errors import one_line_error
@@ -112,9 +113,13 @@ def test_bad_process_counts(tmp_path, capsys):
     one_line_error(capsys, "--nproc", "cores", "--force")
     assert main([*base, "--nproc", "2", "--batch-size", "31", "--force"]) == 2  # before any process starts
     one_line_error(capsys, "batch_size", "31", "does not split evenly over 2 processes")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_task_that_does_not_share_out_its_batches_is_refused(capsys, monkeypatch):
+    monkeypatch.setattr(Seq2SeqTask, "parallel", False)  # every task shares them out now; a new one may not
     assert main(["train", "--task", "seq2seq", "--data", "addition", "--nproc", "2"]) == 2
     one_line_error(capsys, "--nproc", "seq2seq runs train in one process")
-    assert not (tmp_path / "run").exists()
 
 
 def _workers(out):

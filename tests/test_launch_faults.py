@@ -13,6 +13,7 @@ import pytest
 
 from rnnlab.cli import main
 from rnnlab.commands.parallel import LAUNCH_OPTIONS
+from rnnlab.tasks import Seq2SeqTask
 from rnnlab.train.launch import parse_endpoint, without_option
 from tests.cli_errors import one_line_error
 from tests.test_distributed import SMALL, TEXT, _assert_same_run, _train
@@ -150,7 +151,8 @@ def test_bad_values(tmp_path, capsys, options, fragments):
     assert not (tmp_path / "run").exists()
 
 
-def test_a_task_that_trains_in_one_process(capsys):
+def test_a_task_that_trains_in_one_process(capsys, monkeypatch):
+    monkeypatch.setattr(Seq2SeqTask, "parallel", False)  # every task shares out its batches now; a new one may not
     assert main(["train", "--task", "seq2seq", "--data", "addition", "--nnodes", "2", "--rdzv-endpoint", "h:1"]) == 2
     one_line_error(capsys, "--nnodes: seq2seq runs train in one process")
 
