@@ -124,7 +124,7 @@ def bare_loop(task: CaptionTask, steps: int) -> float:
     images = 0
     start = time.perf_counter()
     for _ in range(steps):
-        batch = task.next_batch()
+        *batch, _ = task.next_batch()  # images, words in, words out (and the weight of a process's part: 1)
         loss = bare_loss(model, *batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -165,3 +165,32 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path
     assert step
     _train(tmp_path, "run", "--resume", str(out), "--max-steps", "20")
     assert _losses(out)[-1] > 0 and len(_losses(out)) >= 20
+
+
+@pytest.mark.slow  # a two-process training interrupted, twice
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_under_the_launcher_saves_and_leaves_nothing_running(tmp_path, presses):
+    (tmp_path / "text.txt").write_text(TEXT * 4)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "text.txt"), *SMALL, "--eval-every", "5"]
+    argv += ["--max-steps", "100000", "--time-budget", "5m", "--out", str(out), "--nproc", "2"]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for _ in range(presses):  # as a terminal does: to the launcher's process group (the workers have their own)
+            os.killpg(proc.pid, signal.SIGINT)
+            time.sleep(0.3)
+        out_text, err = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert not _workers(out)  # none left behind, even when the second press came while they saved
+    if presses == 1:  # the workers finished their step and saved, and said how to go on; nothing on stderr
+        assert err == "" and f"resume with: rnnlab train --resume {out}" in out_text
+    assert load_file(out / "last.safetensors")  # intact either way

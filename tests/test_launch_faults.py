@@ -75,6 +75,7 @@ def _refused(tmp_path, *extra, within=20.0, env=None) -> tuple[str, float]:
     return err, took
 
 
+@pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
 def test_port_in_use_by_another_program(tmp_path):
     with socket.socket() as other:  # listens, never answers: torch's client would wait on it for ever
         other.bind(("127.0.0.1", 0))
@@ -93,6 +94,7 @@ def test_unresolvable_host(tmp_path):
     assert took < 10
 
 
+@pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
 def test_nothing_listening(tmp_path):
     endpoint = f"0.0.0.0:{_free_port()}"  # not this machine's name for torch: a client, refused
     err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "4")
@@ -100,6 +102,7 @@ def test_nothing_listening(tmp_path):
     assert took < 4 + 8
 
 
+@pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
 def test_a_silent_program_at_the_endpoint(tmp_path):
     with socket.socket() as other:  # accepts and never answers, where torch sees another machine: its client
         other.bind(("0.0.0.0", 0))  # would wait for ever
@@ -110,6 +113,7 @@ def test_a_silent_program_at_the_endpoint(tmp_path):
     assert took < 12 + 6
 
 
+@pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
 def test_the_other_machines_never_join(tmp_path):
     endpoint = f"localhost:{_free_port()}"  # this machine hosts the rendezvous; nobody else comes
     err, took = _refused(tmp_path, "--nnodes", "4", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "3")
@@ -122,6 +126,7 @@ def test_nnodes_without_endpoint(tmp_path):
     assert "--nnodes 2: add --rdzv-endpoint HOST:PORT" in err
 
 
+@pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
 def test_a_worker_that_cannot_join_under_torchrun(tmp_path):
     env = {"WORLD_SIZE": "2", "RANK": "1", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "1"}
     env |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "RNNLAB_DIST_TIMEOUT": "3"}

@@ -4,6 +4,7 @@ several), with one line for whatever goes wrong."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import logging
@@ -34,7 +35,7 @@ class Nodes:
 
     def options(self) -> list[str]:
         """The command-line options that describe these machines."""
-        return ["--nnodes", str(self.count), "--rdzv-endpoint", self.endpoint, "--rdzv-timeout", f"{self.timeout:g}"]
+        return ["--nnodes", str(self.count), "--rdzv-endpoint", self.endpoint, "--rdzv-timeout", repr(self.timeout)]
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:
@@ -65,13 +66,14 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
         print(f"rnnlab {argv[0]}: error: {message}", file=sys.stderr)
         return 2
 
-    if nodes.host is not None:
+    if nodes.host is not None and _run_as_command():
         _quiet_cpp_logs([*argv, "--nproc", str(nproc), *nodes.options()])
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # as torchrun: processes sharing cores, one thread each
     # a failure is reported once, here, not by every worker that lost it; across machines, a failure on
     # another is not seen here: the first process of each machine says that it lost the others
     os.environ[_QUIET] = "1" if nodes.count == 1 else "nodes"
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its own account of the same
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("torch.distributed.elastic")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)  # its own account of the same (each sets its level)
     timeout = max(1, round(nodes.timeout))
     # a client retries its connection once after read_timeout: both within the time given
     configs = {"join_timeout": timeout, "read_timeout": max(1, timeout // 2), "timeout": timeout}
@@ -94,17 +96,20 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
         rdzv_endpoint=nodes.endpoint,
         rdzv_configs=configs,
         max_restarts=0,
+        shutdown_timeout=SAVE_WAIT,
     )
     where = f"the rendezvous at {nodes.endpoint}"
+    errors = tempfile.TemporaryDirectory(prefix="rnnlab-errors-")
+    os.environ[_ERRORS] = errors.name  # the workers' one-line errors, said here once each
+    done = threading.Event()
     if nodes.host is not None:  # what torch does not bound: a client waits for ever on a silent program
         wait = 2 * timeout + 10  # the store's client (its two tries), then the join, and some
         message = f"rnnlab {argv[0]}: error: {where} did not answer within {wait}s"
-        threading.Thread(target=_watch, args=(wait, message), daemon=True).start()
-    errors = tempfile.TemporaryDirectory(prefix="rnnlab-errors-")
-    os.environ[_ERRORS] = errors.name  # the workers' one-line errors, said here once each
+        threading.Thread(target=_watch, args=(wait, message, done, errors), daemon=True).start()
     try:
         elastic_launch(config, sys.executable)("-m", "rnnlab", *argv)
-    except SignalException:  # Ctrl-C or SIGTERM: the workers finish their step and save
+    except SignalException:  # Ctrl-C or SIGTERM: torch passes it on; the workers finish their step and save
+        _stop_workers()  # a second Ctrl-C while they save lands here: stop them now
         return 130
     except ChildFailedError as e:
         codes = {f.exitcode for f in e.failures.values()}
@@ -126,6 +131,7 @@ def launch(nproc: int, argv: list[str], nodes: Nodes = Nodes()) -> int:
     except RendezvousError as e:
         return error(f"{where} failed ({_reason(e)})")
     finally:
+        done.set()
         os.environ.pop(_ERRORS, None)
         errors.cleanup()
     return 0
@@ -157,29 +163,52 @@ def _worker_errors(folder: str) -> list[str]:
     return lines
 
 
-def _watch(wait: float, message: str) -> None:
-    """End this process with ``message`` (exit 2) if it has started no worker after ``wait`` seconds."""
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        if _children():
-            return  # the rendezvous is done: the run goes on
-        time.sleep(0.5)
-    if not _children():
-        print(message, file=sys.stderr, flush=True)
-        os._exit(2)
+#: how long the workers may take to save after Ctrl-C (a last evaluation) before torch kills them
+SAVE_WAIT = 3600
 
 
-def _children() -> bool:
-    """Whether this process has a child running (Linux: read from /proc)."""
-    me = str(os.getpid())
+def _watch(wait: float, message: str, done: threading.Event, errors: tempfile.TemporaryDirectory) -> None:
+    """End this process with ``message`` (exit 2) if it has started no worker after ``wait`` seconds,
+    unless the launch ended meanwhile (``done``)."""
+    if done.wait(wait) or _children():
+        return
+    print(message, file=sys.stderr, flush=True)
+    errors.cleanup()
+    os._exit(2)
+
+
+def _children() -> list[int]:
+    """The processes this one started that still run (Linux: read from /proc)."""
+    me, found = str(os.getpid()), []
     for entry in os.listdir("/proc"):
         try:
             with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
                 if f.read().rpartition(")")[2].split()[1] == me:
-                    return True
-        except (OSError, IndexError):
+                    found.append(int(entry))
+        except (OSError, IndexError, ValueError):
             continue
-    return False
+    return found
+
+
+def _stop_workers() -> None:
+    """Stop the workers still running (in sessions of their own, out of reach of the terminal's
+    Ctrl-C): a second interrupt, which stops them at once, then a kill for any left after 5 s."""
+    for sig, grace in ((signal.SIGINT, 5.0), (signal.SIGKILL, 0.0)):
+        workers = _children()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while workers and _children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+
+def _run_as_command() -> bool:
+    """Whether this process is the ``rnnlab`` command (which may start itself again), not a caller
+    of :func:`launch` in Python."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    return (spec is not None and spec.name == "rnnlab.__main__") or os.path.basename(sys.argv[0]) == "rnnlab"
 
 
 def _reason(error: BaseException) -> str:
