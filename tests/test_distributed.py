@@ -137,20 +137,25 @@ def _workers(out):
     return found
 
 
-@pytest.mark.slow  # a two-process training, one of its workers killed, then resumed
-def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path):
+def _long_run(tmp_path, out):
+    """A two-process training into ``out`` in a session of its own, once it has saved a checkpoint."""
     (tmp_path / "text.txt").write_text(TEXT * 4)
-    out = tmp_path / "run"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
     argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "text.txt"), *SMALL]
     argv += ["--eval-every", "5", "--max-steps", "100000", "--time-budget", "5m", "--out", str(out), "--nproc", "2"]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
+    pipe = subprocess.PIPE
+    proc = subprocess.Popen(argv, stdout=pipe, stderr=pipe, text=True, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / "last.safetensors").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    return proc
+
+
+@pytest.mark.slow  # a two-process training, one of its workers killed, then resumed
+def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path):
+    out = tmp_path / "run"
+    proc = _long_run(tmp_path, out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
         workers = _workers(out)
         assert len(workers) == 2 and proc.poll() is None
         os.kill(max(workers), signal.SIGKILL)
@@ -170,18 +175,9 @@ def test_a_killed_worker_stops_the_run_in_one_line_and_resume_continues(tmp_path
 @pytest.mark.slow  # a two-process training interrupted, twice
 @pytest.mark.parametrize("presses", [1, 2])
 def test_ctrl_c_under_the_launcher_saves_and_leaves_nothing_running(tmp_path, presses):
-    (tmp_path / "text.txt").write_text(TEXT * 4)
     out = tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
-    argv = [sys.executable, "-m", "rnnlab", "train", "--data", str(tmp_path / "text.txt"), *SMALL, "--eval-every", "5"]
-    argv += ["--max-steps", "100000", "--time-budget", "5m", "--out", str(out), "--nproc", "2"]
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
-    )
+    proc = _long_run(tmp_path, out)
     try:
-        deadline = time.monotonic() + 120
-        while not (out / "last.safetensors").exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
         for _ in range(presses):  # as a terminal does: to the launcher's process group (the workers have their own)
             os.killpg(proc.pid, signal.SIGINT)
             time.sleep(0.3)
