@@ -174,13 +174,14 @@ def score(
     logp = predict(model, encoder, encoded[part])
     gold = torch.tensor([e.label for e in encoded])
     known = gold[part] >= 0
-    nll = -float(logp[known].gather(1, gold[part][known].unsqueeze(1)).clamp_min(LOG_FLOOR).sum())
+    picked = logp[known].gather(1, gold[part][known].unsqueeze(1)).clamp_min(LOG_FLOOR)
     pred = [[p] for p in logp.argmax(1).tolist()]
-    if world.size > 1:
-        (nll,) = all_sum([nll])
+    loss = -float(picked.mean())  # NaN when no tree has a known label
+    if world.size > 1:  # the exact mean over all processes' trees
+        (nll,) = all_sum([-float(picked.sum())])
         pred = gather_parts(pred, part, [1] * len(encoded))
+        loss = nll / int((gold >= 0).sum()) if bool((gold >= 0).any()) else math.nan
     pred = [p for (p,) in pred]
-    loss = nll / int((gold >= 0).sum()) if bool((gold >= 0).any()) else math.nan
     scores = {"loss": loss, **class_scores(gold.tolist(), pred, encoder.labels.names)}
     if by_height:
         heights: dict[int, list[bool]] = {}
