@@ -12,26 +12,24 @@ from safetensors.torch import load_file
 
 from rnnlab.data.corpora import DataError
 from rnnlab.runs import read_config, read_metrics
-from tests.test_distributed_tasks import _run, _twice
+from tests.test_distributed_tasks import _run, _twice, rows_file
 
 STEPS = ["--max-steps", "12", "--eval-every", "4"]
 
 
-def _pairs_file(path, rows, seed):
-    """A TSV of short letter strings and their reversals."""
-    rng = random.Random(seed)
-    lines = ["source\ttarget"]
-    for _ in range(rows):
-        word = "".join(rng.choice("abcde") for _ in range(rng.randint(1, 6)))
-        lines.append(f"{word}\t{word[::-1]}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+def _pair(i, rng):
+    """Short letter strings and their reversals."""
+    word = "".join(rng.choice("abcde") for _ in range(rng.randint(1, 6)))
+    return f"{word}\t{word[::-1]}"
 
 
 @pytest.mark.slow  # two short trainings in subprocesses, one on two processes
 def test_seq2seq_on_two_processes_trains_and_scores_as_on_one(tmp_path):
     # 41 training pairs in batches of 5: the batches split 3 + 2, the last of a pass is one pair
-    data = [_pairs_file(tmp_path / f"{s}.tsv", n, i) for i, (s, n) in enumerate((("t", 41), ("v", 11), ("e", 7)))]
+    data = [
+        rows_file(tmp_path / f"{s}.tsv", n, i, _pair, "source\ttarget")
+        for i, (s, n) in enumerate((("t", 41), ("v", 11), ("e", 7)))
+    ]
     files = ["--data", str(data[0]), "--val-data", str(data[1]), "--test-data", str(data[2]), "--tokens", "char"]
     small = ["--hidden-size", "8", "--embedding-size", "8", "--dropout", "0", "--max-length", "8", "--test-beam", "2"]
     one, two = _twice(tmp_path, ["train", "--task", "seq2seq", *files, "--batch-size", "5", *small, *STEPS])

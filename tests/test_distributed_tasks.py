@@ -22,26 +22,31 @@ def _run(argv, nproc):
     return done
 
 
-def _classify_file(path, rows, seed):
+def rows_file(path, count, seed, row, header=None):
+    """A file of ``count`` lines ``row(i, rng)`` (after ``header``), drawn from a generator seeded by ``seed``."""
     rng = random.Random(seed)
-    lines = ["label,text"]
-    for i in range(rows):
-        words = rng.choices(WORDS, k=rng.randint(2, 9))
-        label = "pos" if i < 2 and i % 2 == 0 or i >= 2 and WORDS.index(words[0]) % 2 == 0 else "neg"
-        lines.append(f"{label},{' '.join(words)}")
+    lines = [header] if header else []
+    lines += [row(i, rng) for i in range(count)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def _conll_file(path, sentences, seed):
-    rng = random.Random(seed)
-    out = []
-    for _ in range(sentences):
-        for w in rng.choices([*WORDS, "Paris", "Rome", "Anna"], k=rng.randint(2, 8)):
-            out.append(f"{w} {'B-LOC' if w in ('Paris', 'Rome') else 'B-PER' if w == 'Anna' else 'O'}")
-        out.append("")
-    path.write_text("\n".join(out) + "\n")
-    return path
+def _text(i, rng):
+    words = rng.choices(WORDS, k=rng.randint(2, 9))
+    label = "pos" if i < 2 and i % 2 == 0 or i >= 2 and WORDS.index(words[0]) % 2 == 0 else "neg"
+    return f"{label},{' '.join(words)}"
+
+
+def _sentence(i, rng):
+    tag = {"Paris": "B-LOC", "Rome": "B-LOC", "Anna": "B-PER"}
+    words = rng.choices([*WORDS, *tag], k=rng.randint(2, 8))
+    return "".join(f"{w} {tag.get(w, 'O')}\n" for w in words)  # and a blank line after it
+
+
+def _tree(i, rng):
+    a, b, c = rng.choices(WORDS, k=3)
+    label = ["pos", "neg"][i % 2] if i < 2 else ["pos", "neg"][WORDS.index(b) % 2]
+    return f"{label}\t(S (A {a}) (B {b} (C {c})))"
 
 
 def _twice(tmp_path, argv):
@@ -58,7 +63,10 @@ SMALL = ["--max-steps", "12", "--eval-every", "4", "--dropout", "0", "--hidden-s
 @pytest.mark.slow  # four short trainings in subprocesses, two of them on two processes
 def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
     # 31 training texts in batches of 3: the batches split 2 + 1, and the last is one text (weight 0 on one process)
-    data = [_classify_file(tmp_path / f"{s}.csv", n, i) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]
+    data = [
+        rows_file(tmp_path / f"{s}.csv", n, i, _text, "label,text")
+        for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))
+    ]
     files = ["--data", str(data[0]), "--val-data", str(data[1]), "--test-data", str(data[2])]
     one, two = _twice(tmp_path / "c", ["train", "--task", "classify", *files, "--batch-size", "3", *SMALL])
     val = [
@@ -68,25 +76,16 @@ def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
     _run(["train", "--resume", str(one), "--max-steps", "20"], 2)  # each on the other number of processes
     _run(["train", "--resume", str(two), "--max-steps", "20"], 1)
     _assert_same_run(one, two)
-    tag = [_conll_file(tmp_path / f"{s}.conll", n, i) for i, (s, n) in enumerate((("t", 25), ("v", 11), ("e", 7)))]
+    tag = [
+        rows_file(tmp_path / f"{s}.conll", n, i, _sentence) for i, (s, n) in enumerate((("t", 25), ("v", 11), ("e", 7)))
+    ]
     files = ["--data", str(tag[0]), "--val-data", str(tag[1]), "--test-data", str(tag[2])]
     _twice(tmp_path / "t", ["train", "--task", "tag", *files, "--batch-size", "4", "--word-dropout", "0.3", *SMALL])
 
 
-def _tree_file(path, rows, seed):
-    rng = random.Random(seed)
-    lines = []
-    for i in range(rows):
-        a, b, c = rng.choices(WORDS, k=3)
-        label = ["pos", "neg"][i % 2] if i < 2 else ["pos", "neg"][WORDS.index(b) % 2]
-        lines.append(f"{label}\t(S (A {a}) (B {b} (C {c})))")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 @pytest.mark.slow  # two short trainings in subprocesses, one on two processes
 def test_a_tree_classifier_on_two_processes_trains_as_on_one(tmp_path):
-    data = [_tree_file(tmp_path / f"{s}.tsv", n, i) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]
+    data = [rows_file(tmp_path / f"{s}.tsv", n, i, _tree) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]
     files = ["--data", str(data[0]), "--val-data", str(data[1]), "--test-data", str(data[2])]
     one, two = _twice(tmp_path, ["train", "--task", "tree", *files, "--batch-size", "3", *SMALL])
     val = [[r[k] for r in read_metrics(run) for k in ("val_loss", "val_accuracy")] for run in (one, two)]
