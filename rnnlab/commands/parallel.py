@@ -20,6 +20,7 @@ def add_nproc(group: argparse._ArgumentGroup) -> None:
         "--nproc",
         type=int,
         default=1,
+        metavar="INT",
         help="train data-parallel on this many local processes (torch.distributed, DDP), on each machine; "
         "under torchrun, its processes are used instead",
     )
@@ -27,6 +28,7 @@ def add_nproc(group: argparse._ArgumentGroup) -> None:
         "--nnodes",
         type=int,
         default=1,
+        metavar="INT",
         help="train on this many machines, --nproc processes on each, all started alike (needs --rdzv-endpoint)",
     )
     group.add_argument(
