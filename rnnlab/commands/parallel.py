@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from rnnlab.commands.common import UsageError
 from rnnlab.train import distributed
-from rnnlab.train.launch import Nodes, launch, parse_endpoint, quiet_workers, without_option
+from rnnlab.train.launch import Nodes, first_line, launch, parse_endpoint, quiet_workers, without_option
 from rnnlab.train.progress import Progress
 
 
@@ -99,7 +99,7 @@ def run_parallel(
     except (RuntimeError, ValueError) as e:  # the others or their store unreachable (torchrun's MASTER_ADDR/PORT)
         where = f"process {os.environ.get('RANK', '?')} of {os.environ.get('WORLD_SIZE', '?')}"
         at = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
-        first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+        first = first_line(e)
         print(f"rnnlab {args.argv[0]}: error: {where} could not join the others at {at} ({first})", file=sys.stderr)
         return 2
     ended = False
@@ -112,7 +112,7 @@ def run_parallel(
             raise
         # another process died or hung: its peers see the connection fail; the checkpoint is the last one written
         if not quiet_workers():  # under rnnlab's own launcher, the launcher says which one failed
-            first = (str(e).strip() or type(e).__name__).splitlines()[0][:200]
+            first = first_line(e)
             where = f"process {world.rank} of {world.size}"
             print(f"rnnlab {args.argv[0]}: error: {where} lost the others ({first})", file=sys.stderr)
         return 2

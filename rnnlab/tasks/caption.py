@@ -266,7 +266,7 @@ def greedy(describer: Describer, images: torch.Tensor, world: World = ALONE) -> 
     the processes share their texts."""
     part = world.part(images.shape[0])
     mine = [h[0].text for h in describer.caption(images[part], beam=1)]
-    return gather_texts(mine, part, images.shape[0]) if world.size > 1 else mine
+    return gather_texts(mine, part, images.shape[0], world)
 
 
 @torch.no_grad()

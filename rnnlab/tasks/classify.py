@@ -111,10 +111,8 @@ def score(
         nll -= float(picked.sum())
         for i, p in zip(batch, logp.argmax(1).tolist()):
             pred[i] = [p]
-    if world.size > 1:
-        (nll,) = all_sum([nll])
-        pred = gather_parts(pred, part, [1] * len(encoded))
-    pred = [p for (p,) in pred]
+    (nll,) = all_sum([nll], world)
+    pred = [p for (p,) in gather_parts(pred, part, [1] * len(encoded), world)]
     return {"loss": nll / len(gold), **class_scores(gold, pred, labels.names)}
 
 

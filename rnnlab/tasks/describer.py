@@ -105,8 +105,7 @@ class Describer:
                 logits, _ = self.model(images[[mine[i][0] for i in batch]], tgt_in)
                 total += float(caption_loss(logits, tgt_out, None, 0.0, "sum")[0])
                 count += int((tgt_out != PAD).sum())
-        if world.size > 1:
-            total, count = all_sum([total, float(count)])
+        total, count = all_sum([total, float(count)], world)
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding

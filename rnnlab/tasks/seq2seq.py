@@ -234,7 +234,7 @@ def greedy(translator: Translator, sources: list[str], world: World = ALONE) -> 
     and the processes share their texts."""
     part = world.part(len(sources))
     mine = [h[0].text for h in translator.translate(sources[part], beam=1)]
-    return gather_texts(mine, part, len(sources)) if world.size > 1 else mine
+    return gather_texts(mine, part, len(sources), world)
 
 
 @torch.no_grad()

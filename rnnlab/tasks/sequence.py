@@ -103,10 +103,9 @@ def evaluate(model: SequenceModel, task: longrange.Task, split: str = "test", wo
             totals[key] = totals.get(key, 0.0) + value * n
         count += n
     model.train(was_training)
-    if world.size > 1:
-        keys = sorted(totals)
-        *sums, count = all_sum([*(totals[k] for k in keys), count])
-        totals = dict(zip(keys, sums))
+    keys = sorted(totals)
+    *sums, count = all_sum([*(totals[k] for k in keys), count], world)
+    totals = dict(zip(keys, sums))
     return {k: v / count for k, v in totals.items()}
 
 

@@ -166,8 +166,7 @@ def predict_tags(
     for batch in bucket_batches([len(s) for s in mine], EVAL_BATCH, None):
         for i, path in zip(batch, model.predict(encoder.batch([mine[i] for i in batch]))):
             paths[i] = path
-    if world.size > 1:
-        paths = gather_parts(paths, part, [len(s) for s in sentences])
+    paths = gather_parts(paths, part, [len(s) for s in sentences], world)
     return [encoder.tag_names(path) for path in paths]
 
 

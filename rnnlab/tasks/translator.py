@@ -102,8 +102,7 @@ class Translator:
                     F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD, reduction="sum")
                 )
                 count += int((tgt_out != PAD).sum())
-        if world.size > 1:
-            total, count = all_sum([total, float(count)])
+        total, count = all_sum([total, float(count)], world)
         return total / max(count, 1)
 
     # ----------------------------------------------------------------- decoding

@@ -178,10 +178,9 @@ def score(
     pred = [[p] for p in logp.argmax(1).tolist()]
     loss = -float(picked.mean())  # NaN when no tree has a known label
     if world.size > 1:  # the exact mean over all processes' trees
-        (nll,) = all_sum([-float(picked.sum())])
-        pred = gather_parts(pred, part, [1] * len(encoded))
+        (nll,) = all_sum([-float(picked.sum())], world)
         loss = nll / int((gold >= 0).sum()) if bool((gold >= 0).any()) else math.nan
-    pred = [p for (p,) in pred]
+    pred = [p for (p,) in gather_parts(pred, part, [1] * len(encoded), world)]
     scores = {"loss": loss, **class_scores(gold.tolist(), pred, encoder.labels.names)}
     if by_height:
         heights: dict[int, list[bool]] = {}

@@ -40,8 +40,7 @@ class World:
         """This rank's contiguous share of ``count`` items (streams, examples), an equal part each."""
         if count % self.size:
             raise ValueError(f"{what}: {count} does not split evenly over {self.size} processes")
-        part = count // self.size
-        return slice(self.rank * part, (self.rank + 1) * part)
+        return self.part(count)
 
     def part(self, count: int) -> slice:
         """This rank's contiguous part of ``count`` items, the parts as equal as can be (the first
@@ -116,17 +115,23 @@ def leave(together: bool = False) -> None:
         dist.destroy_process_group()
 
 
-def _reduce(values: list[float], op) -> list[float]:
-    if current().size == 1:
+def _alone(world: World | None) -> bool:
+    """Whether ``world`` (by default the current one) is one process: nothing to exchange."""
+    return (world if world is not None else current()).size == 1
+
+
+def _reduce(values: list[float], op, world: World | None = None) -> list[float]:
+    if _alone(world):
         return list(values)
     t = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(t, op=op)
     return t.tolist()
 
 
-def all_sum(values: list[float]) -> list[float]:
-    """The sums of ``values`` over all ranks, in float64 (the values themselves when alone)."""
-    return _reduce(values, dist.ReduceOp.SUM)
+def all_sum(values: list[float], world: World | None = None) -> list[float]:
+    """The sums of ``values`` over all ranks of ``world`` (default: the current one), in float64; the
+    values themselves when it is one process (as :data:`ALONE`, what rank 0 alone runs)."""
+    return _reduce(values, dist.ReduceOp.SUM, world)
 
 
 def all_max(values: list[float]) -> list[float]:
@@ -157,11 +162,11 @@ def global_figures(figures: dict[str, float]) -> dict[str, float]:
     return {"tokens": sums[0], **{k: v / sums[1] for k, v in zip(keys, sums[2:])}}
 
 
-def gather_parts(mine: list[list[int]], part: slice, lengths: list[int]) -> list[list[int]]:
-    """All ranks' lists of integers (predictions), where each rank holds the items ``part`` of
-    ``len(lengths)`` items of known lengths; in order, on every rank (an all-reduce of a vector
-    that holds each rank's items in their places and zeros elsewhere)."""
-    if current().size == 1:
+def gather_parts(mine: list[list[int]], part: slice, lengths: list[int], world: World | None = None) -> list[list[int]]:
+    """All ranks' lists of integers (predictions), where each rank of ``world`` (default: the current
+    one) holds the items ``part`` of ``len(lengths)`` items of known lengths; in order, on every rank
+    (an all-reduce of a vector that holds each rank's items in their places and zeros elsewhere)."""
+    if _alone(world):
         return mine
     ends = torch.tensor(lengths, dtype=torch.int64).cumsum(0).tolist()
     starts = [0, *ends[:-1]]
@@ -198,9 +203,10 @@ def random_states() -> dict[str, Tensor]:
     return {RANDOM_STATES: gather_columns(torch.get_rng_state().unsqueeze(0), 0)}
 
 
-def gather_texts(mine: list[str], part: slice, count: int) -> list[str]:
-    """All ranks' texts (outputs decoded from a part of ``count`` inputs each), in order, on every rank."""
-    if current().size == 1:
+def gather_texts(mine: list[str], part: slice, count: int, world: World | None = None) -> list[str]:
+    """All ranks' texts (outputs decoded from a part of ``count`` inputs each), in order, on every
+    rank of ``world`` (default: the current one)."""
+    if _alone(world):
         return mine
     encoded = [list(text.encode()) for text in mine]
     lengths = [0.0] * count

@@ -213,8 +213,12 @@ def _run_as_command() -> bool:
 
 def _reason(error: BaseException) -> str:
     """The first line of what caused ``error`` (its cause's, when torch wraps one)."""
-    cause = error.__cause__ or error
-    return (str(cause).strip() or type(cause).__name__).splitlines()[0][:200]
+    return first_line(error.__cause__ or error)
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of ``error``'s message (its type's name when it has none), at most 200 characters."""
+    return (str(error).strip() or type(error).__name__).splitlines()[0][:200]
 
 
 _CPP_LOG_LEVEL = "RNNLAB_CPP_LOG_LEVEL"
