@@ -17,7 +17,7 @@ from rnnlab.tasks.classify import ClassifyConfig
 from rnnlab.tasks.lm import LMDataConfig, load_model
 from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
-from rnnlab.train import OptimConfig, RunConfig, Trainer
+from rnnlab.train import OptimConfig, RunConfig, Trainer, distributed
 from rnnlab.train.options import options, parse_duration
 from rnnlab.train.progress import Progress
 
@@ -186,3 +186,22 @@ def test_durations():
     assert parse_duration("90") == 90 and parse_duration("") is None
     with pytest.raises(ValueError, match="time_budget: expected a duration"):
         parse_duration("soon")
+
+
+def test_a_signal_after_the_agreement_waits_for_the_next_step(tmp_path, corpus, monkeypatch):
+    # Several processes agree at the top of each step whether any was signalled. A signal that lands
+    # on one of them just after that must not end its loop alone (it would wait in a collective the
+    # others never join): the step is taken, and the next agreement stops every process.
+    trainer = Trainer(*_split(_lm(corpus, max_steps=50), tmp_path / "run"))
+    agree, calls = distributed.agree, []
+
+    def late_signal(elapsed, signalled):
+        result = agree(elapsed, signalled)
+        calls.append(result[1])
+        if len(calls) == 2:  # step 1 agreed to go on; then the signal
+            trainer._stop = True
+        return result
+
+    monkeypatch.setattr(distributed, "agree", late_signal)
+    summary = trainer.run()
+    assert calls == [False, False, True] and summary["steps"] == 2 and summary["interrupted"]

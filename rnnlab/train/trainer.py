@@ -149,9 +149,9 @@ class Trainer:
                     last = self._evaluate(window) or last
                 while not self._diverged:  # a signal stops the loop here, agreed by every process
                     st.elapsed_s, signalled = distributed.agree(base + time.monotonic() - started, self._stop)
-                    self._stop = self._stop or signalled
                     stopped = self._limit(budget)
-                    if stopped or self._stop:
+                    if stopped or signalled:  # what was agreed only: a signal that lands after it waits a step
+                        self._stop = self._stop or signalled
                         break
                     fraction = self._fraction(budget)
                     t0 = time.monotonic()
