@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import checks
+from rnnlab import dropout as dropouts
 from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
@@ -184,7 +185,9 @@ class Recurrent(nn.Module):
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
         path = self.resolved_path()
-        if path == "fused" and lengths is None:
+        if path == "fused" and lengths is None and self._drops_per_column():
+            out, state = self._forward_fused_layers(input, state)
+        elif path == "fused" and lengths is None:
             out, state = run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
         elif path == "fused":
             out, state = through_packing(lambda packed: self._forward_packed(packed, state), x, lengths, False)
@@ -229,6 +232,33 @@ class Recurrent(nn.Module):
             self.bidirectional,
         )
 
+    def _drops_per_column(self) -> bool:
+        return self.training and self.dropout > 0 and self.num_layers > 1 and dropouts.active()
+
+    def _forward_fused_layers(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """The fused kernel layer by layer, with the dropouts between them drawn per column."""
+        dirs, finals = self.num_directions, []
+        for layer in range(self.num_layers):
+            rows = slice(layer * dirs, (layer + 1) * dirs)
+            weights = flat_weights(self.layers[rows])
+            has_bias = self.layers[0].bias_ih is not None
+            x, s = run_fused(
+                self.fused_mode,
+                x,
+                tuple(t[rows] for t in state),
+                weights,
+                has_bias,
+                1,
+                0.0,
+                True,
+                self.bidirectional,
+                self.batch_first,
+            )
+            finals.append(s)
+            if layer < self.num_layers - 1:
+                x = dropouts.dropout(x, self.dropout, dim=0 if self.batch_first else 1)
+        return x, tuple(torch.cat(parts) for parts in zip(*finals))
+
     def _forward_steps(self, x: Tensor, state: State, lengths: Tensor | None, path: str) -> tuple[Tensor, State]:
         """Layer by layer and direction by direction, on the step loop or explicit BPTT."""
         run = run_sequence if path == "bptt" else unroll
@@ -242,7 +272,7 @@ class Recurrent(nn.Module):
                 finals.append(s)
             x = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]  # (T, B, dirs * O)
             if layer < self.num_layers - 1 and self.dropout > 0 and self.training:
-                x = nn.functional.dropout(x, self.dropout, training=True)
+                x = dropouts.dropout(x, self.dropout)
         return x, tuple(torch.stack(parts) for parts in zip(*finals))
 
     # ----------------------------------------------------------------- checks

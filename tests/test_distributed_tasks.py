@@ -83,6 +83,20 @@ def test_a_classifier_and_a_tagger_on_two_processes_train_as_on_one(tmp_path):
     _twice(tmp_path / "t", ["train", "--task", "tag", *files, "--batch-size", "4", "--word-dropout", "0.3", *SMALL])
 
 
+@pytest.mark.slow  # three short trainings on two processes
+def test_each_process_resumes_its_own_dropout_stream(tmp_path):
+    # a classifier's dropout masks come from each process's random stream, saved per process
+    data = [
+        rows_file(tmp_path / f"{s}.csv", n, i, _text, "label,text") for i, (s, n) in enumerate((("t", 31), ("v", 13)))
+    ]
+    files = ["--data", str(data[0]), "--val-data", str(data[1]), "--batch-size", "4", "--hidden-size", "8"]
+    drop = [*files, "--dropout", "0.3", "--schedule", "constant", "--eval-every", "4"]
+    _run(["train", "--task", "classify", *drop, "--max-steps", "16", "--out", str(tmp_path / "straight")], 2)
+    _run(["train", "--task", "classify", *drop, "--max-steps", "8", "--out", str(tmp_path / "halves")], 2)
+    _run(["train", "--resume", str(tmp_path / "halves"), "--max-steps", "16"], 2)
+    _assert_same_run(tmp_path / "straight", tmp_path / "halves")  # the second half drew the straight run's masks
+
+
 @pytest.mark.slow  # two short trainings in subprocesses, one on two processes
 def test_a_tree_classifier_on_two_processes_trains_as_on_one(tmp_path):
     data = [rows_file(tmp_path / f"{s}.tsv", n, i, _tree) for i, (s, n) in enumerate((("t", 31), ("v", 13), ("e", 9)))]

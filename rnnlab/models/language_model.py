@@ -15,6 +15,7 @@ from rnnlab import checks
 from rnnlab.cells import CELLS
 from rnnlab.cells.base import State
 from rnnlab.configs import check_fields
+from rnnlab.dropout import Dropout
 from rnnlab.layers import Recurrent
 
 
@@ -83,7 +84,7 @@ class LanguageModel(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             **config.cell_options,
         )
-        self.drop = nn.Dropout(config.dropout)
+        self.drop = Dropout(config.dropout)  # per stream when the trainer draws so (rnnlab.dropout)
         if config.tie_weights and self.rnn.output_size != E:
             checks.fail("tie_weights", f"embedding_size equal to the last layer's output ({self.rnn.output_size})", E)
         self.readout = nn.Linear(self.rnn.output_size, V)

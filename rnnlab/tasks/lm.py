@@ -22,6 +22,7 @@ from rnnlab.data.corpora import DataError
 from rnnlab.data.stream import StreamBatches, load_splits
 from rnnlab.data.vocab import CharVocab, Vocab, vocab_from_json
 from rnnlab.data.words import WordVocab
+from rnnlab.dropout import per_column
 from rnnlab.engine import detach_state
 from rnnlab.generate import generate
 from rnnlab.models.language_model import LanguageModel, ModelConfig, count_parameters, loss_of
@@ -226,11 +227,13 @@ class LanguageModelTask(Task):
         x, y, new_pass = self.batches.next()
         if new_pass:
             self.carry = None  # a new pass over the text starts from a fresh state
-        return x[:, self.share], y[:, self.share]
+        return x[:, self.share], y[:, self.share], self.batches.position
 
     def loss(self, batch):
-        x, y = batch
-        logits, carry = self.model(x, self.carry)  # (T, B, V)
+        x, y, draw = batch
+        # each stream's dropout masks are its own, whichever process trains it (and however many do)
+        with per_column(self.seed, draw, range(self.share.start, self.share.stop)):
+            logits, carry = self.model(x, self.carry)  # (T, B, V)
         self.carry = detach_state(carry)  # truncated BPTT boundary
         loss = loss_of(logits, y)  # nats per token, what is reported
         # "sum": summed over the chunk's steps, averaged over the streams (Zaremba et al. 2014)
