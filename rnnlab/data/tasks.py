@@ -250,13 +250,13 @@ class ImageTask(Task):
 TASKS: dict[str, Callable[..., Task]] = {
     "adding": AddingTask,
     "copy": CopyTask,
-    "arithmetic": ArithmeticTask,
-    "xml": XmlTask,
     "digits": partial(ImageTask, source="digits"),
     "digits-permuted": partial(ImageTask, source="digits", permuted=True),
     "mnist": partial(ImageTask, source="mnist"),
     "mnist-permuted": partial(ImageTask, source="mnist", permuted=True),
     "mnist-rows": partial(ImageTask, source="mnist", rows=True),
+    "arithmetic": ArithmeticTask,
+    "xml": XmlTask,
 }
 
 
