@@ -4,8 +4,9 @@ next character (or the answer) out at every step (kind ``classify-every``).
 
 - ``arithmetic``: read ``a+b=`` or ``a-b=`` one character per step, then write the result. ``T`` is
   the most digits of a number. The paper used numbers of up to 8 digits and put a random number of
-  distractor symbols between the characters of the question; on two CPU cores in about a minute a
-  small network learns 3 digits with up to 1 distractor per gap (the defaults), not 8.
+  distractor symbols between the characters of the question. 8 digits is out of reach of a short
+  run on a CPU; the defaults, 3 digits and 0 or 1 distractor per gap, leave a GRU of 128 units
+  with 6-11% of the answers exactly right after 90 s on one thread (measured, see the README).
 - ``xml``: model generated XML one character at a time; only the characters of a closing tag
   (its name and its ``>``) can be predicted, by remembering the stack of open tags. ``T`` is the
   number of characters.
