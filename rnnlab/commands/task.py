@@ -1,4 +1,4 @@
-"""``rnnlab task NAME``: train one cell on a long-range task (adding, copy, sequential digits)."""
+"""``rnnlab task NAME``: train one cell on a long-range task (adding, copy, arithmetic, xml, sequential digits)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def task_fields(args: argparse.Namespace) -> dict:
 def register(sub) -> None:
     p = sub.add_parser(
         "task",
-        help="train a cell on a long-range task (adding, copy, sequential digits) against its baseline",
+        help="train a cell on a long-range task (adding, copy, arithmetic, xml, digits) against its baseline",
         description=__doc__,
         epilog=defaults_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,

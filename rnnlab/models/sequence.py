@@ -28,7 +28,8 @@ class SequenceConfig:
     steps: int | None = field(
         default=None,
         metadata={
-            "help": "T (default 150 for adding; copy: the delay, default 100, T + 20 input steps; images: fixed)",
+            "help": "T (default 150 for adding; copy: the delay, default 100, T + 20 input steps; arithmetic: "
+            "digits per number, default 3; xml: characters, default 32; images: fixed)",
             "flags": ("-T", "--steps"),
             "metavar": "N",
         },
