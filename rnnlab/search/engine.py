@@ -239,7 +239,8 @@ class Engine:
         return distributed.as_completed(list(futures), loop=self._client.loop, timeout=timeout)
 
     def cancel(self, futures: Iterable[distributed.Future]) -> None:
-        """Cancel these tasks: those not started never run; their futures end as cancelled."""
+        """Cancel these tasks: their futures end as cancelled at once; those not started never run,
+        those running run to their end on their worker (Dask cannot stop a running function)."""
         futures = list(futures)
         if futures:
             self._client.cancel(futures)
