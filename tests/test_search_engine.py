@@ -106,6 +106,20 @@ def test_two_local_workers_run_tasks_in_two_processes(local):
     assert local.submit(search_tasks.torch_threads).result(timeout=60) == 1
 
 
+def _blocks_sigint(pid: int) -> bool:
+    status = Path(f"/proc/{pid}/status").read_text()
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:"))
+    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
+def test_local_workers_leave_ctrl_c_to_the_main_process(local):
+    pids = local.client.run(os.getpid).values()
+    assert pids and all(_blocks_sigint(pid) for pid in pids)  # a Ctrl-C at the terminal does not reach them
+    assert not _blocks_sigint(os.getpid())  # while this process gets it
+
+
 @pytest.mark.slow
 def test_an_exception_in_a_task_comes_back_from_its_future(local):
     future = local.submit(search_tasks.fail, "no good", key="fail-1")

@@ -5,7 +5,9 @@ running cluster joined by its scheduler's address, with the same calls either wa
   each, listening on 127.0.0.1 only, without a dashboard, with Dask's logs kept below errors. Its
   worker processes are started with ``spawn``, which imports the main module again: a program that
   builds an :class:`Engine` guards its entry point with ``if __name__ == "__main__":`` (the
-  ``rnnlab`` command and ``python -m rnnlab`` do).
+  ``rnnlab`` command and ``python -m rnnlab`` do). They start with Ctrl-C (SIGINT) blocked
+  (:func:`sigint_held`): a Ctrl-C at the terminal interrupts the main process alone, whose engine
+  then stops them, instead of printing a traceback from each.
 - Remote: ``distributed.Client(address)``; an address where no scheduler answers within
   ``connect_timeout`` seconds raises :class:`EngineError` with a one-line message.
 
@@ -31,11 +33,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import suppress
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from multiprocessing import resource_tracker
 from typing import Any
 
 import distributed
@@ -106,6 +110,23 @@ def probe(address: str, timeout: float) -> str | None:
     return answer[0] if answer else None
 
 
+@contextmanager
+def sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back in this thread while local workers start. The threads and worker
+    processes started meanwhile inherit the blocked signal, so a Ctrl-C at the terminal reaches
+    rnnlab alone (which stops the workers) instead of interrupting each worker with a traceback; a
+    Ctrl-C pressed meanwhile arrives once they are up. Only from the main thread, on POSIX."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    resource_tracker.ensure_running()  # now: starting it later unblocks SIGINT in the thread that does
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 class Engine:
     """Runs tasks on Dask workers: ``workers`` local processes, or the cluster at ``address``.
 
@@ -144,22 +165,26 @@ class Engine:
         self._quiet()
         try:
             if self.address is None:
-                self.cluster = distributed.LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,  # no dashboard; the scheduler's small HTTP server on any free loopback port
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.CRITICAL,  # a failing task is not an error of the run
-                    env={"OMP_NUM_THREADS": "1"},
-                )
-                self.client = distributed.Client(self.cluster, timeout=self.connect_timeout, set_as_default=False)
+                self._start_local()
             else:
                 self.client = self._connect(self.address)
         except BaseException:
             self.close()
             raise
+
+    def _start_local(self) -> None:
+        with sigint_held():
+            self.cluster = distributed.LocalCluster(
+                n_workers=self.workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,  # no dashboard; the scheduler's small HTTP server on any free loopback port
+                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                silence_logs=logging.CRITICAL,  # a failing task is not an error of the run
+                env={"OMP_NUM_THREADS": "1"},
+            )
+            self.client = distributed.Client(self.cluster, timeout=self.connect_timeout, set_as_default=False)
 
     def _connect(self, address: str) -> distributed.Client:
         """A client of the scheduler at ``address``, once :func:`probe` has seen one answer there
@@ -231,7 +256,9 @@ class Engine:
         key = key or f"{fn.__name__}-{uuid.uuid4().hex}"
         return self._client.submit(run_task, fn, *args, key=key, pure=False)
 
-    def as_completed(self, futures: Iterable[distributed.Future] = (), timeout: float | None = None):
+    def as_completed(
+        self, futures: Iterable[distributed.Future] = (), timeout: float | None = None
+    ) -> distributed.as_completed:
         """An iterator over ``futures`` in the order they finish (done, failed or cancelled); more
         can be added while iterating (``.add(future)``), and it ends when none is left. With a
         ``timeout``, iterating raises ``TimeoutError`` when not all have finished that many seconds
