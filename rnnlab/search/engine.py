@@ -2,30 +2,24 @@
 running cluster joined by its scheduler's address, with the same calls either way.
 
 - Local (the default): a ``distributed.LocalCluster`` of ``workers`` processes with one thread
-  each, listening on 127.0.0.1 only, without a dashboard, with Dask's logs kept below errors. Its
-  worker processes are started with ``spawn``, which imports the main module again: a program that
-  builds an :class:`Engine` guards its entry point with ``if __name__ == "__main__":`` (the
-  ``rnnlab`` command and ``python -m rnnlab`` do). They start with Ctrl-C (SIGINT) blocked
-  (:func:`sigint_held`): a Ctrl-C at the terminal interrupts the main process alone, whose engine
-  then stops them, instead of printing a traceback from each.
+  each, on 127.0.0.1 only, without a dashboard, Dask's logs kept out of rnnlab's output. Workers
+  are started with ``spawn``, which imports the main module again: a program that builds an
+  :class:`Engine` guards its entry point with ``if __name__ == "__main__":`` (the ``rnnlab``
+  command and ``python -m rnnlab`` do). They start with Ctrl-C blocked (:func:`sigint_held`).
 - Remote: ``distributed.Client(address)``; an address where no scheduler answers within
   ``connect_timeout`` seconds raises :class:`EngineError` with a one-line message.
 
-A task is a module-level function called with JSON-able arguments. Dask moves the function (by
-reference: its module must be importable on the workers, so they need rnnlab installed at the same
-version) and the arguments with cloudpickle over its connections; no file is loaded. Every task
-runs with PyTorch on one thread (:func:`run_task`).
+A task is a module-level function called with JSON-able arguments; Dask moves the function (by
+reference: workers need rnnlab installed, at the same version) and the arguments with cloudpickle
+over its connections, no file is loaded. Tasks run with PyTorch on one thread (:func:`run_task`).
 
-Failures, as seen here with Dask 2026.8.0:
-
-- a task that raises comes back as that exception from its future (``future.result()`` raises it,
-  ``future.exception()`` returns it); the other tasks go on;
-- a worker process that dies mid-task (killed, out of memory) does not hang the client: the
-  scheduler hands its tasks to another worker (a local worker's nanny starts a new process in its
-  place); a task that was running on ``distributed.scheduler.allowed-failures + 1`` (4) workers
-  that died is given up, and its future raises ``distributed.KilledWorker``;
-- a cluster with no worker left holds its tasks until one joins: wait with a timeout
-  (``as_completed(timeout=...)``, :meth:`Engine.wait_for_workers`).
+Failures, as seen with Dask 2026.8.0: a task that raises comes back as that exception from its
+future, the others go on. A worker process that dies mid-task (killed, out of memory) does not
+hang the client: the scheduler hands the task to another worker (a local worker's nanny starts a
+new process in its place); a task that was running on 4 workers that died (Dask's
+``allowed-failures`` is 3) is given up, its future raising ``distributed.KilledWorker``. A cluster
+with no worker left holds its tasks until one joins: wait with a timeout
+(``as_completed(timeout=...)``, :meth:`Engine.wait_for_workers`).
 """
 
 from __future__ import annotations
@@ -64,6 +58,11 @@ def run_task(fn: Callable[..., Any], *args: Any) -> Any:
     elif torch.get_num_threads() != 1:
         torch.set_num_threads(1)
     return fn(*args)
+
+
+def count(n: int, thing: str) -> str:
+    """``1 worker``, ``2 workers``."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def check_workers(workers: Any) -> int:
@@ -203,11 +202,10 @@ class Engine:
             raise EngineError(f"--address {address}: cannot connect to the Dask scheduler ({e})") from None
 
     def close(self, timeout: float = CLOSE_TIMEOUT) -> None:
-        """Cancel pending tasks, close the client and the local cluster (each within ``timeout`` s),
-        then kill any local worker process still alive. Never raises; calling it again does nothing.
-
-        Tasks already running on a remote cluster's workers run to their end there (Dask cannot
-        stop a running function); their results are dropped."""
+        """Close the client (the scheduler drops the tasks it held for it) and the local cluster,
+        each within ``timeout`` s, then kill any local worker process still alive. Never raises;
+        calling it again does nothing. Tasks running on a remote cluster's workers run to their end
+        there (Dask cannot stop a running function); their results are dropped."""
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
         processes = self._worker_processes(cluster)
         for name in QUIET:  # shutting down, Dask logs closed connections as errors
@@ -285,7 +283,7 @@ class Engine:
         except TimeoutError:
             have = self.worker_count()
             raise EngineError(
-                f"{self._where()}: {have} of {n} worker{'s' if n != 1 else ''} connected after {timeout:g} s"
+                f"{self._where()}: {have} of {count(n, 'worker')} connected after {timeout:g} s"
             ) from None
 
     def _where(self) -> str:
@@ -294,6 +292,5 @@ class Engine:
     def describe(self) -> str:
         """One line: ``dask: 2 local workers`` or ``dask: scheduler tcp://HOST:PORT with 3 workers``."""
         if self.address is None:
-            return f"dask: {self.workers} local worker{'s' if self.workers != 1 else ''}"
-        n = self.worker_count()
-        return f"dask: {self._where()} with {n} worker{'s' if n != 1 else ''}"
+            return f"dask: {count(self.workers, 'local worker')}"
+        return f"dask: {self._where()} with {count(self.worker_count(), 'worker')}"
