@@ -116,6 +116,12 @@ def validate(spec: Any, input_size: int | None = None, hidden_size: int | None =
     return clean
 
 
+def validate_structure(spec: Any) -> dict:
+    """:func:`validate` without the width rule (as if ``input_size == hidden_size``): what can be
+    checked before the sizes are known, and all that a spec's identity (:func:`canonical`) needs."""
+    return validate(spec, 1, 1)
+
+
 def _node(name: str, node: Any, known: set[str], reserved: tuple[str, ...]) -> dict:
     if not isinstance(node, dict):
         _fail(f"node {name!r}: expected an object with op and in")
@@ -209,7 +215,7 @@ def canonical(spec: dict) -> dict:
     three gates before their readers differ them) are taken one at a time, each given a colour of its
     own and the refinement run again, so the order does not depend on the spec's names.
     """
-    spec = validate(spec)
+    spec = validate_structure(spec)
     slots = {s: f"s{i}" for i, s in enumerate(spec["slots"])}
     rename = {X: X, H: H, **slots}
     nodes = spec["nodes"]
