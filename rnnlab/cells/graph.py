@@ -100,15 +100,41 @@ class GraphCell(Cell):
         self.reset_parameters()
 
     def _plan(self) -> None:
-        """Group the linear nodes' terms that read the step's inputs: one product per input."""
+        """Bundle the linear nodes' terms that read the step's inputs: the inputs read by the same
+        nodes share one output, each input one product (``addmm`` onto the bundle's sum)."""
         ins = {n: self.spec["nodes"][n]["in"] for n, _ in self.nodes.items()}
         self.front = [n for n in ins if any(i in self.sources for i in ins[n])]
-        groups = [(s, [n for n in self.front if s in ins[n]]) for s in self.sources]
-        groups = [g for g in groups if g[1]]
-        groups.sort(key=lambda g: len(g[1]) != len(self.front))  # one reaching every node first
-        self.groups = groups
-        self.biased_first = bool(groups) and len(groups[0][1]) == len(self.front)
+        bundles: dict[tuple[str, ...], list[str]] = {}
+        for s in self.sources:
+            readers = tuple(n for n in self.front if s in ins[n])
+            if readers:
+                bundles.setdefault(readers, []).append(s)
+        biased: set[str] = set()
+        self.bundles = []  # (readers, sources, whether each reader's bias is added here)
+        for readers, sources in sorted(bundles.items(), key=lambda b: -len(b[0])):
+            self.bundles.append((readers, sources, tuple(n not in biased for n in readers)))
+            biased.update(readers)
         self.gates = [n for n in self.order if self.spec["nodes"][n]["op"] == "sigmoid"]
+        self._joined: dict[tuple, tuple[tuple, Tensor]] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_joined": {}}  # joined weights belong to one autograd graph
+
+    def _join(self, key: tuple, parts: list[Tensor | None]) -> Tensor:
+        """``torch.cat(parts)`` (``None`` a zero bias), kept from step to step while the parameters
+        are unchanged (their storage and version counters), so that a sequence joins them once."""
+        params = [p for p in parts if p is not None]
+        if len(parts) == 1:
+            return params[0]
+        stamp = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
+        stamp += tuple((p.data_ptr(), p._version) for p in params)
+        kept = self._joined.get(key)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        zero = params[0].new_zeros(self.hidden_size)
+        joined = torch.cat([zero if p is None else p for p in parts])
+        self._joined[key] = (stamp, joined)
+        return joined
 
     @property
     def state_spec(self):
@@ -123,20 +149,15 @@ class GraphCell(Cell):
 
     def _front_terms(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
         """Each front node's sum of products with the step's inputs, its bias included."""
-        H, terms = self.hidden_size, {}
-        for k, (source, readers) in enumerate(self.groups):
-            blocks = [self.nodes[n].weight[source] for n in readers]
-            w = blocks[0] if len(blocks) == 1 else torch.cat(blocks)
-            if k == 0 and self.biased_first:
-                biases = [self.nodes[n].bias for n in readers]
-                b = biases[0] if len(biases) == 1 else torch.cat(biases)
-                out = torch.addmm(b, values[source], w.t())
-            else:
-                out = values[source] @ w.t()
-            for n, part in zip(readers, out.split(H, dim=1)):
+        terms: dict[str, Tensor] = {}
+        for readers, sources, with_bias in self.bundles:
+            biases = [self.nodes[n].bias if b else None for n, b in zip(readers, with_bias)]
+            out = self._join((readers, "bias"), biases) if any(with_bias) else None
+            for s in sources:
+                w = self._join((readers, s), [self.nodes[n].weight[s] for n in readers])
+                out = values[s] @ w.t() if out is None else torch.addmm(out, values[s], w.t())
+            for n, part in zip(readers, out.split(self.hidden_size, dim=1) if len(readers) > 1 else (out,)):
                 terms[n] = part if n not in terms else terms[n] + part
-        if not self.biased_first:
-            terms = {n: t + self.nodes[n].bias for n, t in terms.items()}
         return terms
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
@@ -169,6 +190,16 @@ class GraphCell(Cell):
         outputs = self.spec["outputs"]
         h = values[outputs[H]]
         return h, (h, *(values[outputs[s]] for s in self.slots))
+
+    def recurrent_weights(self) -> dict[str, Tensor]:
+        """The ``H x H`` matrices that read ``h`` or a slot, as ``{"NODE.INPUT": weight}`` (for the
+        spectra of :mod:`rnnlab.diagnose`)."""
+        return {
+            f"{name}.{i}": node.weight[i]
+            for name, node in self.nodes.items()
+            for i in self.spec["nodes"][name]["in"]
+            if i in self.sources[1:]
+        }
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, spec={self.spec.get('name', 'unnamed')!r}, hash={self.hash}"
