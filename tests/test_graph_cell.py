@@ -197,6 +197,25 @@ def test_renaming_and_reordering_keep_the_hash_a_real_change_does_not():
     assert spec_hash(rebiased) != spec_hash(spec)
 
 
+def test_the_order_of_the_slots_does_not_change_the_hash():
+    spec = {
+        "slots": ["fast", "slow"],
+        "nodes": {
+            "a": {"op": "linear", "in": ["x", "h", "fast"]},
+            "b": {"op": "linear", "in": ["x", "slow"], "bias": 1.0},
+            "new_fast": {"op": "tanh", "in": ["a"]},
+            "new_slow": {"op": "sigmoid", "in": ["b"]},
+            "new_h": {"op": "mul", "in": ["new_fast", "new_slow"]},
+        },
+        "outputs": {"h": "new_h", "fast": "new_fast", "slow": "new_slow"},
+    }
+    swapped = {**spec, "slots": ["slow", "fast"]}
+    assert canonical(swapped) == canonical(spec) and spec_hash(swapped) == spec_hash(spec)
+    cell = GraphCell(D, H, swapped)
+    y, state = cell(torch.randn(B, D), cell.init_state(B))
+    assert len(state) == 3 and y.shape == (B, H)
+
+
 BASE = {"nodes": {"a": {"op": "linear", "in": ["x", "h"]}, "b": {"op": "tanh", "in": ["a"]}}, "outputs": {"h": "b"}}
 
 
