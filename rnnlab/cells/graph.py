@@ -7,13 +7,17 @@ built-in cells; a node's ``"bias"`` value sets its bias (an LSTM's forget gate: 
 
 The forward pass evaluates the nodes in topological order. The terms of the linear nodes that read
 the step's inputs (``x``, ``h``, the slots) come first: one matrix product per input over all the
-nodes that read it (their matrices concatenated), the biases added with the first product that
+nodes that read it (their matrices concatenated, once per sequence on the step loop: see
+:meth:`GraphCell.sequence`), the biases added with the first product that
 reaches every such node, or node by node otherwise. A linear node that reads other nodes adds their
 products when its turn comes. Sigmoid nodes are reported as gates (:func:`rnnlab.cells.gates.record`).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -23,6 +27,7 @@ from rnnlab.cells.base import Cell, State, uniform_
 from rnnlab.cells.gates import record
 from rnnlab.cells.graph_spec import H, SpecError, X, spec_hash, topological_order, validate, validate_structure
 
+_sequences = threading.local()  # per thread: {id(cell): {key: joined matrix}} inside GraphCell.sequence
 _UNARY = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
@@ -115,25 +120,34 @@ class GraphCell(Cell):
             self.bundles.append((readers, sources, tuple(n not in biased for n in readers)))
             biased.update(readers)
         self.gates = [n for n in self.order if self.spec["nodes"][n]["op"] == "sigmoid"]
-        self._joined: dict[tuple, tuple[tuple, Tensor]] = {}
 
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_joined": {}}  # joined weights belong to one autograd graph
+    @contextmanager
+    def sequence(self) -> Iterator[None]:
+        """Join the matrices once for all the steps of the block (per thread; dropped at its end,
+        so that parameters changed between sequences, even through ``.data``, are read afresh)."""
+        caches = _sequences.__dict__.setdefault("caches", {})
+        outer = caches.get(id(self))
+        caches[id(self)] = {}
+        try:
+            yield
+        finally:
+            if outer is None:
+                caches.pop(id(self), None)
+            else:
+                caches[id(self)] = outer
 
     def _join(self, key: tuple, parts: list[Tensor | None]) -> Tensor:
-        """``torch.cat(parts)`` (``None`` a zero bias), kept from step to step while the parameters
-        are unchanged (their storage and version counters), so that a sequence joins them once."""
+        """``torch.cat(parts)`` (``None`` a zero bias), once per :meth:`sequence` block."""
         params = [p for p in parts if p is not None]
         if len(parts) == 1:
             return params[0]
-        stamp = (torch.is_grad_enabled(), torch.is_inference_mode_enabled())
-        stamp += tuple((p.data_ptr(), p._version) for p in params)
-        kept = self._joined.get(key)
-        if kept is not None and kept[0] == stamp:
-            return kept[1]
-        zero = params[0].new_zeros(self.hidden_size)
-        joined = torch.cat([zero if p is None else p for p in parts])
-        self._joined[key] = (stamp, joined)
+        cache = _sequences.__dict__.get("caches", {}).get(id(self))
+        joined = cache.get(key) if cache is not None else None
+        if joined is None:
+            zero = params[0].new_zeros(self.hidden_size)
+            joined = torch.cat([zero if p is None else p for p in parts])
+            if cache is not None:
+                cache[key] = joined
         return joined
 
     @property
