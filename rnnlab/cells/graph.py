@@ -6,10 +6,10 @@ as ``nodes.NODE.weight.INPUT`` and ``nodes.NODE.bias``, so that a state dict rea
 built-in cells; a node's ``"bias"`` value sets its bias (an LSTM's forget gate: 1).
 
 The forward pass evaluates the nodes in topological order. The terms of the linear nodes that read
-the step's inputs (``x``, ``h``, the slots) come first: one matrix product per input over all the
-nodes that read it (their matrices concatenated, once per sequence on the step loop: see
-:meth:`GraphCell.sequence`), the biases added with the first product that
-reaches every such node, or node by node otherwise. A linear node that reads other nodes adds their
+the step's inputs (``x``, ``h``, the slots) come first: the inputs read by the same nodes share one
+output, onto which each adds one matrix product (``addmm``) with the matrices of all those nodes
+concatenated (once per sequence on the step loop, see :meth:`GraphCell.sequence`); each node's
+bias starts the first such output that holds it. A linear node that reads other nodes adds their
 products when its turn comes. Sigmoid nodes are reported as gates (:func:`rnnlab.cells.gates.record`).
 """
 
