@@ -2,6 +2,7 @@
 bad specs name the node at fault, and ``--cell graph:...`` runs are self-contained."""
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -250,6 +251,24 @@ def test_missing_output_and_width_at_build_time():
 def test_registry_and_labels():
     assert "graph" in CELLS and label("graph:specs/my-cell.json") == "graph-my-cell" and label("lstm") == "lstm"
     assert set(builtin_specs()) >= {"lstm", "lstm-1997", "gru", "mut1", "mut2", "mut3", "rnn-tanh"}
+
+
+def test_seq2seq_keeps_each_cells_spec_and_a_saved_config_builds_again():
+    from rnnlab.configs import from_dict
+    from rnnlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+
+    sizes = {"source_vocab": 7, "target_vocab": 6, "embedding_size": 4, "hidden_size": 4}
+    both = Seq2SeqConfig(**sizes, cell="graph:gru", decoder_cell="graph:lstm")
+    assert (both.cell, both.decoder_cell) == ("graph", "graph")
+    assert both.cell_options["spec"]["name"] == "gru" and both.target_options["spec"]["name"] == "lstm"
+    mixed = Seq2SeqConfig(**sizes, cell="graph:gru", decoder_cell="lstm")
+    assert mixed.target_options == {}
+    for config in (both, mixed):
+        again = from_dict(Seq2SeqConfig, dataclasses.asdict(config), "model")
+        assert again == config
+        model = Seq2Seq(again)
+        logits, _ = model(torch.tensor([[2, 3], [4, 0]]), torch.tensor([2, 1]), torch.tensor([[1, 1], [3, 4]]))
+        assert logits.shape[-1] == 6
 
 
 # ----------------------------------------------------------------- the CLI
