@@ -107,17 +107,18 @@ def unroll(
         valid = valid.to(x.device)
     recorder = _flow_recorder(T, x)
     outputs = []
-    for t in range(T):
-        y, new_state = cell(x[t], state)
-        if valid is None:
-            state = new_state
-        else:
-            keep = valid[t]  # (B,)
-            state = tuple(torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state))
-            y = y * keep.unsqueeze(1).to(y.dtype)
-        outputs.append(y)
-        if recorder is not None and state[0].requires_grad:
-            state[0].register_hook(recorder(t))
+    with cell.sequence():
+        for t in range(T):
+            y, new_state = cell(x[t], state)
+            if valid is None:
+                state = new_state
+            else:
+                keep = valid[t]  # (B,)
+                state = tuple(torch.where(keep.view(B, *([1] * (n.dim() - 1))), n, o) for n, o in zip(new_state, state))
+                y = y * keep.unsqueeze(1).to(y.dtype)
+            outputs.append(y)
+            if recorder is not None and state[0].requires_grad:
+                state[0].register_hook(recorder(t))
     out = torch.stack(outputs) if outputs else x.new_zeros(0, B, cell.output_size)  # (T, B, O)
     if reverse:
         out = reverse_padded(out, lengths)

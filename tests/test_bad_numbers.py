@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES
 from rnnlab.checkpoint import save_state, save_weights
 from rnnlab.cli import main
 from rnnlab.configs import check_fields, field_kind, from_dict
@@ -118,7 +118,7 @@ def test_a_saved_config_with_a_null_number_is_refused_on_loading():
 
 
 # ---------------------------------------------------------------------------------- model size
-@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize("cell", NAMES)
 def test_the_parameter_bound_never_exceeds_the_true_count(cell):
     lm = ModelConfig(vocab_size=7, cell=cell, hidden_size=8, num_layers=2, embedding_size=3)
     cls = ClassifierConfig(vocab_size=7, num_classes=3, cell=cell, hidden_size=8, num_layers=2, embedding_size=3)

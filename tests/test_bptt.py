@@ -8,7 +8,7 @@ import torch
 from rnnlab import Recurrent, make_cell
 from rnnlab.bptt import GradientFlow, has_bptt, native, run_sequence
 from rnnlab.bptt.common import PACKED_GEMM, Matmul
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES
 from rnnlab.engine import unroll
 
 
@@ -218,7 +218,7 @@ def test_empty_batch_and_autocast_work_as_on_the_step_loop(name):
     assert out.shape == (5, 2, layer.output_size) and torch.equal(out, reference)
 
 
-@pytest.mark.parametrize("name", [n for n in CELLS if has_bptt(make_cell(n, 3, 4))])
+@pytest.mark.parametrize("name", [n for n in NAMES if has_bptt(make_cell(n, 3, 4))])
 def test_higher_derivatives_refused_never_dropped(name):
     """The hand-written backwards are first order: create_graph=True gets a clear error."""
     layer = Recurrent(name, 3, 4, path="bptt", dtype=torch.float64)

@@ -137,7 +137,7 @@ class _Quiet:
         self.last = text
 
 
-@pytest.mark.parametrize("cell", sorted(__import__("rnnlab.cells", fromlist=["CELLS"]).CELLS))
+@pytest.mark.parametrize("cell", sorted(__import__("rnnlab.cells", fromlist=["NAMES"]).NAMES))
 def test_every_cell_classifies_and_tags_padded_batches(cell):
     from rnnlab.models.tagger import Tagger, TaggerConfig
 

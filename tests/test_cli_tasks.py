@@ -102,7 +102,7 @@ def test_compare_trains_each_cell_and_draws_one_plot(tmp_path, capsys):
     "argv,fragments",
     [
         (["task", "adder"], ["unknown 'adder'", "adding, copy, digits"]),
-        (["task", "adding", "--cell", "lstn"], ["unknown 'lstn'", "known cells"]),
+        (["task", "adding", "--cell", "lstn"], ["cell: expected one of", "graph:PATH.json", "got 'lstn'"]),
         (["task", "adding", "-T", "1"], ["T must be at least 2"]),
         (["task", "digits", "-T", "100"], ["has T = 64"]),
         (["task", "mnist-rows", "-T", "784"], ["has T = 28"]),

@@ -188,5 +188,5 @@ def test_resolved_defaults_follow_task_then_cell_then_user():
     assert model_cfg.cell_options.get("input_std") == 1.0
     with pytest.raises(ValueError, match="hidden_size"):
         resolve_configs("adding", "lstm", {"hidden_size": 0})
-    with pytest.raises(ValueError, match="known cells"):
+    with pytest.raises(ValueError, match="cell: expected one of .*got 'lstn'"):
         resolve_configs("adding", "lstn", {})

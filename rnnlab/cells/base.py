@@ -15,6 +15,7 @@ is its own file plus one line in :data:`rnnlab.cells.CELLS`, and nothing else to
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import ClassVar
 
 import torch
@@ -75,6 +76,11 @@ class Cell(nn.Module):
     def fused_mode(self) -> str | None:
         """Name of the fused PyTorch kernel equal to this cell, or ``None``."""
         return None
+
+    def sequence(self) -> AbstractContextManager:
+        """A block the step loop runs a whole sequence in: a cell may keep there what every step
+        of the sequence shares (a graph cell's joined matrices); the default keeps nothing."""
+        return nullcontext()
 
     def init_state(
         self,

@@ -33,7 +33,7 @@ class GateCapture:
         _active.capture = self._outer
 
 
-def record(cell: object, **gates: Tensor) -> None:
+def record(cell: object, /, **gates: Tensor) -> None:
     """Hand this step's gate values of ``cell`` to the active :class:`GateCapture`, if any."""
     capture = getattr(_active, "capture", None)
     if capture is not None:

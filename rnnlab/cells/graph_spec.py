@@ -116,6 +116,12 @@ def validate(spec: Any, input_size: int | None = None, hidden_size: int | None =
     return clean
 
 
+def validate_structure(spec: Any) -> dict:
+    """:func:`validate` without the width rule (as if ``input_size == hidden_size``): what can be
+    checked before the sizes are known, and all that a spec's identity (:func:`canonical`) needs."""
+    return validate(spec, 1, 1)
+
+
 def _node(name: str, node: Any, known: set[str], reserved: tuple[str, ...]) -> dict:
     if not isinstance(node, dict):
         _fail(f"node {name!r}: expected an object with op and in")
@@ -207,22 +213,18 @@ def canonical(spec: dict) -> dict:
     Nodes are told apart by colour refinement (each node's colour gathers its operation, its
     inputs' colours and its readers' colours until nothing changes); nodes still alike (as an LSTM's
     three gates before their readers differ them) are taken one at a time, each given a colour of its
-    own and the refinement run again, so the order does not depend on the spec's names.
+    own and the refinement run again, so the order does not depend on the spec's names. The slots
+    are ordered likewise, by the colours of the node each becomes and of the nodes reading it.
     """
-    spec = validate(spec)
-    slots = {s: f"s{i}" for i, s in enumerate(spec["slots"])}
-    rename = {X: X, H: H, **slots}
+    spec = validate_structure(spec)
     nodes = spec["nodes"]
     readers: dict[str, list[tuple[str, int]]] = {n: [] for n in nodes}
     for name, node in nodes.items():
         for pos, i in enumerate(node["in"]):
             if i in nodes:
                 readers[i].append((name, pos))
-    exported = {n: sorted(rename[k] for k, v in spec["outputs"].items() if v == n) for n in nodes}
-    colour = {n: _digest([nodes[n]["op"], nodes[n].get("bias"), exported[n]]) for n in nodes}
-    fixed: dict[str, str] = {}
 
-    def refine(colour: dict[str, str]) -> dict[str, str]:
+    def refine(colour: dict[str, str], rename: dict[str, str]) -> dict[str, str]:
         for _ in range(len(nodes) + 1):
             new = {}
             for n, node in nodes.items():
@@ -236,13 +238,27 @@ def canonical(spec: dict) -> dict:
             colour = new
         return colour
 
-    colour = refine(colour)
+    def colours(rename: dict[str, str]) -> dict[str, str]:
+        exported = {n: sorted(rename[k] for k, v in spec["outputs"].items() if v == n) for n in nodes}
+        return refine({n: _digest([nodes[n]["op"], nodes[n].get("bias"), exported[n]]) for n in nodes}, rename)
+
+    # the slots' order: by the colours (every slot alike) of the node each becomes and of its readers
+    alike = colours({X: X, H: H, **dict.fromkeys(spec["slots"], "s")})
+
+    def slot_key(slot: str) -> list:
+        return [alike[spec["outputs"][slot]], sorted(alike[n] for n in nodes if slot in nodes[n]["in"])]
+
+    slots = {s: f"s{i}" for i, s in enumerate(sorted(spec["slots"], key=slot_key))}
+    rename = {X: X, H: H, **slots}
+    colour = colours(rename)
+    fixed: dict[str, str] = {}
+
     while len(fixed) < len(nodes):
         ranked = sorted((c, n) for n, c in colour.items() if n not in fixed)
         c, n = ranked[0]
         fixed[n] = f"n{len(fixed)}"
         if sum(1 for v in colour.values() if v == c) > 1:  # alike nodes: this one first, then refine
-            colour = refine({**colour, n: _digest([c, "first"])})
+            colour = refine({**colour, n: _digest([c, "first"])}, rename)
     rename.update(fixed)
     out_nodes = {}
     for name, node in nodes.items():
@@ -253,7 +269,7 @@ def canonical(spec: dict) -> dict:
         out_nodes[rename[name]] = entry
     ordered = dict(sorted(out_nodes.items(), key=lambda kv: int(kv[0][1:])))
     return {
-        "slots": [slots[s] for s in spec["slots"]],
+        "slots": sorted(slots.values(), key=lambda s: int(s[1:])),
         "nodes": ordered,
         "outputs": {rename.get(k, k): rename[v] for k, v in spec["outputs"].items()},
     }

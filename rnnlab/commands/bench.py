@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnlab import bench
-from rnnlab.cells import CELLS
+from rnnlab.cells import check_cells
 from rnnlab.commands.common import UsageError, csv_of
 from rnnlab.fileio import atomic_write_json
 
@@ -23,9 +23,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    unknown = [c for c in args.cells if c not in CELLS]
-    if unknown:
-        raise UsageError(f"--cells: unknown {', '.join(unknown)}; known: {', '.join(CELLS)}")
+    check_cells("--cells", args.cells)
     for name in ("batch", "steps", "input", "repeats"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name}: expected a positive integer, got {getattr(args, name)}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from rnnlab.cells import CELLS
+from rnnlab.cells import check_cells
 from rnnlab.commands.common import UsageError, csv_of
 from rnnlab.diagnose import subjects as sources
 from rnnlab.diagnose.report import run_all
@@ -42,9 +42,7 @@ def register(sub) -> None:
 def _check(args) -> None:
     if not args.runs and not args.cells:
         raise UsageError("give trained run directories, or --cells for freshly initialised cells")
-    unknown = [c for c in args.cells if c not in CELLS]
-    if unknown:
-        raise UsageError(f"--cells: unknown {', '.join(unknown)}; known: {', '.join(CELLS)}")
+    check_cells("--cells", args.cells)
     for run in args.runs:
         if not run.is_dir():
             raise UsageError(f"run: {run} is not a directory")

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from rnnlab.cells.named import label
 from rnnlab.commands.common import UsageError
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
@@ -65,7 +66,7 @@ def register(sub) -> None:
         epilog=defaults_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--cell", default="lstm", help="recurrent cell (default: lstm)")
+    p.add_argument("--cell", default="lstm", help="recurrent cell, or graph:PATH.json / graph:NAME (default: lstm)")
     group = add_run_flags(p, name_optional=True)
     group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/task-NAME-CELL)")
     group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
@@ -88,7 +89,7 @@ def _train(args, progress: Progress) -> int:
         if not args.task:
             raise UsageError("NAME: give a task (" + ", ".join(TASKS) + ") or --resume OUT")
         model_cfg, optim, opts = resolve_configs(args.task, args.cell, given)
-        out = args.out or Path("runs") / f"task-{args.task}-{args.cell}"
+        out = args.out or Path("runs") / f"task-{args.task}-{label(args.cell)}"
         trainer = Trainer(SequenceTask(model_cfg, optim.batch_size, opts.seed), out, optim, opts, progress, args.force)
     sections = {**trainer.task.sections(), "optim": trainer.optim, "run": trainer.cfg}
     progress.log("config: " + json.dumps({k: dataclasses.asdict(v) for k, v in sections.items()}))

@@ -81,9 +81,11 @@ def recurrent_blocks(cell: Cell) -> dict[str, Tensor]:
 
     Every parameter ``weight_h*`` with ``k * H`` rows and ``H`` columns gives ``k`` blocks
     (``weight_hh`` of an LSTM: ``i, f, g, o``). A cell's recurrent mask (Clockwork's block
-    structure) is applied first.
+    structure) is applied first. A cell with ``recurrent_weights()`` (a graph cell) names its own.
     """
     H = cell.hidden_size
+    if hasattr(cell, "recurrent_weights"):
+        return {k: w.detach() for k, w in cell.recurrent_weights().items()}
     blocks = {}
     for name, w in cell.named_parameters():
         if not name.startswith("weight_h") or w.dim() != 2 or w.shape[1] != H or w.shape[0] % H:

@@ -37,7 +37,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
+from rnnlab.cells.named import ResolvesCell
 from rnnlab.configs import check_fields
 from rnnlab.models.attention import ATTENTIONS, attention_parameters
 from rnnlab.models.decoder import AttentionDecoder, DecoderState, Memory
@@ -49,7 +50,7 @@ PROBE_SIZE = 224  # side of the blank image that measures a replacement encoder 
 
 
 @dataclass
-class CaptionConfig:
+class CaptionConfig(ResolvesCell):
     """Architecture of an image captioner; saved in the run's ``config.json`` with the weights."""
 
     vocab_size: int = 0
@@ -57,7 +58,7 @@ class CaptionConfig:
         default="32,64,64,128",
         metadata={"help": "channels of the encoder's conv stages, comma-separated (the first 3 halve the image)"},
     )
-    cell: str = field(default="lstm", metadata={"help": "decoder cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "decoder cell: " + NAMES_HELP})
     cell_options: dict = field(
         default_factory=dict, metadata={"help": "options of the cell as JSON, e.g. '{\"forget_bias\": 1.0}'"}
     )
@@ -83,8 +84,7 @@ class CaptionConfig:
             checks.positive_int(name, getattr(self, name))
         self.channel_list()
         checks.probability("dropout", self.dropout)
-        if self.cell not in CELLS:
-            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        check_cell("cell", self.cell, self.cell_options)
         checks.choice("attention", self.attention, CAPTION_ATTENTION)
         checks.choice("score", self.score, tuple(ATTENTIONS))
         checks.choice("handover", self.handover, HANDOVERS)

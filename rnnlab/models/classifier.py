@@ -14,7 +14,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
+from rnnlab.cells.named import ResolvesCell
 from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 
@@ -22,12 +23,12 @@ POOLINGS = ("last", "mean", "max")
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(ResolvesCell):
     """Architecture of a text classifier; saved in the run's ``config.json`` with the weights."""
 
     vocab_size: int = 0
     num_classes: int = 0
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + NAMES_HELP})
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
     hidden_size: int = field(default=128, metadata={"help": "units per layer and direction"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
@@ -47,8 +48,7 @@ class ClassifierConfig:
         checks.positive_int("num_layers", self.num_layers)
         checks.positive_int("embedding_size", self.embedding_size)
         checks.probability("dropout", self.dropout)
-        if self.cell not in CELLS:
-            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        check_cell("cell", self.cell, self.cell_options)
         if self.pooling not in POOLINGS:
             checks.fail("pooling", "one of " + ", ".join(POOLINGS), self.pooling)
         checks.fits_in_memory(self.min_parameters())

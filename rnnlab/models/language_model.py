@@ -12,19 +12,20 @@ from dataclasses import dataclass, field
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
 from rnnlab.cells.base import State
+from rnnlab.cells.named import ResolvesCell
 from rnnlab.configs import check_fields
 from rnnlab.dropout import Dropout
 from rnnlab.layers import Recurrent
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(ResolvesCell):
     """Architecture of a language model; saved in the run's ``config.json`` with the weights."""
 
     vocab_size: int = 0
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + NAMES_HELP})
     hidden_size: int = field(default=256, metadata={"help": "units per layer"})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers"})
     embedding_size: int = field(default=64, metadata={"help": "embedding width; 0 = one-hot input as char-rnn"})
@@ -49,8 +50,7 @@ class ModelConfig:
         checks.non_negative_int("embedding_size", self.embedding_size)
         checks.probability("dropout", self.dropout)
         checks.non_negative("init_range", self.init_range)
-        if self.cell not in CELLS:
-            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        check_cell("cell", self.cell, self.cell_options)
         if self.tie_weights and self.embedding_size == 0:
             checks.fail("tie_weights", "an embedding to tie (embedding_size > 0)", "one-hot input")
         checks.fits_in_memory(self.min_parameters())

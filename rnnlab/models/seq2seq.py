@@ -22,8 +22,9 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
 from rnnlab.cells.base import State
+from rnnlab.cells.named import GRAPH, PREFIX, resolve
 from rnnlab.configs import check_fields
 from rnnlab.data.symbols import PAD
 from rnnlab.layers import Recurrent
@@ -39,10 +40,14 @@ class Seq2SeqConfig:
 
     source_vocab: int = 0
     target_vocab: int = 0
-    cell: str = field(default="lstm", metadata={"help": "encoder cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "encoder cell: " + NAMES_HELP})
     decoder_cell: str = field(default="", metadata={"help": "decoder cell ('' = the encoder's)"})
     cell_options: dict = field(
         default_factory=dict, metadata={"help": "options of both cells as JSON, e.g. '{\"scale\": 0.9}'"}
+    )
+    decoder_cell_options: dict | None = field(
+        default=None,
+        metadata={"help": "options of the decoder cell as JSON, if not cell_options (a graph decoder's spec)"},
     )
     embedding_size: int = field(default=128, metadata={"help": "source and target embedding width"})
     hidden_size: int = field(default=256, metadata={"help": "units per layer (and direction) of encoder and decoder"})
@@ -57,19 +62,37 @@ class Seq2SeqConfig:
         default=False, metadata={"help": "share the target embedding with the readout (Press & Wolf 2017)"}
     )
 
+    def __post_init__(self) -> None:
+        """Read ``graph:SPEC`` cells (:mod:`rnnlab.cells.named`): the encoder's spec goes into
+        ``cell_options``, a decoder's of its own into ``decoder_cell_options``."""
+        self.cell, self.cell_options = resolve(self.cell, self.cell_options)
+        if not isinstance(self.decoder_cell, str) or not isinstance(self.cell_options, dict):
+            return  # left to validate
+        shared = {k: v for k, v in self.cell_options.items() if k != "spec"}
+        if self.decoder_cell.startswith(PREFIX):
+            options = shared if self.decoder_cell_options is None else self.decoder_cell_options
+            self.decoder_cell, self.decoder_cell_options = resolve(self.decoder_cell, options)
+        elif self.decoder_cell not in ("", GRAPH) and self.cell == GRAPH and self.decoder_cell_options is None:
+            self.decoder_cell_options = shared  # the encoder's spec is not the decoder's option
+
     @property
     def target_cell(self) -> str:
         """The decoder's cell name."""
         return self.decoder_cell or self.cell
+
+    @property
+    def target_options(self) -> dict:
+        """The decoder cell's options."""
+        return self.cell_options if self.decoder_cell_options is None else self.decoder_cell_options
 
     def validate(self) -> None:
         check_fields(self)
         for name in ("source_vocab", "target_vocab", "embedding_size", "hidden_size", "num_layers"):
             checks.positive_int(name, getattr(self, name))
         checks.probability("dropout", self.dropout)
-        for name in ("cell", "decoder_cell"):
-            if getattr(self, name) and getattr(self, name) not in CELLS:
-                checks.fail(name, "one of " + ", ".join(sorted(CELLS)), getattr(self, name))
+        check_cell("cell", self.cell, self.cell_options)
+        if self.decoder_cell:
+            check_cell("decoder_cell", self.decoder_cell, self.target_options)
         checks.choice("attention", self.attention, ATTENTION_KINDS)
         if self.attention == "dot" and self.bidirectional:
             checks.fail("attention", "'general' or 'additive' with a bidirectional encoder (twice as wide)", "dot")
@@ -154,7 +177,7 @@ class Seq2Seq(AttentionDecoder):
         self.encoder = Recurrent(
             config.cell, E, H, L, bidirectional=config.bidirectional, dropout=between, **config.cell_options
         )
-        self.build_decoder(config.target_cell, H, L, config.input_feeding, config.dropout, config.cell_options)
+        self.build_decoder(config.target_cell, H, L, config.input_feeding, config.dropout, config.target_options)
         self.bridge = Bridge(self.encoder, self.decoder)
         self.build_readout(self.encoder.output_size, config.attention, config.dropout, config.tie_embeddings)
 

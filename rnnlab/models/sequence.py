@@ -14,14 +14,15 @@ from typing import Any
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
+from rnnlab.cells.named import ResolvesCell
 from rnnlab.configs import check_fields
 from rnnlab.data.tasks import TASKS, Task, make_task
 from rnnlab.layers import Recurrent
 
 
 @dataclass
-class SequenceConfig:
+class SequenceConfig(ResolvesCell):
     """What a task run's model is; saved in the run's ``config.json`` with the weights."""
 
     task: str = field(default="adding", metadata={"help": "task: " + ", ".join(TASKS)})
@@ -35,7 +36,7 @@ class SequenceConfig:
         },
     )
     data_seed: int = field(default=0, metadata={"help": "seed of the task's evaluation sets, split and permutation"})
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + NAMES_HELP})
     hidden_size: int = field(default=128, metadata={"help": "units per layer", "flags": ("--hidden",)})
     num_layers: int = field(default=1, metadata={"help": "stacked recurrent layers", "flags": ("--layers",)})
     cell_options: dict = field(default_factory=dict, metadata={"help": "cell options as JSON, e.g. '{\"scale\": 0.9}'"})
@@ -44,8 +45,7 @@ class SequenceConfig:
         check_fields(self)
         if self.task not in TASKS:
             raise ValueError(f"task: unknown {self.task!r}; known tasks: {', '.join(TASKS)}")
-        if self.cell not in CELLS:
-            raise ValueError(f"cell: unknown {self.cell!r}; known cells: {', '.join(CELLS)}")
+        check_cell("cell", self.cell, self.cell_options)
         checks.positive_int("hidden_size", self.hidden_size)
         checks.positive_int("num_layers", self.num_layers)
         checks.seed("data_seed", self.data_seed)

@@ -17,20 +17,21 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import CELLS
+from rnnlab.cells import NAMES_HELP, check_cell
+from rnnlab.cells.named import ResolvesCell, build_options
 from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 from rnnlab.models.crf import CRF
 
 
 @dataclass
-class TaggerConfig:
+class TaggerConfig(ResolvesCell):
     """Architecture of a tagger; saved in the run's ``config.json`` with the weights."""
 
     vocab_size: int = 0
     num_chars: int = 0
     num_tags: int = 0
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + ", ".join(CELLS)})
+    cell: str = field(default="lstm", metadata={"help": "recurrent cell: " + NAMES_HELP})
     cell_options: dict = field(
         default_factory=dict, metadata={"help": "options of the sentence net's cell as JSON, e.g. '{\"scale\": 0.9}'"}
     )
@@ -53,8 +54,7 @@ class TaggerConfig:
             checks.positive_int("num_chars", self.num_chars)
             checks.positive_int("char_hidden_size", self.char_hidden_size)
         checks.probability("dropout", self.dropout)
-        if self.cell not in CELLS:
-            checks.fail("cell", "one of " + ", ".join(sorted(CELLS)), self.cell)
+        check_cell("cell", self.cell, self.cell_options)
         checks.fits_in_memory(self.min_parameters())
 
     def min_parameters(self) -> int:
@@ -86,7 +86,11 @@ class Tagger(nn.Module):
         if config.char_embedding_size:
             self.char_embedding = nn.Embedding(config.num_chars, config.char_embedding_size, padding_idx=0)
             self.char_rnn = Recurrent(
-                config.cell, config.char_embedding_size, config.char_hidden_size, bidirectional=True
+                config.cell,
+                config.char_embedding_size,
+                config.char_hidden_size,
+                bidirectional=True,
+                **build_options(config.cell, config.cell_options),
             )
             width += 2 * config.char_hidden_size
         self.rnn = Recurrent(

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rnnlab.cells import CELLS
+from rnnlab.cells import check_cells
+from rnnlab.cells.named import label
 from rnnlab.data.tasks import Task as LongRangeTask
 from rnnlab.data.tasks import make_task
 from rnnlab.tasks.sequence import SequenceTask, resolve_configs
@@ -56,20 +57,20 @@ def compare_cells(
     force: bool = False,
     progress: Progress | None = None,
 ) -> Comparison:
-    """Train each of ``cells`` on ``task_name`` into ``out/<cell>`` in turn.
+    """Train each of ``cells`` on ``task_name`` into ``out/<cell>`` in turn (``graph:a.json`` into
+    ``out/graph-a``, see :func:`rnnlab.cells.named.label`).
 
     Every configuration and run directory is checked before the first run starts.
 
     Raises:
         ValueError: an unknown or repeated cell, a bad option, or a run directory in the way.
     """
-    unknown = [c for c in cells if c not in CELLS]
-    if unknown:
-        raise ValueError(f"--cells: unknown {', '.join(unknown)}; known: {', '.join(CELLS)}")
-    if not cells or len(set(cells)) != len(cells):
+    check_cells("--cells", cells)
+    labels = [label(c) for c in cells]
+    if not cells or len(set(labels)) != len(labels):
         raise ValueError(f"--cells: expected distinct cell names, got {','.join(cells) or 'none'}")
-    configs = {cell: resolve_configs(task_name, cell, given) for cell in cells}
-    for cell in cells:
+    configs = {label(cell): resolve_configs(task_name, cell, given) for cell in cells}
+    for cell in configs:
         check_out(out / cell, force)
     progress = progress or Progress()
     result = Comparison(make_task(task_name, given.get("steps"), given.get("data_seed", 0)))
