@@ -21,6 +21,7 @@ from rnnlab.commands import (
     predict,
     sample,
     score,
+    search,
     serve,
     surface,
     tag,
@@ -40,7 +41,7 @@ COMMANDS = (
     *(score, agree),
     *(predict, tag, translate, caption, tree),
     *(diagnose, units, visualize, serve),
-    *(surface, task, compare, bench),
+    *(surface, task, compare, bench, search),
 )
 
 

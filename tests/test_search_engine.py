@@ -13,8 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from rnnlab.search import Engine, EngineError
-from rnnlab.search.engine import run_task
+from rnnlab.search.engine import Engine, EngineError, run_task
 from tests import search_tasks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,9 @@ SCORES += ("bleu1", "bleu4", "cider", "correct", "digits_named")
 
 
 def register(sub) -> None:
-    p = sub.add_parser("inspect", help="show a run's configuration, size and best validation score")
+    p = sub.add_parser(
+        "inspect", help="show a run's configuration, size and best validation score (a search's leaderboard)"
+    )
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
     p.set_defaults(func=run)
 
@@ -105,8 +107,23 @@ def _info(path: Path) -> dict:
     return json.loads(meta.get("trainer") or meta.get("info") or "{}")
 
 
+def _search(out: Path) -> int:
+    """A cell search's leaderboard (``rnnlab search``), from its SQLite file."""
+    from rnnlab.search.evaluate import directions
+    from rnnlab.search.report import format_board, leaderboard
+    from rnnlab.search.store import Store
+
+    with Store(out) as store:
+        print(format_board(leaderboard(store, directions(store.get("config")["tasks"]))))
+    return 0
+
+
 def run(args) -> int:
     out = args.run_dir
+    from rnnlab.search.store import FILE
+
+    if (out / FILE).exists():
+        return _search(out)
     config = read_run(out)
     kind = config.kind
     model, names = MODELS[kind](out)

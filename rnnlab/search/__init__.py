@@ -1,7 +1,8 @@
-"""Architecture search over recurrent cells: candidate evaluations run as tasks of a Dask cluster
-(:class:`rnnlab.search.engine.Engine`), local worker processes by default or a running cluster
-joined by its scheduler's address."""
+"""Architecture search over recurrent cells (``rnnlab search``): cell graphs mutated
+(:mod:`~rnnlab.search.mutate`), evaluated by brief trainings (:mod:`~rnnlab.search.evaluate`) that run
+as tasks of a Dask cluster (:mod:`~rnnlab.search.engine`: local worker processes by default, or a
+running cluster joined by its scheduler's address), generation after generation
+(:mod:`~rnnlab.search.driver`), with the state in a SQLite file (:mod:`~rnnlab.search.store`).
 
-from rnnlab.search.engine import Engine, EngineError
-
-__all__ = ["Engine", "EngineError"]
+The engine is imported from its module (``rnnlab.search.engine``), so that reading a search's state
+does not load Dask."""

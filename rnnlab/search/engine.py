@@ -263,6 +263,17 @@ class Engine:
         after this call."""
         return distributed.as_completed(list(futures), loop=self._client.loop, timeout=timeout)
 
+    def wait_any(self, futures: Iterable[distributed.Future], timeout: float | None = None) -> list[distributed.Future]:
+        """The futures among ``futures`` that have finished (done, failed or cancelled), once at least
+        one has; none if ``timeout`` seconds pass first."""
+        futures = list(futures)
+        if not any(f.done() for f in futures):
+            try:
+                next(iter(self.as_completed(futures, timeout=timeout)))
+            except (TimeoutError, StopIteration):
+                return []
+        return [f for f in futures if f.done()]
+
     def cancel(self, futures: Iterable[distributed.Future]) -> None:
         """Cancel these tasks: their futures end as cancelled at once; those not started never run,
         those running run to their end on their worker (Dask cannot stop a running function)."""
