@@ -86,7 +86,7 @@ def test_the_reference_scores_one_and_fitness_is_the_worst_task(tmp_path):
                 assert c["fitness"] == pytest.approx(min(scores))
             if c["status"] == FILTERED:
                 assert set(ev) == {FILTER}  # no full training after a failed filter
-                assert ev[FILTER]["value"] < 0.5 * gru["evaluations"][FILTER]["value"]
+                assert ev[FILTER]["value"] < search.config.filter_keep * gru["evaluations"][FILTER]["value"]
         assert any(c["status"] == DONE for c in others[1:]) and store.count_evaluations() >= 30
 
 

@@ -42,14 +42,14 @@ def register(sub) -> None:
     p.add_argument("--force", action="store_true", help="replace a search already in --out")
     group = p.add_argument_group("search settings (kept on --resume)")
     group.add_argument("--seed", type=int, default=None, help="seed of the mutations and trainings (default: 0)")
-    group.add_argument("--steps", type=int, default=None, help="training steps of an evaluation (default: 400)")
-    group.add_argument("--filter-steps", type=int, default=None, help="training steps of the filter (default: 100)")
+    group.add_argument("--steps", type=int, default=None, help="training steps of an evaluation (default: 1000)")
+    group.add_argument("--filter-steps", type=int, default=None, help="training steps of the filter (default: 300)")
     group.add_argument(
-        "--filter-keep", type=float, default=None, help="share of the GRU's filter score to go on (default: 0.5)"
+        "--filter-keep", type=float, default=None, help="share of the GRU's filter score to go on (default: 0.9)"
     )
     group.add_argument("--population", type=int, default=None, help="best cells parents are drawn from (default: 20)")
     group.add_argument("--children", type=int, default=None, help="new cells per generation (default: 2 x workers)")
-    group.add_argument("--hidden-size", type=int, default=None, help="units of the cells (default: 64)")
+    group.add_argument("--hidden-size", type=int, default=None, help="units of the cells (default: 128)")
     p.set_defaults(func=run)
 
 

@@ -38,12 +38,12 @@ class SearchConfig:
     """How a search runs; saved in its SQLite file and kept on ``--resume``."""
 
     tasks: list[str] = field(default_factory=lambda: ["arithmetic", "xml"])
-    steps: int = 400  # training steps of a full evaluation
-    filter_steps: int = 100  # training steps of the filter (on the first task)
-    filter_keep: float = 0.5  # a child goes on when its filter score is at least this share of the GRU's
+    steps: int = 1000  # training steps of a full evaluation
+    filter_steps: int = 300  # training steps of the filter (on the first task)
+    filter_keep: float = 0.9  # a child goes on when its filter score is at least this share of the GRU's
     population: int = 20  # the best candidates that parents are drawn from
     children: int = 4  # candidates per generation
-    hidden_size: int = 64
+    hidden_size: int = 128
     seed: int = 0
 
     def validate(self) -> None:
