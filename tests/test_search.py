@@ -129,3 +129,33 @@ def test_a_resumed_search_goes_on_as_if_never_stopped(tmp_path):
             assert (x["hash"], x["generation"], x["mutation"]) == (y["hash"], y["generation"], y["mutation"])
             if x["status"] != "new":
                 assert (x["status"], x["fitness"]) == (y["status"], y["fitness"])
+
+
+def test_a_search_with_nothing_new_to_try_stops_instead_of_spinning(tmp_path, monkeypatch):
+    monkeypatch.setattr("rnnlab.search.driver.mutate", lambda spec, rng: (SEEDS["gru"], "nothing new"))
+    (tmp_path / "s").mkdir()
+    stopped = _search(tmp_path, "s").run(Threads())
+    assert stopped == "no new candidates in 5 generations (all tried before)"
+    with Store(tmp_path / "s") as store:
+        assert len(store.candidates()) == 2 and store.last_generation() == 5 and store.get("duplicates") == 5 * 3 * 50
+
+
+class Lost(Threads):
+    """An engine whose scheduler went away after the first evaluations."""
+
+    def submit(self, fn, *args):
+        if getattr(self, "sent", 0) >= 3:
+            future = cf.Future()
+            future.set_exception(OSError("Timed out trying to connect to tcp://127.0.0.1:8786"))
+            return future
+        self.sent = getattr(self, "sent", 0) + 1
+        return super().submit(fn, *args)
+
+
+def test_an_engine_that_fails_records_nothing_and_stops(tmp_path):
+    (tmp_path / "s").mkdir()
+    with pytest.raises(SearchError, match="the engine lost an evaluation .OSError: Timed out trying to connect"):
+        _search(tmp_path, "s").run(Lost())
+    with Store(tmp_path / "s") as store:  # the lost evaluation is not a failed cell: --resume runs it
+        assert store.count_evaluations() <= 3 and not store.candidates(FAILED)
+        assert all(not r["error"] for c in store.candidates() for r in c["evaluations"].values())

@@ -100,3 +100,9 @@ def test_bad_input_is_one_line_and_leaves_a_search_alone(tmp_path, capsys):
     assert time.monotonic() - started < 60
     assert (held / FILE).read_bytes() == before  # --force replaces a search only once the engine is up
     assert not (tmp_path / "s").exists()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["search", "--out", str(other), "--force"]) == 2  # --force replaces searches, nothing else
+    one_line_error(capsys, "holds files but no search")
+    assert (other / "notes.txt").read_text() == "mine"

@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.rundir import LOCK, lock_run_dir, release_run_dir
 from rnnlab.train.options import parse_duration
 from rnnlab.train.progress import Progress, format_seconds
 
 DEFAULT_OUT = Path("runs/search")
+JOIN_TIMEOUT = 60.0  # seconds to wait for a cluster's first worker
 
 
 def register(sub) -> None:
@@ -92,22 +94,27 @@ def run(args) -> int:
         config.validate()
     progress = Progress(sys.stdout)
     with Engine(workers=args.workers, address=args.address) as engine:
-        if config is not None and args.force and out.exists():
-            shutil.rmtree(out)
-        out.mkdir(parents=True, exist_ok=True)
-        seeds = {"gru": load_spec("gru"), "lstm": load_spec("lstm")}
-        search = Search(out, config, seeds, evaluate_cell, directions(tasks or _saved_tasks(out)))
-        progress.log(f"search in {out}: {', '.join(search.config.tasks)}; {engine.describe()}")
-        started = time.monotonic()
-        deadline = started + budget if budget else None
-        stopped = "interrupted"
+        if args.address is not None:  # a cluster without workers would wait for ever
+            engine.wait_for_workers(1, timeout=JOIN_TIMEOUT)
+        lock_run_dir(out)  # one search at a time in a folder
         try:
-            stopped = search.run(engine, deadline, _reporter(progress, started), args.max_evaluations)
-        except KeyboardInterrupt:
-            pass
+            if config is not None and args.force:
+                _clear(out)
+            seeds = {"gru": load_spec("gru"), "lstm": load_spec("lstm")}
+            search = Search(out, config, seeds, evaluate_cell, directions(tasks or _saved_tasks(out)))
+            progress.log(f"search in {out}: {', '.join(search.config.tasks)}; {engine.describe()}")
+            started = time.monotonic()
+            deadline = started + budget if budget else None
+            stopped = "interrupted"
+            try:
+                stopped = search.run(engine, deadline, _reporter(progress, started), args.max_evaluations)
+            except KeyboardInterrupt:
+                pass
+            finally:
+                board = write_reports(out, search.store, search.directions)
+                search.store.close()
         finally:
-            board = write_reports(out, search.store, search.directions)
-            search.store.close()
+            release_run_dir(out)
     progress.log(format_board(board))
     progress.log(f"{stopped} after {format_seconds(time.monotonic() - started)}; wrote {out / 'leaderboard.json'}, "
                  f"{out / 'fitness.png'} and {out / 'best'}; go on with: rnnlab search --resume {out}")  # fmt: skip
@@ -131,8 +138,21 @@ def _check_out(out: Path, resume: bool, force: bool) -> None:
         raise UsageError(f"--resume: {out} holds no search ({FILE} is missing)")
     if not resume and held and not force:
         raise UsageError(f"--out: {out} already holds a search; use --resume {out} to go on, or --force to replace it")
-    if not resume and not held and out.exists() and any(out.iterdir()) and not force:
-        raise UsageError(f"--out: {out} is not empty; use another folder or --force")
+    if not resume and not held and out.exists() and any(p.name != LOCK for p in out.iterdir()):
+        raise UsageError(
+            f"--out: {out} holds files but no search; pick another folder (--force replaces a search only)"
+        )
+
+
+def _clear(out: Path) -> None:
+    """Empty a search's folder for a new one (the lock stays: this process holds it)."""
+    for path in out.iterdir():
+        if path.name == LOCK:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
 
 
 def _reporter(progress: Progress, started: float):

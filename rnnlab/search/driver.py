@@ -31,6 +31,7 @@ from rnnlab.search.store import DONE, FAILED, FILTERED, NEW, Store
 
 FILTER = "filter"  # the evaluations row of the short first training
 DUPLICATE_TRIES = 50  # draws for a child not tried before, per child
+EMPTY_GENERATIONS = 5  # generations in a row without a new candidate before the search gives up
 
 
 @dataclass
@@ -96,18 +97,22 @@ class Search:
         if unknown:
             checks.fail("--tasks", "some of " + ", ".join(directions), ",".join(unknown))
         self.seeds = {name: validate(spec) for name, spec in seeds.items()}
-        self.reference = spec_hash(next(iter(self.seeds.values())))
+        if config is not None:
+            self.store.put("reference", spec_hash(next(iter(self.seeds.values()))))
+        self.reference = self.store.get("reference")  # as the search saw it (a spec file may change)
         self.duplicates = int(self.store.get("duplicates", 0))
+        self._limit: int | None = None
 
     # ------------------------------------------------------------------ proposals
-    def _propose(self, generation: int) -> None:
+    def _propose(self, generation: int) -> int:
+        """Add generation ``generation``'s candidates; how many (none if every draw was tried before)."""
         if generation == 0:
             rows = [
                 {"hash": spec_hash(s), "generation": 0, "mutation": f"seed {n}", "spec": s}
                 for n, s in self.seeds.items()
             ]
-            self.store.add(rows)
-            return
+            self.store.add(rows, {"generation": 0})
+            return len(rows)
         population = self.population()
         rng = random.Random(f"{self.config.seed}:{generation}")
         rows, taken = [], set()
@@ -125,8 +130,8 @@ class Search:
             rows.append(
                 {"hash": h, "generation": generation, "parent": parent["hash"], "mutation": what, "spec": child}
             )
-        self.store.put("duplicates", self.duplicates)
-        self.store.add(rows)
+        self.store.add(rows, {"duplicates": self.duplicates, "generation": generation})
+        return len(rows)
 
     def population(self) -> list[dict]:
         """The ``population`` best evaluated candidates (fitness, then order of birth)."""
@@ -166,7 +171,10 @@ class Search:
 
     def _settle(self, candidate: dict) -> None:
         done = candidate["evaluations"]
-        if any(row.get("error") for row in done.values()):
+        unscored = candidate["hash"] == self.reference and not all(
+            isinstance(row.get("value"), float) and math.isfinite(row["value"]) for row in done.values()
+        )  # every other score is relative to the reference's: it must have them all
+        if unscored or any(row.get("error") for row in done.values()):
             self.store.settle(candidate["hash"], FAILED)
         elif FILTER in done and candidate["hash"] != self.reference and not self._passes(done[FILTER]):
             self.store.settle(candidate["hash"], FILTERED)
@@ -188,7 +196,7 @@ class Search:
         Work cut short is cancelled, and done on resume; ``on_result(candidate, row, result)`` is
         told of each finished evaluation."""
         running: dict[Any, tuple[str, str]] = {}
-        self._limit = max_evaluations
+        self._limit, empty = max_evaluations, 0
         try:
             while deadline is None or time.monotonic() < deadline:
                 if self._limited():
@@ -198,16 +206,25 @@ class Search:
                 if pending:
                     self._generation(engine, pending, running, deadline, on_result)
                     continue
-                if generation == 0:
-                    reference = next(c for c in self.store.candidates(generation=0) if c["hash"] == self.reference)
-                    if reference["status"] != DONE:
-                        error = next((r["error"] for r in reference["evaluations"].values() if r.get("error")), "")
-                        raise SearchError(f"the reference cell (the first seed) failed to train: {error}")
-                self._propose(generation + 1)
+                if generation >= 0:
+                    self._check_reference()
+                if self._propose(generation + 1):
+                    empty = 0
+                else:
+                    empty += 1
+                    if empty >= EMPTY_GENERATIONS:
+                        return f"no new candidates in {EMPTY_GENERATIONS} generations (all tried before)"
             return "time budget"
         finally:
             if running:
                 engine.cancel(list(running))
+
+    def _check_reference(self) -> None:
+        reference = self.store.candidate(self.reference)
+        if reference is None or reference["status"] != DONE:
+            rows = reference["evaluations"].values() if reference else ()
+            error = next((r["error"] for r in rows if r.get("error")), "a score that is not a finite number")
+            raise SearchError(f"the reference cell (the first seed, the GRU) failed to train: {error}")
 
     def _limited(self) -> bool:
         return self._limit is not None and self.store.count_evaluations() >= self._limit
@@ -222,9 +239,14 @@ class Search:
             finished = engine.wait_any(list(running), timeout)
             if not finished:
                 return  # the deadline
+            lost = None
             for future in finished:
                 h, row = running.pop(future)
-                result = _result(future)
+                try:
+                    result = _result(future)
+                except SearchError as error:  # the others that finished are kept first
+                    lost = error
+                    continue
                 self.store.record(h, row, result)
                 c = by_hash[h]
                 c["evaluations"] = self.store.evaluations(h)
@@ -232,10 +254,15 @@ class Search:
                     on_result(c, row, result)
                 if not self._limited():
                     self._submit(engine, c, running)
+            if lost is not None:
+                raise lost
             if self._limited():
-                return
-        for c in pending:
-            if not self._needs(c):
+                break
+        busy = {h for h, _ in running.values()}
+        reference = self._reference()
+        ready = all(t in reference for t in self.config.tasks)
+        for c in pending:  # those with nothing left to run (all of them, unless the limit came first)
+            if c["hash"] not in busy and not self._needs(c) and (ready or c["hash"] == self.reference):
                 self._settle(c)
 
     def _submit(self, engine, candidate: dict, running: dict) -> None:
@@ -243,7 +270,7 @@ class Search:
         for row in self._needs(candidate):
             if row not in busy:
                 task = self._task_of(row)
-                future = engine.submit(self.evaluate, candidate["spec"], task, self._settings(row))
+                future = engine.submit(guarded, self.evaluate, candidate["spec"], task, self._settings(row))
                 running[future] = (candidate["hash"], row)
 
 
@@ -251,10 +278,27 @@ class SearchError(ValueError):
     """A search that cannot go on (its reference cell did not train)."""
 
 
+def guarded(evaluate: Callable[..., dict], *args) -> dict:
+    """``evaluate(*args)`` on a worker, an exception turned into ``{"error": its first line}``: a cell
+    that cannot train is a result (a failed candidate); what fails outside it is the engine's."""
+    try:
+        return dict(evaluate(*args))
+    except Exception as error:
+        return {"error": _first_line(error), "seconds": 0.0}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
 def _result(future) -> dict:
-    """An evaluation's result, or ``{"error": its first line}`` if it raised."""
+    """A finished evaluation's result. A training that killed its worker again and again (Dask's
+    ``KilledWorker``) is the cell's failure; any other exception is the engine's (a lost scheduler,
+    a cancelled task): nothing is recorded, and the search stops so that ``--resume`` redoes it."""
     try:
         return dict(future.result())
-    except Exception as error:  # a candidate that cannot train is a result too: a failed one
-        text = str(error).strip().splitlines()
-        return {"error": f"{type(error).__name__}: {text[0] if text else ''}", "seconds": 0.0}
+    except Exception as error:
+        if type(error).__name__ == "KilledWorker":
+            return {"error": _first_line(error), "seconds": 0.0}
+        raise SearchError(f"the engine lost an evaluation ({_first_line(error)}); --resume goes on") from None

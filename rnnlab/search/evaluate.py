@@ -78,8 +78,11 @@ def evaluate_cell(spec: dict, task: str, settings: dict) -> dict:
         trainer = Trainer(job, out, optim, run, quiet)
         summary = trainer.run()
         records = trainer.records
+    if summary.get("stopped") == "diverged":
+        raise ValueError(f"the training diverged by step {summary.get('steps')} (loss or weights not finite)")
     metric = SCORED.get(task, summary["metric"])
-    values = [r[metric] for r in records if r.get(metric) is not None and math.isfinite(r[metric])]
+    # the scores the training reached (not the untrained model's, which the task may score first)
+    values = [r[metric] for r in records if r["step"] > 0 and r.get(metric) is not None and math.isfinite(r[metric])]
     higher = directions([task])[task]
     value = (max(values) if higher else min(values)) if values else float("nan")  # the best of the run
     if task == PTB and values:

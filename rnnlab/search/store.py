@@ -58,10 +58,15 @@ class Store:
             raise StoreError(f"{folder}: no search here ({FILE} is missing)")
         try:
             self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")  # a reader (inspect) never blocks the search
-            self.db.executescript(_SCHEMA)
+            if create:
+                self.db.execute("PRAGMA journal_mode=WAL")  # a reader (inspect) never blocks the search
+                self.db.executescript(_SCHEMA)
+            tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as error:
             raise StoreError(f"{self.path}: not a search's state ({error})") from None
+        if not {"meta", "candidates", "evaluations"} <= tables or (not create and self.get("config") is None):
+            self.db.close()
+            raise StoreError(f"{self.path}: not a search's state (no settings in it)")
 
     def close(self) -> None:
         self.db.close()
@@ -84,10 +89,12 @@ class Store:
     def has(self, spec_hash: str) -> bool:
         return self.db.execute("SELECT 1 FROM candidates WHERE hash = ?", (spec_hash,)).fetchone() is not None
 
-    def add(self, rows: list[dict]) -> None:
+    def add(self, rows: list[dict], meta: dict | None = None) -> None:
         """New candidates (``hash``, ``generation``, ``parent``, ``mutation``, ``spec``), numbered in
-        order, all or none."""
+        order, and the settings ``meta``: all or none."""
         with self._transaction():
+            for key, value in (meta or {}).items():
+                self.put(key, value)
             (count,) = self.db.execute("SELECT COUNT(*) FROM candidates").fetchone()
             for k, r in enumerate(rows):
                 self.db.execute(
@@ -115,9 +122,14 @@ class Store:
             c["evaluations"] = self.evaluations(c["hash"])
         return out
 
+    def candidate(self, spec_hash: str) -> dict | None:
+        """One candidate by hash, with its evaluations (``None`` if there is none)."""
+        return next((c for c in self.candidates() if c["hash"] == spec_hash), None)
+
     def last_generation(self) -> int:
+        """The newest generation proposed (one may have brought no new candidate), -1 before any."""
         (g,) = self.db.execute("SELECT MAX(generation) FROM candidates").fetchone()
-        return -1 if g is None else g
+        return max(-1 if g is None else g, self.get("generation", -1))
 
     def settle(self, spec_hash: str, status: str, fitness: float | None = None) -> None:
         self.db.execute("UPDATE candidates SET status = ?, fitness = ? WHERE hash = ?", (status, fitness, spec_hash))
