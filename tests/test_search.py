@@ -159,3 +159,22 @@ def test_an_engine_that_fails_records_nothing_and_stops(tmp_path):
     with Store(tmp_path / "s") as store:  # the lost evaluation is not a failed cell: --resume runs it
         assert store.count_evaluations() <= 3 and not store.candidates(FAILED)
         assert all(not r["error"] for c in store.candidates() for r in c["evaluations"].values())
+
+
+def test_an_identity_node_computes_nothing_and_leaves_the_hash_alone():
+    gru = load_spec("gru")
+    name, node = next((n, v) for n, v in gru["nodes"].items() if v["op"] == "linear" and "h" in v["in"])
+    reader = next(n for n, v in gru["nodes"].items() if name in v["in"])
+    wrapped = {**gru, "nodes": {**gru["nodes"], "same": {"op": "identity", "in": [name]}}}
+    wrapped["nodes"][reader] = {
+        **gru["nodes"][reader],
+        "in": ["same" if i == name else i for i in gru["nodes"][reader]["in"]],
+    }
+    assert spec_hash(wrapped) == spec_hash(gru)
+    squashed = {**wrapped, "nodes": {**wrapped["nodes"], "same": {"op": "tanh", "in": [name]}}}
+    assert spec_hash(squashed) != spec_hash(gru)
+    nodes = {"a": {"op": "tanh", "in": ["x"]}, "b": {"op": "linear", "in": ["a", "h"]}}
+    copy = {"slots": [], "nodes": {**nodes, "out": {"op": "identity", "in": ["h"]}}, "outputs": {"h": "c"}}
+    copy["nodes"]["c"] = {"op": "mul", "in": ["b", "out"]}
+    direct = {"slots": [], "nodes": {**nodes, "c": {"op": "mul", "in": ["b", "h"]}}, "outputs": {"h": "c"}}
+    assert spec_hash(copy) == spec_hash(direct)

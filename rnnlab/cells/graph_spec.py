@@ -206,9 +206,35 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
+def _without_identities(spec: dict) -> dict:
+    """The same computation without its ``identity`` nodes (each reader reads the node's input), but
+    for one kept where an output would otherwise name an input (``h' = identity(h)``) or a linear map
+    would read one thing twice."""
+    nodes = spec["nodes"]
+
+    def through(name: str) -> str:
+        while name in nodes and nodes[name]["op"] == "identity":
+            name = nodes[name]["in"][0]
+        return name
+
+    kept = {
+        n: {**node, "in": [through(i) for i in node["in"]]} for n, node in nodes.items() if node["op"] != "identity"
+    }
+    if any(node["op"] == "linear" and len(set(node["in"])) != len(node["in"]) for node in kept.values()):
+        return spec
+    outputs = {}
+    for key, target in spec["outputs"].items():
+        source = through(target)
+        if source not in kept:  # an output is a node: the identity of an input stays
+            kept[target], source = {"op": "identity", "in": [source]}, target
+        outputs[key] = source
+    return {**spec, "nodes": kept, "outputs": outputs}
+
+
 def canonical(spec: dict) -> dict:
     """The spec with nodes renamed ``n0, n1, ...`` and slots ``s0, s1, ...`` in an order fixed by the
-    graph's structure, commutative inputs sorted, and no name: equal graphs, one form.
+    graph's structure, commutative inputs sorted, and no name: equal graphs, one form (``identity``
+    nodes, which compute nothing, left out where they can be).
 
     Nodes are told apart by colour refinement (each node's colour gathers its operation, its
     inputs' colours and its readers' colours until nothing changes); nodes still alike (as an LSTM's
@@ -216,7 +242,7 @@ def canonical(spec: dict) -> dict:
     own and the refinement run again, so the order does not depend on the spec's names. The slots
     are ordered likewise, by the colours of the node each becomes and of the nodes reading it.
     """
-    spec = validate_structure(spec)
+    spec = _without_identities(validate_structure(spec))
     nodes = spec["nodes"]
     readers: dict[str, list[tuple[str, int]]] = {n: [] for n in nodes}
     for name, node in nodes.items():
