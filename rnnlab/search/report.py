@@ -78,13 +78,13 @@ def write_reports(out: Path, store: Store, directions: dict[str, bool]) -> dict:
 def _history(store: Store) -> list[tuple[int, float | None, str]]:
     """``(evaluations so far when settled, fitness, status)`` of each settled candidate, in the
     order their last evaluation finished."""
-    settled = []
-    for c in store.candidates():
+    everything, settled = store.candidates(), []
+    for c in everything:
         if c["status"] == NEW or not c["evaluations"]:
             continue
         settled.append((max(r["finished"] for r in c["evaluations"].values()), c["fitness"], c["status"]))
     settled.sort()
-    finished = sorted(r["finished"] for c in store.candidates() for r in c["evaluations"].values())
+    finished = sorted(r["finished"] for c in everything for r in c["evaluations"].values())
     out, k = [], 0
     for when, fitness, status in settled:
         while k < len(finished) and finished[k] <= when:

@@ -104,9 +104,15 @@ class Store:
                      json.dumps(r["spec"], sort_keys=True), NEW, time.time()),
                 )  # fmt: skip
 
-    def candidates(self, status: str | None = None, generation: int | None = None) -> list[dict]:
-        """Candidates in the order of birth (of a status, of a generation), each with its evaluations."""
+    def candidates(
+        self, status: str | None = None, generation: int | None = None, spec_hash: str | None = None
+    ) -> list[dict]:
+        """Candidates in the order of birth (of a status, of a generation, of a hash), each with its
+        evaluations."""
         where, args = [], []
+        if spec_hash is not None:
+            where.append("hash = ?")
+            args.append(spec_hash)
         if status is not None:
             where.append("status = ?")
             args.append(status)
@@ -124,7 +130,7 @@ class Store:
 
     def candidate(self, spec_hash: str) -> dict | None:
         """One candidate by hash, with its evaluations (``None`` if there is none)."""
-        return next((c for c in self.candidates() if c["hash"] == spec_hash), None)
+        return next(iter(self.candidates(spec_hash=spec_hash)), None)
 
     def last_generation(self) -> int:
         """The newest generation proposed (one may have brought no new candidate), -1 before any."""
