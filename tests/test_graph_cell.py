@@ -41,6 +41,8 @@ def _gru_weights(cell, builtin):
 
 def _mut_weights(cell, builtin):
     blocks = dict(zip(builtin.blocks, builtin.weight_ih.split(H)))
+    if cell.projection is not None:  # another input size: the built-in projects x where the paper adds it
+        cell.projection.copy_(blocks["h" if builtin.variant == 1 else "r"])
     b_z, b_r, b_h = builtin.bias_zrh.split(H)
     v = builtin.variant
     cell.nodes["z"].weight["x"].copy_(blocks["z"]), cell.nodes["z"].bias.copy_(b_z)
@@ -74,9 +76,11 @@ COPY = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(COPY))
-def test_builtin_spec_computes_the_builtin_cell(name):
-    size = H if name.startswith("mut") else D  # MUT1's tanh(x), MUT2's bare x: D == H
+@pytest.mark.parametrize(
+    "name, size", [(n, D) for n in sorted(COPY)] + [(n, H) for n in sorted(COPY) if n.startswith("mut")]
+)
+def test_builtin_spec_computes_the_builtin_cell(name, size):
+    # MUT1's tanh(x) and MUT2's bare x as in the paper with D == H, through a projection otherwise
     builtin = make_cell(name, size, H, **f64)
     cell = make_cell(f"graph:{name}", size, H, **f64)
     with torch.no_grad():
@@ -242,8 +246,9 @@ def test_bad_specs_name_the_node(change, fragment):
 def test_missing_output_and_width_at_build_time():
     with pytest.raises(SpecError, match="outputs: expected h, c; missing c"):
         validate({**BASE, "slots": ["c"]})
-    with pytest.raises(SpecError, match=r"node 'n': add of inputs .* \(input_size 5 != hidden_size 6\)"):
-        make_cell("graph:mut1", D, H)
+    # x added to H-unit values: a learned projection where D != H, none where D == H
+    assert make_cell("graph:mut1", D, H).projection.shape == (H, D)
+    assert make_cell("graph:mut1", H, H).projection is None and make_cell("graph:gru", D, H).projection is None
     with pytest.raises(ValueError, match="a graph cell needs a spec"):
         make_cell("graph", D, H)
 

@@ -10,7 +10,11 @@ the step's inputs (``x``, ``h``, the slots) come first: the inputs read by the s
 output, onto which each adds one matrix product (``addmm``) with the matrices of all those nodes
 concatenated (once per sequence on the step loop, see :meth:`GraphCell.sequence`); each node's
 bias starts the first such output that holds it. A linear node that reads other nodes adds their
-products when its turn comes. Sigmoid nodes are reported as gates (:func:`rnnlab.cells.gates.record`).
+products when its turn comes. A spec whose widths agree only when D == H (``x`` combined
+element-wise with H-unit values, as in MUT1 and MUT2) gets, for another input size, one learned
+``projection`` (``H x D``): its element-wise nodes read ``projection @ x`` where they read ``x``,
+and its linear nodes read ``x`` itself, as the built-in MUT cells do. Sigmoid nodes are reported
+as gates (:func:`rnnlab.cells.gates.record`).
 """
 
 from __future__ import annotations
@@ -83,23 +87,31 @@ class GraphCell(Cell):
 
     def __init__(self, input_size: int, hidden_size: int, spec: dict, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size)
+        factory = {"device": device, "dtype": dtype}
+        self.projection = None
         try:
             self.spec = validate(spec, input_size, hidden_size)
-        except SpecError as e:
+        except SpecError:
             validate_structure(spec)  # a structural fault is reported as it is
-            raise SpecError(f"{e} (input_size {input_size} != hidden_size {hidden_size})") from None
+            # widths that agree only with D == H: x is combined element-wise with H-unit values
+            # (MUT1's tanh(x), MUT2's x + W h), so those uses read a learned projection P x, as the
+            # built-in MUT cells do with another input size; linear nodes read x itself
+            self.spec = validate(spec, hidden_size, hidden_size)
+            self.projection = nn.Parameter(torch.empty(hidden_size, input_size, **factory))
         self.slots = tuple(self.spec["slots"])
         self.hash = spec_hash(self.spec)
         self.order = topological_order(self.spec)
         self.sources = (X, H, *self.slots)
         width = {X: input_size, **dict.fromkeys(self.sources[1:], hidden_size)}
-        factory = {"device": device, "dtype": dtype}
+        elementwise_x = input_size if self.projection is None else hidden_size  # x as the other nodes read it
         linear = {}
         for name in self.order:
             node = self.spec["nodes"][name]
             if node["op"] == "linear":
                 linear[name] = LinearNode({i: width[i] for i in node["in"]}, hidden_size, factory)
-            width[name] = hidden_size if node["op"] == "linear" else width[node["in"][0]]
+                width[name] = hidden_size
+            else:
+                width[name] = elementwise_x if node["in"][0] == X else width[node["in"][0]]
         self.nodes = Table(linear)
         self._plan()
         self.reset_parameters()
@@ -176,7 +188,9 @@ class GraphCell(Cell):
 
     def forward(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         values: dict[str, Any] = dict(zip(self.sources, (x, *state)))
-        terms = self._front_terms(values)
+        terms = self._front_terms(values)  # every linear node's product with x is in its terms
+        if self.projection is not None:
+            values[X] = x @ self.projection.t()  # what the element-wise nodes read as x
         nodes = self.spec["nodes"]
         for name in self.order:
             op, ins = nodes[name]["op"], nodes[name]["in"]

@@ -18,7 +18,8 @@ Network Architectures"): ``linear`` (one weight matrix per input and one bias; H
 ``tanh``, ``sigmoid``, ``relu`` and ``identity``. Widths are checked symbolically: ``x`` has D
 units, everything read from ``h``, a slot or a ``linear`` node H, and the element-wise operations
 keep their inputs' width; with ``input_size == hidden_size`` the two agree (MUT1 adds ``tanh(x)``
-to an H-unit sum).
+to an H-unit sum; with another input size, :class:`rnnlab.cells.graph.GraphCell` gives such a
+spec a learned projection of ``x``).
 
 :func:`validate` names the node at fault for an unknown operation, a wrong number of inputs, a
 dangling input, a cycle, widths that disagree or a node no output reads. :func:`canonical` renames

@@ -75,7 +75,7 @@ def evaluate_cell(spec: dict, task: str, settings: dict) -> dict:
             given.update(eval_every=every, telemetry_every=0, threads=1, seed=seed)
             model, optim, run = resolve_configs(task, "graph", given)
             job = SequenceTask(model, optim.batch_size, seed)
-        trainer = Trainer(job, out, optim, run, quiet)
+        trainer = Trainer(job, out, optim, run, quiet, final_results=False)  # the records are the scores
         summary = trainer.run()
         records = trainer.records
     if summary.get("stopped") == "diverged":

@@ -54,6 +54,9 @@ class Trainer:
         progress: where to report.
         force: replace a run already in ``out``.
         resume: continue the run in ``out`` from its ``last.safetensors``.
+        final_results: at the end, score the best weights with the task's ``results`` (for a
+            language model, the whole validation and test splits); a caller that needs only the
+            evaluations during training (the cell search) leaves them out.
     """
 
     def __init__(
@@ -65,6 +68,7 @@ class Trainer:
         progress: Progress | None = None,
         force: bool = False,
         resume: bool = False,
+        final_results: bool = True,
     ) -> None:
         optim.validate()
         run.validate()
@@ -74,6 +78,7 @@ class Trainer:
                 f"batch_size: the task was built for {task.batch_size}, the options say {optim.batch_size}"
             )
         self.task, self.out, self.optim, self.cfg = task, Path(out), optim, run
+        self.final_results = final_results
         self.world = distributed.current()  # rank 0 alone writes the run's files
         if self.world.size > 1 and not task.parallel:
             raise ValueError(f"--nproc: {task.kind} runs train in one process")
@@ -201,7 +206,7 @@ class Trainer:
         if not self.world.writer:
             return summary
         # none if every score was NaN; an interrupted run leaves them to the run that finishes it
-        if (self.out / BEST).exists() and not self._stop:
+        if self.final_results and (self.out / BEST).exists() and not self._stop:
             model = task.new_model()
             load_weights(self.out / BEST, model)
             model.eval()
