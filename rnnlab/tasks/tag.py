@@ -1,10 +1,12 @@
 """The tagger task, many to many (``rnnlab train --task tag``, ``rnnlab tag``).
 
-Sentences come from a CoNLL file or a named set (:mod:`rnnlab.data.conll`); validation and test
-sentences from their own files, the named set's own splits, or a seeded random split. Entity tags
-in BIO are learned as BIOES (``bioes``) and turned back for scoring and display. The best weights
-are those of the best validation entity F1 (accuracy for tags without entities); results hold the
-validation and test scores of those weights, per entity type too.
+Sentences come from a CoNLL file, a file of ATIS-format utterances (:mod:`rnnlab.data.atis`) or a
+named set (:mod:`rnnlab.data.conll`); validation and test sentences from their own files, the named
+set's own splits, or a seeded random split (``atis`` has no validation split: ``val_fraction`` of
+its training utterances are held out). Entity tags in BIO are learned as BIOES (``bioes``) and
+turned back for scoring and display. The best weights are those of the best validation entity F1
+(accuracy for tags without entities); results hold the validation and test scores of those weights,
+per entity type too.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from __future__ import annotations
 import random
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from rnnlab import checks
 from rnnlab.checkpoint import CheckpointError
+from rnnlab.data.atis import check_formats, read_tagged
 from rnnlab.data.batching import bucket_batches, pad
-from rnnlab.data.conll import CONLL, SCHEMES, Sentence, check_scheme, is_iob1, read_conll, to_bio, to_bioes
+from rnnlab.data.conll import CONLL, SCHEMES, Sentence, check_scheme, is_iob1, to_bio, to_bioes
 from rnnlab.data.corpora import DataError
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.metrics import entity_scores
@@ -123,34 +126,44 @@ def _split(sentences: list[Sentence], fraction: float, seed: int) -> tuple[list[
     return [s for i, s in enumerate(sentences) if i not in held], [s for i, s in enumerate(sentences) if i in held]
 
 
+def _note_unseen(what: str, unseen: Counter) -> None:
+    if unseen:
+        shown = ", ".join(f"{t!r} ({n})" for t, n in unseen.most_common(5))
+        print(f"note: {what} never seen in training, scored as errors: {shown}", file=sys.stderr)
+
+
 def load_splits(cfg: TagConfig, seed: int) -> dict[str, list[Sentence]]:
-    """Training, validation and test sentences (see the module docstring)."""
+    """Training, validation and test sentences (see the module docstring).
+
+    Raises:
+        DataError: a file that cannot be read, too few sentences to split, or splits of which
+            some have intents (ATIS format) and others do not (CoNLL format).
+    """
     if cfg.data in CONLL:
         splits = CONLL[cfg.data]()
         train, val, test = splits["train"], splits["val"], splits["test"]
     else:
-        train = read_conll(cfg.data, cfg.tag_column)
+        train = read_tagged(cfg.data, cfg.tag_column)
         test = val = None
     share = cfg.val_fraction  # of all the sentences
     if cfg.test_data:
-        test = read_conll(cfg.test_data, cfg.tag_column)
+        test = read_tagged(cfg.test_data, cfg.tag_column)
     elif test is None:
         train, test = _split(train, cfg.test_fraction, seed)
         share = cfg.val_fraction / (1 - cfg.test_fraction)
     if cfg.val_data:
-        val = read_conll(cfg.val_data, cfg.tag_column)
+        val = read_tagged(cfg.val_data, cfg.tag_column)
     elif val is None:
         train, val = _split(train, share, seed + 1)
     if not train:
         raise DataError("data: too few sentences to split off validation and test sentences")
-    seen = {t for s in train for t in s.tags}
+    check_formats({"training": train, "validation": val, "test": test})
+    seen, intents = {t for s in train for t in s.tags}, {s.intent for s in train}
     for name, split in (("validation", val), ("test", test)):
         # rare tags of a large corpus (CoNLL-2003's chunks) can miss the training split: the model
-        # cannot predict them, so they count as errors; said once, not refused
-        unseen = Counter(t for s in split for t in s.tags if t not in seen)
-        if unseen:
-            shown = ", ".join(f"{t!r} ({n})" for t, n in unseen.most_common(5))
-            print(f"note: {name} tokens with tags never seen in training, scored as errors: {shown}", file=sys.stderr)
+        # cannot predict them, so they count as errors; said once, not refused (so are intents)
+        _note_unseen(f"{name} tokens with tags", Counter(t for s in split for t in s.tags if t not in seen))
+        _note_unseen(f"{name} utterances with intents", Counter(s.intent for s in split if s.intent not in intents))
     return {"train": train, "val": val, "test": test}
 
 
@@ -204,7 +217,7 @@ class TagTask(PassTask):
             print(
                 "note: an I- tag begins an entity (IOB1); the tags are read, scored and shown as BIO", file=sys.stderr
             )
-            splits = {k: [Sentence(s.tokens, tuple(to_bio(to_bioes(s.tags)))) for s in v] for k, v in splits.items()}
+            splits = {k: [replace(s, tags=tuple(to_bio(to_bioes(s.tags)))) for s in v] for k, v in splits.items()}
         self.splits = splits
         if tables is None:
             learned = "bioes" if scheme == "bio" and data.bioes else scheme
