@@ -10,8 +10,10 @@ movie-review sentences, positive / negative), pang-lee-reviews (1,500 whole revi
 test accuracy and macro-F1 of the best weights next to a TF-IDF + logistic regression baseline.
 
 ``--task tag``: many to many. ``--data`` is a CoNLL file (a token and its tag column(s) a line, a
-blank line between sentences) or a named set: conll2003 (named entities), conll2003-pos,
-conll2003-chunk. Prints entity precision, recall and F1 (CoNLL's scoring) each epoch, then on test.
+blank line between sentences), a file of ATIS-format utterances (``word:TAG ... <=> intent`` a
+line), or a named set: conll2003 (named entities), conll2003-pos, conll2003-chunk, atis (airline
+travel queries: slots and intents). Prints entity precision, recall and F1 (CoNLL's scoring) each
+epoch, then on test.
 
 ``--task seq2seq``: many to many without alignment. ``--data`` is a TSV with a header row (source and
 target columns, named by ``--source-column`` / ``--target-column``), two line-aligned files given
