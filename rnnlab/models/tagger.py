@@ -81,8 +81,9 @@ class TaggerConfig(ResolvesCell):
     slot_weight: float = field(default=1.0, metadata={"help": "joint: weight of the slot loss"})
 
     def __post_init__(self) -> None:
-        if self.cell == "" and self._kind() is not None:
-            self.cell = self._kind().default_cell
+        kind = self._kind()
+        if self.cell == "" and kind is not None:  # no cell named: the model's own
+            self.cell = kind.default_cell
         super().__post_init__()
 
     def _kind(self) -> type[TagModel] | None:
@@ -121,7 +122,7 @@ class TaggerConfig(ResolvesCell):
             default = TaggerConfig.__dataclass_fields__[name].default
             if getattr(self, name) != default:
                 checks.fail(name, f"{default!r}: model {self.model!r} does not read it", getattr(self, name))
-        TAGGERS[self.model].check(self)
+        self._kind().check(self)
         checks.fits_in_memory(self.min_parameters())
 
     def min_parameters(self) -> int:
