@@ -83,6 +83,10 @@ def test_each_model_has_its_default_cell_and_refuses_the_options_it_does_not_rea
         with pytest.raises(ValueError, match=f"^{name}: expected"):
             build_tagger(_config(model, **changes))
     jordan = build_tagger(_config("jordan", cell="rnn", cell_options={"activation": "tanh"}))
+    with pytest.raises(ValueError, match="^model: expected the model Tagger builds"):
+        Tagger(_config("elman"))  # not a bilstm with the Elman net's settings
+    with pytest.raises(ValueError, match="^model: expected the model JointTagger builds"):
+        JointTagger(_config("bilstm"))
     assert jordan.cells[0].activation == "tanh"
 
 

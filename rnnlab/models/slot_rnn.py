@@ -68,8 +68,7 @@ class WindowTagger(TagModel, nn.Module):
 
     def __init__(self, config: TaggerConfig) -> None:
         super().__init__()
-        config.validate()
-        self.config = config
+        self.accept(config)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=0)
         self.edge = nn.Parameter(torch.randn(config.embedding_size))  # as nn.Embedding's N(0, 1)
         self.drop = nn.Dropout(config.dropout)

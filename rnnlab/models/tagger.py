@@ -72,7 +72,7 @@ class TaggerConfig(ResolvesCell):
     bidirectional: bool = field(
         default=True, metadata={"help": "elman, jordan, joint: read each sentence both ways (bilstm always does)"}
     )
-    num_intents: int = 0
+    num_intents: int = field(default=0, metadata={"help": "intents of the sentences, from the data (joint)"})
     pooling: str = field(
         default="last",
         metadata={"help": "joint: the intent reads the final states (last) or attends over the words (attention)"},
@@ -178,6 +178,14 @@ class TagModel:
         """A lower bound on the parameter count of this model for ``config``."""
         raise NotImplementedError
 
+    def accept(self, config: TaggerConfig) -> None:
+        """Check ``config`` and keep it as ``self.config``; a config of another model is refused
+        (:func:`rnnlab.models.taggers.build_tagger` builds the one it names)."""
+        config.validate()
+        if config._kind() is not type(self):
+            checks.fail("model", f"the model {type(self).__name__} builds (build_tagger builds any)", config.model)
+        self.config = config
+
     def emissions(self, batch: dict[str, Tensor]) -> Tensor:
         raise NotImplementedError
 
@@ -215,8 +223,7 @@ class Tagger(TagModel, nn.Module):
     @checks.refuse_allocation_failure
     def __init__(self, config: TaggerConfig) -> None:
         super().__init__()
-        config.validate()
-        self.config = config
+        self.accept(config)
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=0)
         width = config.embedding_size
         if config.char_embedding_size:
