@@ -2,8 +2,10 @@
 
 Sentences come as arguments or from ``--file`` (one a line) and are split into words, numbers and
 single punctuation marks (so "U.S." becomes four tokens, where the CoNLL data keep one). Each sentence prints as
-``token/TAG`` pairs, then its entities if the tags have any; ``--conll`` prints a token and its
-tag a line, a blank line after each sentence; ``--json`` prints tokens, tags and entities.
+``token/TAG`` pairs, then its entities (slots) as phrases if the tags have any, then its intent
+and the intent's probability if the model predicts one (``--model joint``); ``--conll`` prints a
+token and its tag a line, a blank line after each sentence; ``--json`` prints tokens, tags,
+entities and the intent.
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ def register(sub) -> None:
 
 def run(args) -> int:
     texts = texts_of(args, "sentence", "tag")
-    from rnnlab.tasks.tag import load_tagger, predict_tags
+    from rnnlab.tasks.tag import load_tagger, predict
 
     model, encoder = load_tagger(args.run_dir)
     sentences = [tuple(TOKENIZERS["regex"](t)) for t in texts]
-    tags = predict_tags(model, encoder, sentences)
     rows = []
-    for tokens, found in zip(sentences, tags):
-        spans = entities(found) if encoder.scheme != "none" else []
+    for tokens, found in zip(sentences, predict(model, encoder, sentences)):
+        spans = entities(found.tags) if encoder.scheme != "none" else []
         named = [{"type": k, "text": " ".join(tokens[a : b + 1]), "start": a, "end": b + 1} for k, a, b in spans]
-        rows.append({"tokens": list(tokens), "tags": found, "entities": named})
+        rows.append({"tokens": list(tokens), "tags": found.tags, "entities": named})
+        if found.intent is not None:
+            rows[-1].update(intent=found.intent, probability=found.probability)
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -49,4 +52,6 @@ def run(args) -> int:
         print(" ".join(f"{t}/{g}" for t, g in zip(row["tokens"], row["tags"])))
         if row["entities"]:
             print("  " + "; ".join(f"{e['type']}: {e['text']}" for e in row["entities"]))
+        if "intent" in row:
+            print(f"  intent: {row['intent']} ({row['probability']:.3f})")
     return 0

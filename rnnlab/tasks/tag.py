@@ -28,6 +28,7 @@ from rnnlab.data.corpora import DataError
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.metrics import entity_scores
 from rnnlab.models.tagger import Tagger, TaggerConfig
+from rnnlab.models.taggers import build_tagger, tagger_class
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
@@ -77,6 +78,7 @@ class TagEncoder:
     lowercase: bool
     scheme: str  # the file's scheme: bio, bioes or none
     learned: str  # the scheme of the tags the model learned
+    intents: Labels | None = None  # the utterances' intents (ATIS), where the data have them
 
     def tag_ids(self, tags: tuple[str, ...]) -> list[int]:
         return self.tags.ids(_learned(tags, self.scheme, self.learned))
@@ -167,29 +169,66 @@ def load_splits(cfg: TagConfig, seed: int) -> dict[str, list[Sentence]]:
     return {"train": train, "val": val, "test": test}
 
 
-def predict_tags(
-    model: Tagger, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE
-) -> list[list[str]]:
-    """The tags (in the file's scheme) of each sentence, in order; each process of ``world`` tags its
-    part of the sentences and the processes share their tags."""
+@dataclass
+class Prediction:
+    """A sentence's tags (in the file's scheme) and, from a model with an intent head, its intent
+    and the intent's probability."""
+
+    tags: list[str]
+    intent: str | None = None
+    probability: float | None = None
+
+
+def predict(model, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE) -> list[Prediction]:
+    """Each sentence's :class:`Prediction`, in order; each process of ``world`` tags its part of the
+    sentences and the processes share their tags and intents."""
     model.eval()
     part = world.part(len(sentences))
     mine = sentences[part]
+    intents = model.has_intent
     paths: list[list[int]] = [[] for _ in mine]
+    chance = [0.0] * len(mine)  # the intent's probability, known to the process that predicted it
     for batch in bucket_batches([len(s) for s in mine], EVAL_BATCH, None):
-        for i, path in zip(batch, model.predict(encoder.batch([mine[i] for i in batch]))):
-            paths[i] = path
-    paths = gather_parts(paths, part, [len(s) for s in sentences], world)
-    return [encoder.tag_names(path) for path in paths]
+        inputs = encoder.batch([mine[i] for i in batch])
+        found = zip(*model.predict_intents(inputs)) if intents else [(None, None)] * len(batch)
+        for i, path, (intent, p) in zip(batch, model.predict(inputs), found):
+            paths[i] = path + ([intent] if intents else [])  # the intent id rides at the end
+            chance[i] = p
+    paths = gather_parts(paths, part, [len(s) + intents for s in sentences], world)
+    out = []
+    for k, path in enumerate(paths):
+        mine_k = k - part.start if part.start <= k < part.stop else None
+        p = chance[mine_k] if intents and mine_k is not None else None
+        if intents:
+            out.append(Prediction(encoder.tag_names(path[:-1]), encoder.intents.names[path[-1]], p))
+        else:
+            out.append(Prediction(encoder.tag_names(path)))
+    return out
 
 
-def score(model: Tagger, encoder: TagEncoder, sentences: list[Sentence], world: World = ALONE) -> dict:
+def predict_tags(model, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE) -> list[list[str]]:
+    """The tags (in the file's scheme) of each sentence, in order."""
+    return [p.tags for p in predict(model, encoder, sentences, world)]
+
+
+def score(model, encoder: TagEncoder, sentences: list[Sentence], world: World = ALONE) -> dict:
+    """Entity (slot) precision, recall and F1 as ``conlleval`` counts them (tag accuracy for tags
+    without entities); with an intent head, the intent accuracy and the sentence accuracy (every
+    tag and the intent right). An intent never seen in training is an error."""
     gold = [list(s.tags) for s in sentences]
-    pred = predict_tags(model, encoder, [s.tokens for s in sentences], world)
+    found = predict(model, encoder, [s.tokens for s in sentences], world)
+    pred = [p.tags for p in found]
     if encoder.scheme == "none":
         right = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
-        return {"accuracy": right / sum(len(g) for g in gold)}
-    return entity_scores(gold, pred)
+        scores = {"accuracy": right / sum(len(g) for g in gold)}
+    else:
+        scores = entity_scores(gold, pred)
+    if model.has_intent:
+        intent_right = [p.intent == s.intent for p, s in zip(found, sentences)]
+        scores["intent_accuracy"] = sum(intent_right) / len(sentences)
+        whole = [ok and g == p for ok, g, p in zip(intent_right, gold, pred)]
+        scores["sentence_accuracy"] = sum(whole) / len(sentences)
+    return scores
 
 
 class TagTask(PassTask):
@@ -228,16 +267,20 @@ class TagTask(PassTask):
             chars = TokenVocab.build(w for s in train for w in s.tokens)
             tags = Labels.build(t for s in train for t in _learned(s.tags, scheme, learned))
             model_cfg.vocab_size, model_cfg.num_chars, model_cfg.num_tags = len(words), len(chars), len(tags)
-            self.encoder = TagEncoder(words, chars, tags, data.lowercase, scheme, learned)
+            intents = _intents(train, model_cfg)
+            model_cfg.num_intents = len(intents) if intents else 0
+            self.encoder = TagEncoder(words, chars, tags, data.lowercase, scheme, learned, intents)
         else:
             self.encoder = encoder_of(tables, data)
         self.metric = "val_accuracy" if scheme == "none" else "val_f1"
         torch.manual_seed(seed)
-        self.model = Tagger(model_cfg)  # checks the architecture before anything is written
+        self.model = build_tagger(model_cfg)  # checks the architecture before anything is written
         train = splits["train"]
         counts = Counter(normalise(w, data.lowercase) for s in train for w in s.tokens)
         self.once = {i for w, i in self.encoder.words.index.items() if counts.get(w) == 1}
         self.gold = [torch.tensor(self.encoder.tag_ids(s.tags)) for s in train]
+        if self.model.has_intent:
+            self.gold_intents = self.encoder.intents.ids(s.intent for s in train)
         self.batch_size = batch_size
         self.batches = EpochBatches([len(s.tokens) for s in train], batch_size, seed)
 
@@ -253,6 +296,8 @@ class TagTask(PassTask):
         mine, weight = current().take(list(range(len(indices))))
         b = self.encoder.tensors([sentences[j] for j in mine], [ids[j] for j in mine])
         b["tags"] = pad([self.gold[indices[j]] for j in mine])[0]
+        if self.model.has_intent:
+            b["intents"] = torch.tensor([self.gold_intents[indices[j]] for j in mine], dtype=torch.long)
         return b, weight
 
     def loss(self, batch):
@@ -266,14 +311,15 @@ class TagTask(PassTask):
         return self.validation(scores)
 
     def format_scores(self, scores: dict[str, float]) -> str:
-        shown = [k for k in ("precision", "recall", "f1", "accuracy") if f"val_{k}" in scores]
-        return "val " + " ".join(f"{k} {scores[f'val_{k}']:.4f}" for k in shown)
+        shown = ("precision", "recall", "f1", "accuracy", "intent_accuracy", "sentence_accuracy")
+        return "val " + " ".join(f"{k} {scores[f'val_{k}']:.4f}" for k in shown if f"val_{k}" in scores)
 
     def tables(self):
         e = self.encoder
         return {
             **{"vocab": e.words.to_json(), "chars": e.chars.to_json(), "tags": e.tags.to_json()},
             **{"scheme": e.scheme, "learned": e.learned, "sizes": {k: len(v) for k, v in self.splits.items()}},
+            **({"intents": e.intents.to_json()} if e.intents is not None else {}),
         }
 
     def results(self, best: Tagger) -> dict:
@@ -286,17 +332,31 @@ class TagTask(PassTask):
 
     def describe(self) -> str:
         e, sizes = self.encoder, [len(self.splits[k]) for k in ("train", "val", "test")]
+        intents = f", {len(e.intents)} intents" if e.intents is not None else ""
         return (
             f"tag: {sizes[0]:,} / {sizes[1]:,} / {sizes[2]:,} sentences (train / val / test), "
-            f"{len(e.tags)} tags ({e.learned}), {len(e.words):,} words, {len(e.chars):,} characters"
+            f"{len(e.tags)} tags ({e.learned}){intents}, {len(e.words):,} words, {len(e.chars):,} characters; "
+            f"model {self.model.config.model}"
         )
+
+
+def _intents(train: list[Sentence], model_cfg: TaggerConfig) -> Labels | None:
+    """The intents a model with an intent head learns (``None`` for the others)."""
+    if not tagger_class(model_cfg.model).has_intent:
+        return None
+    if any(s.intent is None for s in train):
+        raise DataError(
+            f"--model {model_cfg.model}: the training sentences have no intents "
+            "(utterances as 'word:TAG ... <=> intent' a line, as --data atis)"
+        )
+    return Labels.build(s.intent for s in train)
 
 
 def encoder_of(tables: dict, data: TagConfig) -> TagEncoder:
     words, chars = TokenVocab.from_json(tables["vocab"]), TokenVocab.from_json(tables["chars"])
-    return TagEncoder(
-        words, chars, Labels.from_json(tables["tags"]), data.lowercase, tables["scheme"], tables["learned"]
-    )
+    intents = Labels.from_json(tables["intents"]) if "intents" in tables else None
+    tags = Labels.from_json(tables["tags"])
+    return TagEncoder(words, chars, tags, data.lowercase, tables["scheme"], tables["learned"], intents)
 
 
 def load_tagger(out: Path, finite: bool = True) -> tuple[Tagger, TagEncoder]:
@@ -306,13 +366,15 @@ def load_tagger(out: Path, finite: bool = True) -> tuple[Tagger, TagEncoder]:
     model_cfg, cfg = run.section("model", TaggerConfig), run.section("data", TagConfig)
     try:
         encoder = encoder_of(run.tables, cfg)
-        model = Tagger(model_cfg)
+        model = build_tagger(model_cfg)
     except (KeyError, ValueError) as e:
         raise CheckpointError(f"{run.path} is damaged ({e})") from e
     sizes = {
         "vocabulary": (len(encoder.words), model_cfg.vocab_size),
         "characters": (len(encoder.chars), model_cfg.num_chars),
     }
+    if model.has_intent:
+        sizes["intents"] = (len(encoder.intents) if encoder.intents is not None else 0, model_cfg.num_intents)
     check_tables(run.path, **sizes, tags=(len(encoder.tags), model_cfg.num_tags))
     load_best(run.out, model, finite)
     return model, encoder
