@@ -85,8 +85,11 @@ def check_fields(config: Any) -> None:
 
 def validate_before_data(config: Any, sizes: Iterable[str]) -> None:
     """Run ``config.validate()`` with each of ``sizes`` (vocabulary, classes, ..., which the data
-    fixes later) set to 2, so that a bad architecture is refused before any data is read."""
-    dataclasses.replace(config, **dict.fromkeys(sizes, 2)).validate()
+    fixes later) set to 2, so that a bad architecture is refused before any data is read; a config
+    with a ``fixes(size)`` method sets only the sizes its architecture has (a tagger without an
+    intent head has no intents)."""
+    fixes = getattr(config, "fixes", lambda size: True)
+    dataclasses.replace(config, **{size: 2 for size in sizes if fixes(size)}).validate()
 
 
 def _parse_bool(text: str) -> bool:

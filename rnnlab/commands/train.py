@@ -86,7 +86,7 @@ from rnnlab.train.trainer import Trainer
 KINDS = {
     "lm": (LanguageModelTask, ModelConfig, LMDataConfig, ("vocab_size",)),
     "classify": (ClassifyTask, ClassifierConfig, ClassifyConfig, ("vocab_size", "num_classes")),
-    "tag": (TagTask, TaggerConfig, TagConfig, ("vocab_size", "num_chars", "num_tags")),
+    "tag": (TagTask, TaggerConfig, TagConfig, ("vocab_size", "num_chars", "num_tags", "num_intents")),
     "seq2seq": (Seq2SeqTask, Seq2SeqConfig, Seq2SeqDataConfig, ("source_vocab", "target_vocab")),
     "caption": (CaptionTask, CaptionConfig, CaptionDataConfig, ("vocab_size",)),
     "tree": (TreeTask, TreeModelConfig, TreeDataConfig, ("vocab_size", "num_classes")),

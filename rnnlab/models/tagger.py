@@ -91,6 +91,10 @@ class TaggerConfig(ResolvesCell):
 
         return TAGGERS.get(self.model) if isinstance(self.model, str) else None
 
+    def fixes(self, size: str) -> bool:
+        """Whether the data fix ``size`` of this model (``num_intents`` only with an intent head)."""
+        return size != "num_intents" or self.reads(size)
+
     def reads(self, option: str) -> bool:
         """Whether the model reads ``option``, one of :data:`OPTIONS` (``crf``: builds a CRF;
         ``chars``: reads characters)."""

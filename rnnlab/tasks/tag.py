@@ -28,7 +28,7 @@ from rnnlab.data.corpora import DataError
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
 from rnnlab.metrics import entity_scores
 from rnnlab.models.tagger import Tagger, TaggerConfig
-from rnnlab.models.taggers import build_tagger, tagger_class
+from rnnlab.models.taggers import build_tagger
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
@@ -342,7 +342,7 @@ class TagTask(PassTask):
 
 def _intents(train: list[Sentence], model_cfg: TaggerConfig) -> Labels | None:
     """The intents a model with an intent head learns (``None`` for the others)."""
-    if not tagger_class(model_cfg.model).has_intent:
+    if not model_cfg.reads("num_intents"):
         return None
     if any(s.intent is None for s in train):
         raise DataError(
