@@ -10,7 +10,8 @@ from pathlib import Path
 from seqeval.metrics import f1_score, precision_score, recall_score
 
 from rnnlab.runs import read_config
-from rnnlab.tasks.tag import TagConfig, load_splits, load_tagger, predict_tags
+from rnnlab.tasks.tag import TagConfig, load_splits, load_tagger
+from rnnlab.tasks.tag_scores import predict_tags
 from rnnlab.train import RunConfig
 
 out = Path(sys.argv[1])

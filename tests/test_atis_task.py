@@ -74,3 +74,73 @@ def test_the_joint_model_without_intents_and_an_empty_sentence_are_one_line(tmp_
     capsys.readouterr()
     assert main(["tag", str(run), "  "]) == 2
     one_line_error(capsys, "sentence 1 is empty")
+
+
+class _Stub:
+    """A model whose tags and intents are given: the scores are then known exactly."""
+
+    has_intent = True
+
+    def __init__(self, tags, intents):
+        self.tags, self.intents = tags, intents
+
+    def eval(self):
+        return self
+
+    def predict_all(self, batch):
+        n = batch["words"].shape[1]
+        taken, self.tags, self.intents = (self.tags[:n], self.intents[:n]), self.tags[n:], self.intents[n:]
+        return taken[0], taken[1], [0.5] * n
+
+
+def test_intent_and_sentence_accuracy_count_each_utterance_once():
+    from rnnlab.data.conll import Sentence
+    from rnnlab.data.tokens import Labels, TokenVocab
+    from rnnlab.tasks.tag import TagEncoder
+    from rnnlab.tasks.tag_scores import score
+
+    words, chars = TokenVocab.build([["a", "b"]]), TokenVocab.build(["a", "b"])
+    tags, intents = Labels(["B-x", "O"]), Labels(["fly", "fare"])
+    encoder = TagEncoder(words, chars, tags, True, "bio", "bio", intents)
+    gold = [
+        Sentence(("a", "b"), ("B-x", "O"), "fly"),  # all right
+        Sentence(("a", "b"), ("B-x", "O"), "fare"),  # slots right, intent wrong
+        Sentence(("a", "b"), ("O", "O"), "fly"),  # intent right, a slot wrong
+        Sentence(("a", "b"), ("O", "O"), "day"),  # an intent never seen: an error whatever is predicted
+    ]
+    # every sentence has 2 words, so they share one batch in this order
+    stub = _Stub([[0, 1], [0, 1], [0, 1], [1, 1]], [0, 0, 0, 1])
+    scores = score(stub, encoder, gold)
+    assert scores["intent_accuracy"] == 0.5  # sentences 1 and 3
+    assert scores["sentence_accuracy"] == 0.25  # sentence 1 alone
+    assert scores["precision"] == 2 / 3 and scores["recall"] == 1.0  # conlleval's count of the slots
+
+
+def test_the_best_weights_follow_the_scores_the_loss_trains():
+    from rnnlab.models.taggers import build_tagger
+    from rnnlab.models.tagger import TaggerConfig
+    from rnnlab.tasks.tag import _headline
+
+    def model(**kw):
+        return build_tagger(TaggerConfig(vocab_size=5, num_tags=3, num_chars=4, hidden_size=4, embedding_size=4, **kw))
+
+    assert _headline("bio", model(model="joint", num_intents=2)) == "val_sentence_accuracy"
+    assert _headline("bio", model(model="joint", num_intents=2, slot_weight=0.0)) == "val_intent_accuracy"
+    assert _headline("bio", model(model="joint", num_intents=2, intent_weight=0.0)) == "val_f1"
+    assert _headline("bio", model(model="elman", window=3)) == "val_f1"
+    assert model(model="elman", window=3).crf is not None and model(model="joint", crf=False).crf is None
+
+
+def test_resuming_on_data_with_a_new_intent_is_one_line(tmp_path, capsys):
+    code, out = _train(tmp_path, "joint", "--model", "joint", "--epochs", "1")
+    assert code == 0
+    (tmp_path / "train.txt").write_text(_utterances(40, ("atis_flight", "atis_city")))
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--epochs", "2"]) == 2
+    one_line_error(capsys, "the training sentences have intents the run was not made with: 'atis_city'")
+
+
+def test_unused_character_sizes_are_still_checked(tmp_path, capsys):
+    code, _ = _train(tmp_path, "elman", "--model", "elman", "--char-embedding-size", "-5")
+    assert code == 2
+    one_line_error(capsys, "char_embedding_size")

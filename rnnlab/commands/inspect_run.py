@@ -49,7 +49,10 @@ def _tag(out: Path) -> tuple[object, dict]:
 
     model, encoder = load_tagger(out, finite=False)
     words = {"words": len(encoder.words), "first": encoder.words.tokens[:50]}
-    return model, {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
+    facts = {"tags": encoder.tags.names, "scheme": encoder.scheme, "vocabulary": words}
+    if encoder.intents is not None:
+        facts["intents"] = encoder.intents.names
+    return model, facts
 
 
 def _sequence(out: Path) -> tuple[object, dict]:

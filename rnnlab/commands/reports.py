@@ -125,6 +125,11 @@ def _tag(summary: dict, out: Path) -> list[str]:
     ]
     for kind, s in t["per_type"].items():
         lines.append(f"  {kind:<8} P {s['precision']:.4f}  R {s['recall']:.4f}  F1 {s['f1']:.4f}  ({s['support']})")
+    if "intent_accuracy" in t:
+        lines.append(
+            f"test: intent accuracy {t['intent_accuracy']:.4f}  "
+            f"sentence accuracy {t['sentence_accuracy']:.4f} (every slot and the intent right)"
+        )
     return lines + [_epochs(summary)]
 
 

@@ -31,7 +31,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     texts = texts_of(args, "sentence", "tag")
-    from rnnlab.tasks.tag import load_tagger, predict
+    from rnnlab.tasks.tag import load_tagger
+    from rnnlab.tasks.tag_scores import predict
 
     model, encoder = load_tagger(args.run_dir)
     sentences = [tuple(TOKENIZERS["regex"](t)) for t in texts]

@@ -3,7 +3,8 @@ Joint Intent Detection and Slot Filling"), ``model = "joint"``.
 
 The sentence net is :class:`rnnlab.models.tagger.Tagger`'s (word embeddings, with character
 features unless ``char_embedding_size`` is 0, and a recurrent net, bidirectional by default); a
-slot score per word from each output, with a softmax per word (no CRF). The intent reads one
+slot score per word from each output, with a softmax per word (Liu & Lane's, with ``crf = False``)
+or a CRF over them. The intent reads one
 vector per sentence: ``last``, the forward direction's output at the sentence's own last word
 joined to the backward direction's at its first (both final states); or ``attention``, a weighted
 mean of the outputs with ``a_j`` proportional to ``exp(v^T tanh(W h_j + b))`` over the sentence's
@@ -94,5 +95,15 @@ class JointTagger(Tagger):
     @torch.no_grad()
     def predict_intents(self, batch: dict[str, Tensor]) -> tuple[list[int], list[float]]:
         """The most probable intent of each sentence and its probability."""
-        best, index = torch.softmax(self.intent_logits(batch), dim=-1).max(dim=-1)  # (B,) each
-        return index.tolist(), best.tolist()
+        return _most_probable(self.intent_logits(batch))
+
+    @torch.no_grad()
+    def predict_all(self, batch: dict[str, Tensor]) -> tuple[list[list[int]], list[int], list[float]]:
+        """:meth:`predict` and :meth:`predict_intents` from one pass of the sentence net."""
+        out = self.features(batch)
+        return (self.decode(self.emit(self.drop(out)), batch), *_most_probable(self.intent_head(out, batch)))
+
+
+def _most_probable(logits: Tensor) -> tuple[list[int], list[float]]:
+    best, index = torch.softmax(logits, dim=-1).max(dim=-1)  # (B,) each
+    return index.tolist(), best.tolist()

@@ -6,7 +6,7 @@ Each word is read with its neighbours: the embeddings of a window of ``window`` 
 it, joined (Mesnil's word context window). Where the window reaches past either end of the
 sentence it reads a learned padding embedding of its own, never a word of the batch's padding or
 of another sentence. One recurrent layer reads the windows, forward only or both ways, and a
-softmax per word gives its tag.
+softmax per word gives its tag (Mesnil's, with ``crf = False``; else a CRF over the tag scores).
 
 - Elman (1990): the recurrence is over the hidden state, ``h_t = f(U x_t + W h_{t-1} + b)``; any
   registered cell (:class:`rnnlab.layers.Recurrent`).
@@ -32,6 +32,7 @@ from rnnlab.cells.base import Cell, State, uniform_
 from rnnlab.cells.rnn import ACTIVATIONS
 from rnnlab.engine import unroll
 from rnnlab.layers import Recurrent
+from rnnlab.models.crf import CRF
 from rnnlab.models.tagger import TaggerConfig, TagModel, elman_activation
 
 
@@ -72,12 +73,13 @@ class WindowTagger(TagModel, nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=0)
         self.edge = nn.Parameter(torch.randn(config.embedding_size))  # as nn.Embedding's N(0, 1)
         self.drop = nn.Dropout(config.dropout)
-        self.crf = None
+        self.crf = CRF(config.num_tags) if config.crf else None
         self.directions = 2 if config.bidirectional else 1
 
     @staticmethod
     def window_parameters(config: TaggerConfig) -> int:
-        return (config.vocab_size + 1) * config.embedding_size
+        """The embeddings' and the CRF's."""
+        return (config.vocab_size + 1) * config.embedding_size + (config.num_tags**2 if config.crf else 0)
 
     def windows(self, batch: dict[str, Tensor]) -> Tensor:
         """The windows ``(T, B, window * E)`` of the batch's words (:func:`context_windows`)."""

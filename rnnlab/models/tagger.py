@@ -57,7 +57,7 @@ class TaggerConfig(ResolvesCell):
     dropout: float = field(default=0.5, metadata={"help": "dropout on the token vectors and before the tag scores"})
     crf: bool = field(
         default=True,
-        metadata={"help": "a CRF output layer with Viterbi decoding, else softmax (bilstm; the others use softmax)"},
+        metadata={"help": "a CRF output layer with Viterbi decoding, else a softmax per word (every model)"},
     )
     model: str = field(
         default="bilstm",
@@ -96,8 +96,7 @@ class TaggerConfig(ResolvesCell):
         return size != "num_intents" or self.reads(size)
 
     def reads(self, option: str) -> bool:
-        """Whether the model reads ``option``, one of :data:`OPTIONS` (``crf``: builds a CRF;
-        ``chars``: reads characters)."""
+        """Whether the model reads ``option``, one of :data:`OPTIONS` (``chars``: reads characters)."""
         kind = self._kind()
         return kind is not None and option in kind.reads
 
@@ -111,7 +110,8 @@ class TaggerConfig(ResolvesCell):
             checks.fail("num_tags", "at least 2 tags", self.num_tags)
         for name in ("hidden_size", "num_layers", "embedding_size"):
             checks.positive_int(name, getattr(self, name))
-        if self.reads("chars") and checks.non_negative_int("char_embedding_size", self.char_embedding_size):
+        checks.non_negative_int("char_hidden_size", self.char_hidden_size)  # checked where unused too
+        if checks.non_negative_int("char_embedding_size", self.char_embedding_size) and self.reads("chars"):
             checks.positive_int("num_chars", self.num_chars)
             checks.positive_int("char_hidden_size", self.char_hidden_size)
         checks.probability("dropout", self.dropout)
@@ -136,8 +136,8 @@ class TaggerConfig(ResolvesCell):
 
 #: the options only some models read (see :attr:`TagModel.reads`); a model refuses a value other
 #: than the default of those it does not read, but for these two on by default, which it ignores
-OPTIONS = ("crf", "chars", "window", "bidirectional", "num_intents", "pooling", "intent_weight", "slot_weight")
-_DEFAULT_ON = ("crf", "chars")
+OPTIONS = ("chars", "window", "bidirectional", "num_intents", "pooling", "intent_weight", "slot_weight")
+_DEFAULT_ON = ("chars",)
 POOLINGS = ("last", "attention")
 
 
@@ -207,9 +207,12 @@ class TagModel:
     @torch.no_grad()
     def predict(self, batch: dict[str, Tensor]) -> list[list[int]]:
         """The tag ids of each sentence (Viterbi with a CRF, else the best tag per token)."""
-        scores, mask = self.emissions(batch), batch["mask"]
+        return self.decode(self.emissions(batch), batch)
+
+    def decode(self, scores: Tensor, batch: dict[str, Tensor]) -> list[list[int]]:
+        """The tag ids of each sentence under its tag scores ``(T, B, K)``."""
         if self.crf is not None:
-            return self.crf.decode(scores, mask)
+            return self.crf.decode(scores, batch["mask"])
         best = scores.argmax(-1).t().tolist()  # (B, T)
         return [row[:n] for row, n in zip(best, batch["lengths"].tolist())]
 
@@ -222,7 +225,7 @@ class Tagger(TagModel, nn.Module):
     ``word_index`` ``(T, B)``, the row of each token's word in them.
     """
 
-    reads = frozenset({"crf", "chars"})
+    reads = frozenset({"chars"})
 
     @checks.refuse_allocation_failure
     def __init__(self, config: TaggerConfig) -> None:
@@ -251,14 +254,14 @@ class Tagger(TagModel, nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.emit = nn.Linear(self.rnn.output_size, config.num_tags)
-        self.crf = CRF(config.num_tags) if config.crf and config.reads("crf") else None
+        self.crf = CRF(config.num_tags) if config.crf else None
 
     @staticmethod
     def parameter_bound(config: TaggerConfig) -> int:
         E, H, K, width = config.embedding_size, config.hidden_size, config.num_tags, config.embedding_size
         directions = 2 if config.bidirectional else 1
         count = config.vocab_size * E + K * (directions * H + 1)
-        count += K * K if config.crf and config.reads("crf") else 0
+        count += K * K if config.crf else 0
         if config.char_embedding_size:
             C, CH = config.char_embedding_size, config.char_hidden_size
             count += config.num_chars * C + checks.recurrent_parameters(C, CH, 1, 2)

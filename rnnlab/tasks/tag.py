@@ -22,19 +22,17 @@ import torch
 from rnnlab import checks
 from rnnlab.checkpoint import CheckpointError
 from rnnlab.data.atis import check_formats, read_tagged
-from rnnlab.data.batching import bucket_batches, pad
+from rnnlab.data.batching import pad
 from rnnlab.data.conll import CONLL, SCHEMES, Sentence, check_scheme, is_iob1, to_bio, to_bioes
 from rnnlab.data.corpora import DataError
 from rnnlab.data.tokens import Labels, TokenVocab, normalise
-from rnnlab.metrics import entity_scores
 from rnnlab.models.tagger import Tagger, TaggerConfig
 from rnnlab.models.taggers import build_tagger
 from rnnlab.runs import RunConfig, check_tables, read_config
 from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask, TextDataConfig, legacy_sections
-from rnnlab.train.distributed import ALONE, World, current, gather_parts
-
-EVAL_BATCH = 64
+from rnnlab.tasks.tag_scores import score
+from rnnlab.train.distributed import current
 
 
 @dataclass
@@ -169,68 +167,6 @@ def load_splits(cfg: TagConfig, seed: int) -> dict[str, list[Sentence]]:
     return {"train": train, "val": val, "test": test}
 
 
-@dataclass
-class Prediction:
-    """A sentence's tags (in the file's scheme) and, from a model with an intent head, its intent
-    and the intent's probability."""
-
-    tags: list[str]
-    intent: str | None = None
-    probability: float | None = None
-
-
-def predict(model, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE) -> list[Prediction]:
-    """Each sentence's :class:`Prediction`, in order; each process of ``world`` tags its part of the
-    sentences and the processes share their tags and intents."""
-    model.eval()
-    part = world.part(len(sentences))
-    mine = sentences[part]
-    intents = model.has_intent
-    paths: list[list[int]] = [[] for _ in mine]
-    chance = [0.0] * len(mine)  # the intent's probability, known to the process that predicted it
-    for batch in bucket_batches([len(s) for s in mine], EVAL_BATCH, None):
-        inputs = encoder.batch([mine[i] for i in batch])
-        found = zip(*model.predict_intents(inputs)) if intents else [(None, None)] * len(batch)
-        for i, path, (intent, p) in zip(batch, model.predict(inputs), found):
-            paths[i] = path + ([intent] if intents else [])  # the intent id rides at the end
-            chance[i] = p
-    paths = gather_parts(paths, part, [len(s) + intents for s in sentences], world)
-    out = []
-    for k, path in enumerate(paths):
-        mine_k = k - part.start if part.start <= k < part.stop else None
-        p = chance[mine_k] if intents and mine_k is not None else None
-        if intents:
-            out.append(Prediction(encoder.tag_names(path[:-1]), encoder.intents.names[path[-1]], p))
-        else:
-            out.append(Prediction(encoder.tag_names(path)))
-    return out
-
-
-def predict_tags(model, encoder: TagEncoder, sentences: list[tuple[str, ...]], world: World = ALONE) -> list[list[str]]:
-    """The tags (in the file's scheme) of each sentence, in order."""
-    return [p.tags for p in predict(model, encoder, sentences, world)]
-
-
-def score(model, encoder: TagEncoder, sentences: list[Sentence], world: World = ALONE) -> dict:
-    """Entity (slot) precision, recall and F1 as ``conlleval`` counts them (tag accuracy for tags
-    without entities); with an intent head, the intent accuracy and the sentence accuracy (every
-    tag and the intent right). An intent never seen in training is an error."""
-    gold = [list(s.tags) for s in sentences]
-    found = predict(model, encoder, [s.tokens for s in sentences], world)
-    pred = [p.tags for p in found]
-    if encoder.scheme == "none":
-        right = sum(a == b for g, p in zip(gold, pred) for a, b in zip(g, p))
-        scores = {"accuracy": right / sum(len(g) for g in gold)}
-    else:
-        scores = entity_scores(gold, pred)
-    if model.has_intent:
-        intent_right = [p.intent == s.intent for p, s in zip(found, sentences)]
-        scores["intent_accuracy"] = sum(intent_right) / len(sentences)
-        whole = [ok and g == p for ok, g, p in zip(intent_right, gold, pred)]
-        scores["sentence_accuracy"] = sum(whole) / len(sentences)
-    return scores
-
-
 class TagTask(PassTask):
     """A :class:`Tagger` on CoNLL-format sentences.
 
@@ -272,9 +208,10 @@ class TagTask(PassTask):
             self.encoder = TagEncoder(words, chars, tags, data.lowercase, scheme, learned, intents)
         else:
             self.encoder = encoder_of(tables, data)
-        self.metric = "val_accuracy" if scheme == "none" else "val_f1"
+            _check_known(self.encoder, model_cfg, splits["train"])
         torch.manual_seed(seed)
         self.model = build_tagger(model_cfg)  # checks the architecture before anything is written
+        self.metric = _headline(scheme, self.model)
         train = splits["train"]
         counts = Counter(normalise(w, data.lowercase) for s in train for w in s.tokens)
         self.once = {i for w, i in self.encoder.words.index.items() if counts.get(w) == 1}
@@ -340,6 +277,28 @@ class TagTask(PassTask):
         )
 
 
+def _headline(scheme: str, model) -> str:
+    """The validation score that picks the best weights: the slot F1 (tag accuracy for tags without
+    entities); with an intent head, the sentence accuracy (every slot and the intent right), or the
+    intent accuracy if the slots have no weight in the loss."""
+    if model.has_intent and model.config.intent_weight > 0:
+        return "val_sentence_accuracy" if model.config.slot_weight > 0 else "val_intent_accuracy"
+    return "val_accuracy" if scheme == "none" else "val_f1"
+
+
+def _check_known(encoder: TagEncoder, model_cfg: TaggerConfig, train: list[Sentence]) -> None:
+    """Refuse to resume a run on training sentences with tags or intents it was not built with."""
+    if model_cfg.reads("num_intents") and len(encoder.intents or ()) != model_cfg.num_intents:
+        held = len(encoder.intents or ())
+        raise DataError(f"the run's intents table holds {held}, its model {model_cfg.num_intents}")
+    tags = {t for s in train for t in _learned(s.tags, encoder.scheme, encoder.learned)} - set(encoder.tags.names)
+    intents = {s.intent for s in train} - set(encoder.intents.names) if encoder.intents is not None else set()
+    for what, new in (("tags", tags), ("intents", intents)):
+        if new:
+            shown = ", ".join(repr(t) for t in sorted(new)[:5])
+            raise DataError(f"data: the training sentences have {what} the run was not made with: {shown}")
+
+
 def _intents(train: list[Sentence], model_cfg: TaggerConfig) -> Labels | None:
     """The intents a model with an intent head learns (``None`` for the others)."""
     if not model_cfg.reads("num_intents"):
@@ -349,7 +308,10 @@ def _intents(train: list[Sentence], model_cfg: TaggerConfig) -> Labels | None:
             f"--model {model_cfg.model}: the training sentences have no intents "
             "(utterances as 'word:TAG ... <=> intent' a line, as --data atis)"
         )
-    return Labels.build(s.intent for s in train)
+    intents = Labels.build(s.intent for s in train)
+    if len(intents) < 2:
+        raise DataError(f"--model {model_cfg.model}: the training sentences have one intent ({intents.names[0]})")
+    return intents
 
 
 def encoder_of(tables: dict, data: TagConfig) -> TagEncoder:
