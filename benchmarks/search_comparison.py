@@ -61,20 +61,27 @@ def run(cells: list[str], tasks: list[str], seeds: list[int], args, scores: dict
             save()
 
 
+def _num(value: float) -> str:
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"  # perplexities, accuracies
+
+
 def table(cells: list[str], tasks: list[str], seeds: list[int], scores: dict) -> str:
     higher = directions(tasks)
     head = ["cell", *(f"{t} (mean, range)" for t in tasks), *(f"relative {t}" for t in tasks), "min"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    # per task, the seeds every cell was scored with (a run stopped early leaves some out)
+    done = {t: [s for s in seeds if all(str(s) in scores.get(c, {}).get(t, {}) for c in cells)] for t in tasks}
     for cell in cells:
         means, rels = [], []
         for task in tasks:
-            values = [scores[cell][task][str(s)] for s in seeds]
-            means.append(f"{statistics.fmean(values):.3f} ({min(values):.3f}-{max(values):.3f})")
-            ref = [scores[REFERENCE][task][str(s)] for s in seeds]
+            values = [scores[cell][task][str(s)] for s in done[task]]
+            means.append(f"{_num(statistics.fmean(values))} ({_num(min(values))}-{_num(max(values))})")
+            ref = [scores[REFERENCE][task][str(s)] for s in done[task]]
             rels.append(statistics.fmean(relative(v, r, higher[task]) for v, r in zip(values, ref)))
         row = [cell, *means, *(f"{r:.2f}" for r in rels), f"{min(rels):.2f}"]
         lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+    counts = ", ".join(f"{t}: seeds {','.join(map(str, done[t]))}" for t in tasks)
+    return "\n".join(lines) + f"\n\n({counts})"
 
 
 def main() -> None:
