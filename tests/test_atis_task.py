@@ -117,8 +117,8 @@ def test_intent_and_sentence_accuracy_count_each_utterance_once():
 
 
 def test_the_best_weights_follow_the_scores_the_loss_trains():
-    from rnnlab.models.taggers import build_tagger
     from rnnlab.models.tagger import TaggerConfig
+    from rnnlab.models.taggers import build_tagger
     from rnnlab.tasks.tag import _headline
 
     def model(**kw):
