@@ -21,7 +21,8 @@ EVAL_BATCH = 64
 @dataclass
 class Prediction:
     """A sentence's tags (in the file's scheme) and, from a model with an intent head, its intent
-    and the intent's probability."""
+    and the intent's probability (known only to the process that tagged the sentence; ``None`` on
+    the others)."""
 
     tags: list[str]
     intent: str | None = None
