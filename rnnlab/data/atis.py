@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnlab.data.conll import CONLL, Sentence, parse_conll
+from rnnlab.data.conll import CONLL, Sentence, first_iob1, parse_conll
 from rnnlab.data.corpora import DataError, read_data_file
 
 SEPARATOR = "<=>"
@@ -39,15 +39,15 @@ def _word_and_tag(pair: str) -> tuple[str, str]:
 
 def _check_bio(words: list[str], tags: list[str]) -> None:
     """Raises a DataError (without the line's place) at the first tag that breaks BIO."""
-    previous = "O"
     for k, (word, tag) in enumerate(zip(words, tags), 1):
         if tag != "O" and (len(tag) < 3 or tag[:2] not in ("B-", "I-")):
             raise DataError(f"word {k} {word!r} has the slot tag {tag!r}, neither O nor B-X / I-X")
-        if tag[:2] == "I-" and previous[2:] != tag[2:]:
-            raise DataError(
-                f"word {k} {word!r} has the slot tag {tag!r}, which does not follow B-{tag[2:]} or {tag} (BIO)"
-            )
-        previous = tag
+    broken = first_iob1(tags)
+    if broken is not None:
+        word, tag = words[broken], tags[broken]
+        raise DataError(
+            f"word {broken + 1} {word!r} has the slot tag {tag!r}, which does not follow B-{tag[2:]} or {tag} (BIO)"
+        )
 
 
 def _utterance(line: str) -> Sentence:

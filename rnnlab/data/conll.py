@@ -145,9 +145,14 @@ def check_scheme(tags: set[str], scheme: str) -> str:
     return scheme
 
 
+def first_iob1(tags: tuple[str, ...] | list[str]) -> int | None:
+    """The index of the first ``I-`` tag that begins an entity (not after a tag of its type), if any."""
+    return next((i for i, t in enumerate(tags) if t[:2] == "I-" and (i == 0 or tags[i - 1][2:] != t[2:])), None)
+
+
 def is_iob1(tags: tuple[str, ...] | list[str]) -> bool:
     """Whether an ``I-`` tag begins an entity (the IOB1 scheme of the original CoNLL-2003 files)."""
-    return any(t[:2] == "I-" and (i == 0 or tags[i - 1][2:] != t[2:]) for i, t in enumerate(tags))
+    return first_iob1(tags) is not None
 
 
 def to_bioes(tags: tuple[str, ...] | list[str]) -> list[str]:

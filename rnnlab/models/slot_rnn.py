@@ -28,12 +28,19 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
+from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State, uniform_
-from rnnlab.cells.rnn import ACTIVATIONS
+from rnnlab.cells.rnn import ACTIVATIONS, ElmanCell
 from rnnlab.engine import unroll
-from rnnlab.layers import Recurrent
 from rnnlab.models.crf import CRF
-from rnnlab.models.tagger import TaggerConfig, TagModel, elman_activation
+from rnnlab.models.tagger import TaggerConfig, TagModel, sentence_net
+
+
+def elman_activation(cell: str, options: dict) -> str | None:
+    """The activation of ``cell`` if it is a plain Elman cell (``rnn-sigmoid``, ``rnn-tanh``, ...),
+    else ``None``."""
+    probe = make_cell(cell, 1, 1, **options)
+    return probe.activation if type(probe) is ElmanCell else None
 
 
 def context_windows(embedded: Tensor, lengths: Tensor, edge: Tensor, window: int) -> Tensor:
@@ -93,15 +100,7 @@ class ElmanTagger(WindowTagger):
     @checks.refuse_allocation_failure
     def __init__(self, config: TaggerConfig) -> None:
         super().__init__(config)
-        self.rnn = Recurrent(
-            config.cell,
-            config.window * config.embedding_size,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            **config.cell_options,
-        )
+        self.rnn = sentence_net(config, config.window * config.embedding_size)
         self.emit = nn.Linear(self.rnn.output_size, config.num_tags)
 
     @staticmethod

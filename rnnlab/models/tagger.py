@@ -22,9 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from rnnlab import checks
-from rnnlab.cells import NAMES_HELP, check_cell, make_cell
+from rnnlab.cells import NAMES_HELP, check_cell
 from rnnlab.cells.named import ResolvesCell, build_options
-from rnnlab.cells.rnn import ElmanCell
 from rnnlab.configs import check_fields
 from rnnlab.layers import Recurrent
 from rnnlab.models.crf import CRF
@@ -135,17 +134,10 @@ class TaggerConfig(ResolvesCell):
 
 
 #: the options only some models read (see :attr:`TagModel.reads`); a model refuses a value other
-#: than the default of those it does not read, but for these two on by default, which it ignores
+#: than the default of those it does not read, but for ``chars``, on by default, which it ignores
 OPTIONS = ("chars", "window", "bidirectional", "num_intents", "pooling", "intent_weight", "slot_weight")
 _DEFAULT_ON = ("chars",)
 POOLINGS = ("last", "attention")
-
-
-def elman_activation(cell: str, options: dict) -> str | None:
-    """The activation of ``cell`` if it is a plain Elman cell (``rnn-sigmoid``, ``rnn-tanh``, ...),
-    else ``None``."""
-    probe = make_cell(cell, 1, 1, **options)
-    return probe.activation if type(probe) is ElmanCell else None
 
 
 def token_nll(scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
@@ -158,6 +150,20 @@ def token_nll(scores: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
     """
     nll = nn.functional.cross_entropy(scores.flatten(0, 1), tags.flatten(), reduction="none")
     return (nll * mask.flatten().to(nll.dtype)).sum() / mask.shape[1]
+
+
+def sentence_net(config: TaggerConfig, input_size: int) -> Recurrent:
+    """The recurrent net over a sentence's word vectors (``input_size`` each): ``config.cell``,
+    stacked ``num_layers`` (dropout between them), one or both directions."""
+    return Recurrent(
+        config.cell,
+        input_size,
+        config.hidden_size,
+        num_layers=config.num_layers,
+        bidirectional=config.bidirectional,
+        dropout=config.dropout if config.num_layers > 1 else 0.0,
+        **config.cell_options,
+    )
 
 
 class TagModel:
@@ -243,15 +249,7 @@ class Tagger(TagModel, nn.Module):
                 **build_options(config.cell, config.cell_options),
             )
             width += 2 * config.char_hidden_size
-        self.rnn = Recurrent(
-            config.cell,
-            width,
-            config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            **config.cell_options,
-        )
+        self.rnn = sentence_net(config, width)
         self.drop = nn.Dropout(config.dropout)
         self.emit = nn.Linear(self.rnn.output_size, config.num_tags)
         self.crf = CRF(config.num_tags) if config.crf else None
