@@ -20,6 +20,7 @@ from rnnlab.commands import (
     plot,
     predict,
     sample,
+    samples,
     score,
     search,
     serve,
@@ -37,7 +38,7 @@ from rnnlab.runtime import tune_process
 from rnnlab.train.launch import report_error
 
 COMMANDS = (
-    *(train, sample, evaluate, inspect_run, plot),
+    *(train, sample, samples, evaluate, inspect_run, plot),
     *(score, agree),
     *(predict, tag, translate, caption, tree),
     *(diagnose, units, visualize, serve),

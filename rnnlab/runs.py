@@ -10,6 +10,8 @@ A run directory holds::
     metrics.jsonl        one JSON object per evaluation
     steps.csv            every step: loss, gradient norm before clipping, clipped, learning rate
     gradflow.jsonl       every ``telemetry_every`` steps: ``||dL/dh_t||`` over the positions, per layer
+    samples.jsonl        what the model made at each evaluation (a sample text, captions), with the
+                         step, the time and the scores
     results.json         the best weights' scores on the held-out splits, at the end
 
 and the figures the command layer draws. This module reads and writes them all; runs written by
@@ -42,11 +44,11 @@ CONFIG, BEST, LAST, METRICS, RESULTS = (
     "metrics.jsonl",
     "results.json",
 )
-STEPS, GRADFLOW = "steps.csv", "gradflow.jsonl"
+STEPS, GRADFLOW, SAMPLES = "steps.csv", "gradflow.jsonl", "samples.jsonl"
 STEP_FIELDS = ("step", "loss", "grad_norm", "clipped", "lr")
 FIGURES = ("loss.png", "clipping.png", "gradflow.png", "curve.png", "confusion.png")
 #: every file a run may hold: a new run replaces them all (earlier versions wrote summary.json)
-RUN_FILES = (CONFIG, BEST, LAST, METRICS, RESULTS, STEPS, GRADFLOW, "summary.json", *FIGURES)
+RUN_FILES = (CONFIG, BEST, LAST, METRICS, RESULTS, STEPS, GRADFLOW, SAMPLES, "summary.json", *FIGURES)
 FORMAT = "rnnlab-run/2"
 #: the formats of earlier versions, one per command, and the kind of run each holds
 LEGACY = {"rnnlab-run/1": "lm", "rnnlab-task-run/1": "sequence", "rnnlab-classify/1": "classify", "rnnlab-tag/1": "tag"}
@@ -246,6 +248,17 @@ def read_profiles(out: Path) -> list[dict]:
     return records
 
 
+def read_samples(out: Path) -> list[dict]:
+    """The records of ``samples.jsonl`` (``step``, ``elapsed_s``, the scores, ``text``), or ``[]``;
+    a line torn by a kill, or a record without a step and a text, is left out.
+
+    Raises:
+        ValueError: a line that is not a JSON object, naming the file and line.
+    """
+    records = read_jsonl(out / SAMPLES)
+    return [s for s in records if isinstance(s.get("step"), int) and isinstance(s.get("text"), str)]
+
+
 def records_until(out: Path, step: int) -> list[dict]:
     """The evaluation records of ``metrics.jsonl`` up to ``step`` (a run resumed from that checkpoint)."""
     return [r for r in read_metrics(out) if isinstance(r.get("step"), int) and r["step"] <= step]
@@ -266,4 +279,6 @@ def truncate_records(out: Path, step: int) -> list[dict]:
         atomic_write_bytes(out / STEPS, text.getvalue().encode())
     if (out / GRADFLOW).exists():
         write_jsonl(out / GRADFLOW, [p for p in read_profiles(out) if p["step"] <= step])
+    if (out / SAMPLES).exists():
+        write_jsonl(out / SAMPLES, [s for s in read_samples(out) if s["step"] <= step])
     return kept

@@ -130,4 +130,4 @@ def test_a_diverged_task_exits_1(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["task", "adding", "-T", "8", "--out", str(out), *TINY, "--optimizer", "sgd", "--lr", "1e30"]
     assert main([*argv, "--clip-norm", "0", "--max-steps", "200"]) == 1
-    assert "diverged by step" in capsys.readouterr().out
+    assert "diverged at step" in capsys.readouterr().out

@@ -54,7 +54,8 @@ def run(args) -> int:
         split = args.split or "valid"
         ids = load_ids(train_cfg, vocab, only=(split,))[1]
         if split not in ids:
-            raise UsageError(f"--split: {train_cfg.data} has no {split} split (only ptb comes with a test split)")
+            held_out = "ptb has one; train with --test-fraction to hold one out"
+            raise UsageError(f"--split: {train_cfg.data} has no {split} split ({held_out})")
         ids, source = ids[split], f"{train_cfg.data} ({ {'valid': 'validation'}.get(split, split) } split)"
     else:
         text, source = load_corpus(args.data), args.data

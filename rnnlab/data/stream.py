@@ -18,13 +18,18 @@ def split_text(text: str, val_fraction: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def load_splits(spec: str, val_fraction: float) -> dict[str, str]:
-    """``{"train", "valid"}`` texts, and ``"test"`` for corpora that have one (``ptb``): the
-    corpus's own splits, or else the last ``val_fraction`` of the text held out for validation."""
+def load_splits(spec: str, val_fraction: float, test_fraction: float = 0.0) -> dict[str, str]:
+    """``{"train", "valid"}`` texts, and ``"test"`` for corpora that have one (``ptb``) or where
+    ``test_fraction`` holds one out: the corpus's own splits, or else the last ``test_fraction`` of
+    the text for testing and the ``val_fraction`` before it for validation (contiguous, so no
+    sentence or function is cut across two splits but the two at a boundary)."""
     if spec in SPLIT_CORPORA:
         return SPLIT_CORPORA[spec]()
-    train, valid = split_text(load_corpus(spec), val_fraction)
-    return {"train": train, "valid": valid}
+    text = load_corpus(spec)
+    test_cut = len(text) - int(round(len(text) * test_fraction))
+    val_cut = test_cut - int(round(len(text) * val_fraction))  # both fractions of the whole text
+    splits = {"train": text[:val_cut], "valid": text[val_cut:test_cut]}
+    return {**splits, "test": text[test_cut:]} if test_fraction else splits
 
 
 class StreamBatches:

@@ -79,7 +79,7 @@ def evaluate_cell(spec: dict, task: str, settings: dict) -> dict:
         summary = trainer.run()
         records = trainer.records
     if summary.get("stopped") == "diverged":
-        raise ValueError(f"the training diverged by step {summary.get('steps')} (loss or weights not finite)")
+        raise ValueError(f"the training diverged by step {summary.get('steps')} ({summary.get('divergence')})")
     metric = SCORED.get(task, summary["metric"])
     # the scores the training reached (not the untrained model's, which the task may score first)
     values = [r[metric] for r in records if r["step"] > 0 and r.get(metric) is not None and math.isfinite(r[metric])]

@@ -226,7 +226,7 @@ class CaptionTask(PassTask):
         shown += (("correct", "val_correct", ".4f"), ("digits named", "val_digits_named", ".4f"))
         return "val " + "  ".join(f"{name} {scores[k]:{fmt}}" for name, k, fmt in shown if k in scores)
 
-    def after_evaluation(self, record: dict) -> str | None:
+    def sample(self, record: dict) -> str | None:
         k = min(self.data.shown, len(self.splits["test"]))
         if not k:
             return None

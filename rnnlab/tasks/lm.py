@@ -52,6 +52,13 @@ class LMDataConfig:
     )
     min_freq: int = field(default=1, metadata={"help": "word level: rarer words are read as <unk>"})
     val_fraction: float = field(default=0.1, metadata={"help": "last fraction of the text held out for validation"})
+    test_fraction: float = field(
+        default=0.0,
+        metadata={
+            "help": "last fraction of the text held out for testing (the validation text comes just before it); "
+            "the best weights' test loss goes to results.json; 0 = none (ptb has its own test split)"
+        },
+    )
     seq_len: int = field(default=64, metadata={"help": "BPTT truncation length (characters per chunk)"})
     loss: str = field(
         default="mean",
@@ -68,6 +75,9 @@ class LMDataConfig:
         check_fields(self)
         if not 0 < checks.probability("val_fraction", self.val_fraction):
             checks.fail("val_fraction", "a number in (0, 1)", self.val_fraction)
+        checks.probability("test_fraction", self.test_fraction)
+        if self.val_fraction + self.test_fraction >= 1:
+            checks.fail("test_fraction", f"less than 1 - val_fraction ({1 - self.val_fraction:g})", self.test_fraction)
         checks.positive_int("seq_len", self.seq_len)
         checks.choice("level", self.level, LEVELS)
         checks.choice("loss", self.loss, LOSSES)
@@ -107,7 +117,7 @@ def load_ids(
     Raises:
         DataError: the corpus cannot be read, is not the one of ``corpus``, or holds no words.
     """
-    splits = load_splits(cfg.data, cfg.val_fraction)
+    splits = load_splits(cfg.data, cfg.val_fraction, cfg.test_fraction)
     found = fingerprint("".join(splits.values()))
     if corpus is not None and corpus != found:
         raise DataError(f"data: {cfg.data} is not the corpus this run was trained on")
@@ -247,12 +257,11 @@ class LanguageModelTask(Task):
     def format_scores(self, scores: dict[str, float]) -> str:
         return f"val {describe_loss(scores['val_loss'], self.unit)}"
 
-    def after_evaluation(self, record: dict) -> str | None:
+    def sample(self, record: dict) -> str | None:
         if not self.data.sample_chars:
             return None
         gen = torch.Generator().manual_seed(self.seed + record["step"])
-        text = "".join(generate(self.model, self.vocab, "", self.data.sample_chars, 0.8, generator=gen))
-        return "---- sample ----\n" + text.strip("\n") + "\n----------------"
+        return "".join(generate(self.model, self.vocab, "", self.data.sample_chars, 0.8, generator=gen))
 
     def state_dict(self):
         # every stream's state (streams are dim 1), whichever process carried it

@@ -17,6 +17,8 @@ class TrainerState:
     plateau_scale: float = 1.0  # the plateau schedule's product of decays so far
     stale: int = 0  # evaluations since the best
     reached: dict | None = None  # {"step", "seconds"} when the target was first reached
+    loss_start: float | None = None  # the training loss of the first step (the divergence guard's)
+    loss_level: float | None = None  # the training loss's running level (the divergence guard's)
 
 
 class Window:

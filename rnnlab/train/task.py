@@ -97,8 +97,12 @@ class Task(ABC):
         """One or more lines about the task, data and model, printed when training starts."""
         return self.kind
 
-    def after_evaluation(self, record: dict) -> str | None:
-        """Text to print after an evaluation's line (a language model's sample), or ``None``."""
+    def sample(self, record: dict) -> str | None:
+        """What the model makes now (a language model's sample, a captioner's captions), or ``None``.
+
+        The trainer prints it after the evaluation's line ``record`` and appends it to the run's
+        ``samples.jsonl``, so that one can watch the output improve (``rnnlab samples OUT``).
+        """
         return None
 
     def results(self, best: nn.Module) -> dict:

@@ -26,8 +26,9 @@ from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
 from rnnlab.fileio import append_jsonl, atomic_write_json
 from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
-from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, records_until, truncate_records, write_config
+from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, SAMPLES, records_until, truncate_records, write_config
 from rnnlab.train import distributed
+from rnnlab.train.guard import advice, check_step
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress, format_seconds
@@ -36,6 +37,7 @@ from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
 
 HINT = "use --resume {out} to continue it or --force to replace it"
+WEIGHTS = "the weights are not finite"  # after a step with a finite gradient (a huge learning rate)
 
 
 def check_out(out: Path, force: bool) -> None:
@@ -110,7 +112,7 @@ class Trainer:
         self.replica = distributed.replicate(task.model)
         distributed.seed_processes(run.seed, tensors, self.state.step)  # each process its own dropout masks
         self._stop = False
-        self._diverged: str | bool = False  # "step" or "weights": where it was found
+        self._diverged = ""  # why the run diverged (a step not taken, or WEIGHTS)
 
     @staticmethod
     def _check_epochs(task: Task, optim: OptimConfig, run: RunConfig) -> None:
@@ -188,13 +190,14 @@ class Trainer:
         task, st = self.task, self.state
         self.telemetry.flush()
         if self._diverged:
+            lr, clip = self.optim.lr, self.optim.clip_norm  # the schedule's base rate, which --lr sets
             kept = (
-                f"the checkpoints keep the weights of step {last['step']}: resume with a smaller --lr"
+                f"the checkpoints keep the weights of step {last['step']}: go on with {advice(self.out, lr, clip)}"
                 if last is not None
-                else "no checkpoint was written: start again with a smaller --lr"
+                else "no checkpoint was written: start again with a smaller --lr or --clip-norm"
             )
-            where = st.step + 1 if self._diverged == "step" else st.step  # a step not taken, or one taken
-            self.progress.log(f"diverged by step {where} (loss, gradient or weights not finite); {kept}")
+            where = st.step if self._diverged == WEIGHTS else st.step + 1  # a step taken, or one not taken
+            self.progress.log(f"diverged at step {where} ({self._diverged}); {kept}")
             return self._summary(last, "diverged")
         best = task.format_scores({task.metric: st.best}) if st.best is not None else "none"
         how = "interrupted" if self._stop else "done"
@@ -237,6 +240,7 @@ class Trainer:
             "stopped": stopped,
             "interrupted": self._stop,
             "diverged": bool(self._diverged),
+            "divergence": self._diverged or None,
         }
 
     def _step(self, lr: float) -> tuple[dict[str, float], float, bool]:
@@ -255,8 +259,9 @@ class Trainer:
             self.task.model = self.model
         figures = distributed.global_figures(figures)
         norm, clipped = clip_and_report(self.task.model, self.optim)
-        if not (math.isfinite(figures["loss"]) and math.isfinite(norm)):
-            self._diverged = "step"  # no step: the weights stay finite
+        reason = check_step(figures["loss"], norm, self.state, self.cfg.spike_factor)
+        if reason:
+            self._diverged = reason  # no step: the weights stay those before it
             return figures, norm, clipped
         self.optimizer.step()
         self.state.step += 1
@@ -340,7 +345,7 @@ class Trainer:
         task, cfg, st = self.task, self.cfg, self.state
         model = task.model
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
-            self._diverged = "weights"
+            self._diverged = WEIGHTS
             return None
         t0 = time.monotonic()
         model.eval()
@@ -387,9 +392,11 @@ class Trainer:
             f"{where}: train {'-' if mean is None else f'{mean:.4f}'}  {task.format_scores(scores)}  "
             f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}{'  (best)' if improved else ''}"
         )
-        extra = task.after_evaluation(record) if writer else None
-        if extra:
-            self.progress.log(extra)
+        text = task.sample(record) if writer else None
+        if text:
+            kept = {"step": st.step, "elapsed_s": record["elapsed_s"], **scores, "text": text}
+            append_jsonl(self.out / SAMPLES, kept)
+            self.progress.log(f"---- sample ----\n{text.strip(chr(10))}\n----------------")
         return record
 
     def describe(self) -> str:
