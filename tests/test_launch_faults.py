@@ -54,7 +54,13 @@ def _start(tmp_path, *extra, cwd=None, out="run", env=None):
     )
 
 
-def _refused(tmp_path, *extra, within=20.0, env=None) -> tuple[str, float]:
+# Past its timeout, a refusal may still take the start of a Python process with PyTorch and the
+# launcher's exit, which on a busy 2-core machine can take tens of seconds: the bound catches a
+# launcher that waits for ever, not a slow machine.
+SLACK = 40
+
+
+def _refused(tmp_path, *extra, within=90.0, env=None) -> tuple[str, float]:
     """Run the training with ``extra``: its one error line (exit 2, nothing written, nothing left running)
     and how long it took."""
     start = time.monotonic()
@@ -84,14 +90,14 @@ def test_port_in_use_by_another_program(tmp_path):
         endpoint = f"localhost:{port}"
         err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "5")
     assert f"--rdzv-endpoint {endpoint}: port {port} is in use by another program" in err
-    assert took < 15
+    assert took < 5 + SLACK
 
 
 def test_unresolvable_host(tmp_path):
     endpoint = "nohost.invalid:29500"
     err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "5")
     assert f"--rdzv-endpoint {endpoint}: nohost.invalid cannot be resolved" in err
-    assert took < 10
+    assert took < 5 + SLACK
 
 
 @pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
@@ -99,7 +105,7 @@ def test_nothing_listening(tmp_path):
     endpoint = f"0.0.0.0:{_free_port()}"  # not this machine's name for torch: a client, refused
     err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "4")
     assert f"the rendezvous at {endpoint} cannot be reached within 4s" in err
-    assert took < 4 + 8
+    assert took < 4 + SLACK
 
 
 @pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
@@ -110,7 +116,7 @@ def test_a_silent_program_at_the_endpoint(tmp_path):
         endpoint = f"0.0.0.0:{other.getsockname()[1]}"
         err, took = _refused(tmp_path, "--nnodes", "2", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "1")
     assert f"the rendezvous at {endpoint} did not answer within 12s" in err
-    assert took < 12 + 6
+    assert took < 12 + SLACK
 
 
 @pytest.mark.slow  # a launcher in a subprocess, waiting out a timeout
@@ -118,7 +124,7 @@ def test_the_other_machines_never_join(tmp_path):
     endpoint = f"localhost:{_free_port()}"  # this machine hosts the rendezvous; nobody else comes
     err, took = _refused(tmp_path, "--nnodes", "4", "--rdzv-endpoint", endpoint, "--rdzv-timeout", "3")
     assert f"the rendezvous at {endpoint}: the other machines did not join within 3s (4 expected)" in err
-    assert took < 3 + 8
+    assert took < 3 + SLACK
 
 
 def test_nnodes_without_endpoint(tmp_path):
@@ -133,7 +139,7 @@ def test_a_worker_that_cannot_join_under_torchrun(tmp_path):
     env["TORCH_CPP_LOG_LEVEL"] = "FATAL"  # torch's own retry lines, printed before rnnlab is asked
     err, took = _refused(tmp_path, env=env)
     assert f"process 1 of 2 could not join the others at 127.0.0.1:{env['MASTER_PORT']}" in err
-    assert took < 15
+    assert took < 3 + SLACK
 
 
 @pytest.mark.parametrize(

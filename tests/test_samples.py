@@ -1,6 +1,7 @@
-"""Samples over training (``samples.jsonl``, ``rnnlab samples``) and a held-out test split."""
+"""Samples over training (``samples.jsonl``, ``rnnlab samples``), a held-out test split, a CPU-time budget."""
 
 import json
+import time
 
 import pytest
 
@@ -80,3 +81,14 @@ def test_a_test_fraction_holds_out_the_end_of_the_text(tmp_path, corpus):
     assert summary["steps"] == 3
     with pytest.raises(ValueError, match="test_fraction"):
         LMDataConfig(data=corpus, val_fraction=0.5, test_fraction=0.5).validate()
+
+
+def test_a_cpu_clock_budget_counts_the_process_s_cpu_time(tmp_path, corpus):
+    cfg = LMDataConfig(data=corpus, seq_len=16, sample_chars=0)
+    run = RunConfig(eval_every=50, time_budget="1s", clock="cpu")
+    task = LanguageModelTask(ModelConfig(hidden_size=16, embedding_size=8), cfg, 4, run.seed)
+    before = time.process_time()
+    summary = Trainer(task, tmp_path / "run", OptimConfig(batch_size=4), run, Quiet()).run()
+    assert summary["stopped"] == "time budget" and 1.0 <= summary["seconds"] <= time.process_time() - before
+    with pytest.raises(ValueError, match="clock"):
+        RunConfig(clock="sundial").validate()

@@ -18,6 +18,7 @@ from rnnlab.configs import check_fields
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "step", "plateau", "epoch")
+CLOCKS = ("wall", "cpu")
 
 
 @dataclass
@@ -63,6 +64,13 @@ class RunConfig:
     """When the trainer evaluates, saves and stops, and how it seeds and records."""
 
     time_budget: str = field(default="150s", metadata={"help": "stop after this long, e.g. 100s, 3m, 1h; '' = none"})
+    clock: str = field(
+        default="wall",
+        metadata={
+            "help": "what the time budget counts: wall (time on the clock) or cpu (the CPU time of the process, "
+            "all its threads: the same budget for runs that share a busy machine)"
+        },
+    )
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps; 0 = no limit"})
     max_epochs: float = field(
         default=0.0,
@@ -100,6 +108,7 @@ class RunConfig:
             checks.non_negative_int(name, getattr(self, name))
         checks.non_negative("max_epochs", self.max_epochs)
         checks.seed("seed", self.seed)
+        checks.choice("clock", self.clock, CLOCKS)
         if checks.non_negative("spike_factor", self.spike_factor) and self.spike_factor <= 1:
             checks.fail("spike_factor", "0 (off) or a factor above 1", self.spike_factor)
         if self.budget_seconds() is None and self.max_steps == 0 and self.max_epochs == 0:

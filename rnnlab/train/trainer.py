@@ -37,6 +37,8 @@ from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
 
 HINT = "use --resume {out} to continue it or --force to replace it"
+#: what the time budget and ``elapsed_s`` count (``--clock``)
+CLOCK_FUNCTIONS = {"wall": time.monotonic, "cpu": time.process_time}
 WEIGHTS = "the weights are not finite"  # after a step with a finite gradient (a huge learning rate)
 
 
@@ -144,7 +146,8 @@ class Trainer:
         threads = torch.get_num_threads()
         if cfg.threads:  # small recurrent models gain little from threads, and lose much on shared cores
             torch.set_num_threads(cfg.threads)
-        budget, started, base = cfg.budget_seconds(), time.monotonic(), st.elapsed_s
+        clock = CLOCK_FUNCTIONS[cfg.clock]
+        budget, started, base = cfg.budget_seconds(), clock(), st.elapsed_s
         window, last = Window(), self.records[-1] if self.records else None
         if last is not None and last["step"] != st.step:
             last = None
@@ -155,7 +158,7 @@ class Trainer:
                 if task.evaluate_first and st.step == 0 and last is None:
                     last = self._evaluate(window) or last
                 while not self._diverged:  # a signal stops the loop here, agreed by every process
-                    st.elapsed_s, signalled = distributed.agree(base + time.monotonic() - started, self._stop)
+                    st.elapsed_s, signalled = distributed.agree(base + clock() - started, self._stop)
                     stopped = self._limit(budget)
                     if stopped or signalled:  # what was agreed only: a signal that lands after it waits a step
                         self._stop = self._stop or signalled
@@ -172,13 +175,13 @@ class Trainer:
                     speed = window.tokens / max(window.seconds, 1e-9)
                     self.progress.update(st.step, figures["loss"], speed, left, fraction, task.unit)
                     if self._due():
-                        st.elapsed_s = base + time.monotonic() - started
+                        st.elapsed_s = base + clock() - started
                         last = self._evaluate(window) or last
                         window = Window()
                         stopped = self._early_stop()
                         if stopped:
                             break
-                st.elapsed_s = base + time.monotonic() - started
+                st.elapsed_s = base + clock() - started
                 # a resumed run that had nothing left to do adds no record; a diverged one keeps its last checkpoint
                 if (last is None or window.steps) and not self._diverged:
                     last = self._evaluate(window) or last
