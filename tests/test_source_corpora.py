@@ -172,6 +172,18 @@ def test_an_interrupted_write_keeps_nothing_and_the_next_load_reads_again(
     assert _kept() == ["linux-6.1.176-1-kernel.txt"]
 
 
+def test_a_text_that_cannot_be_kept_is_still_given(
+    linux_deb: bytes, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    def full(path: Path, data: bytes) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sources, "atomic_write_bytes", full)
+    assert load_corpus("linux").startswith("int fork")
+    assert "note: could not keep the text read at" in capsys.readouterr().err
+    assert _kept() == []
+
+
 def test_linux_falls_back_to_an_older_pinned_version(monkeypatch: pytest.MonkeyPatch) -> None:
     old = _linux_deb(_tarball({"kernel/old.c": "int old;\n"}))
     _pin(monkeypatch, NEW, _linux_deb(_tarball(KERNEL)))

@@ -3,8 +3,9 @@
 ``linux``: the C sources (``.c`` and ``.h`` files) of the Linux kernel 6.1 from the package
 ``linux-source-6.1``, by default those under ``kernel/`` (about 500 files, 11.6 M characters);
 ``linux:SUBDIR`` takes those under another folder of the tree (``linux:mm``, ``linux:fs/ext4``)
-and ``linux:all`` every one of them (about 55,000 files, 1.2 G characters). A kernel tree of
-one's own is read as any folder is (``--data /path/to/linux``).
+and ``linux:all`` every one of them (about 55,000 files, 1.2 G characters; a few characters
+outside Unicode's first plane make Python hold that text at 4 bytes a character, 4.7 GB). A kernel
+tree of one's own is read as any folder is (``--data /path/to/linux``).
 
 ``latex``: mathematical TeX, the 18 ``.tex`` files of the PARI/GP manuals (package ``pari-doc``,
 under ``usr/share/pari/doc``) followed by the ``.tex`` and ``.tex.gz`` files of the TeX Live
@@ -18,16 +19,18 @@ file that is not UTF-8 is decoded with the encoding it declares to LaTeX
 on stderr, when it declares none of these (guessing would put wrong letters into the vocabulary).
 
 The packages are fetched and checked against their pinned SHA-256 by :mod:`rnnlab.data.debian`.
-Reading one takes seconds (the kernel's tarball alone decompresses to 1.4 GB), so the text read
-is kept in ``$RNNLAB_CACHE/corpora/v1/``, one file per package version and selection (e.g.
-``linux-6.1.176-1-kernel.txt``), written atomically: a run cut short leaves no file, or a whole
-one, never a half one. The ``v1`` changes when the reading rules change.
+Reading one takes from seconds to half a minute (the kernel's tarball decompresses to 1.4 GB), so
+the text read is kept in ``$RNNLAB_CACHE/corpora/v1/``, one file per package version and selection
+(e.g. ``linux-6.1.176-1-kernel.txt``), written atomically: a run cut short leaves no file, or a
+whole one, never a half one. The ``v1`` changes when the reading rules change.
 
 Format facts used here: ``linux-source-6.1`` installs the tree as one tarball,
-``usr/src/linux-source-6.1.tar.xz``, whose members are named ``linux-source-6.1/PATH``; it is read
-as a stream (``tarfile`` mode ``r|xz``: a tar archive is a sequence of 512-byte headers each
-followed by the member's data, so members can be read in order without seeking) and only the
-wanted members are kept. A ``.tex.gz`` is one gzip member (RFC 1952), decompressed in memory.
+``usr/src/linux-source-6.1.tar.xz``, whose members are named ``linux-source-6.1/PATH``. It is read
+as a stream (``tarfile`` mode ``r|``: a tar archive is a sequence of 512-byte headers each followed
+by the member's data, so members can be read in order without seeking) and only the wanted members
+are kept. An xz file ends with a stream footer (the xz file format, section 2.1.2), so one cut
+short is found when the footer is missing. A ``.tex.gz`` is gzip data (RFC 1952), decompressed in
+memory.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import gzip
 import io
 import lzma
 import re
+import sys
 import tarfile
 import zlib
 from collections.abc import Callable
@@ -97,9 +101,19 @@ def read_kept(path: Path) -> str | None:
 
 
 def keep(path: Path, text: str) -> None:
-    """Keep ``text`` at ``path``: written to a temporary file in the same folder, synced, renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, text.encode("utf-8"))
+    """Keep ``text`` at ``path``: written to a temporary file in the same folder, synced, renamed.
+
+    A text that cannot be kept (a full disk: linux:all takes 1.2 GB) is noted on stderr and the run
+    goes on with it; the next run reads the package again.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, text.encode("utf-8"))
+    except OSError as e:
+        print(
+            f"note: could not keep the text read at {path} ({e.strerror or e}); it is read again next time",
+            file=sys.stderr,
+        )
 
 
 def kept_or_read(path: Path, read: Callable[[], str]) -> str:
