@@ -38,7 +38,7 @@ PINS: dict[tuple[str, str], tuple[str, str]] = {
         "sword-text-sparv_2.60-1_all.deb",
         "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
     ),
-    # linux-source: the mirror keeps only the newest version, so older ones stay pinned (newest first)
+    # linux-source: mirrors drop older versions after a security update, so two are pinned (newest first)
     ("linux-source-6.1", "6.1.176-1"): (
         "linux-source-6.1_6.1.176-1_all.deb",
         "9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
