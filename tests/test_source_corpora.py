@@ -97,7 +97,7 @@ def linux_deb(monkeypatch: pytest.MonkeyPatch) -> bytes:
 def test_linux_reads_the_c_and_h_files_under_kernel_in_path_order(linux_deb: bytes) -> None:
     text = load_corpus("linux")
     assert text == "int fork(void);\n" + "void schedule(void) {}\n" + "#define X 1\n"
-    assert _kept() == ["linux-6.1.176-1-kernel.txt"]
+    assert _kept() == ["linux-6.1.176-1-folders.txt", "linux-6.1.176-1-kernel.txt"]
     assert load_corpus("linux:kernel/") == text
 
 
@@ -125,7 +125,21 @@ def test_linux_refuses_an_empty_or_bad_subtree(linux_deb: bytes, spec: str, mess
     with pytest.raises(DataError) as e:
         load_corpus(spec)
     assert str(e.value).startswith(message) and "\n" not in str(e.value)
-    assert _kept() == []
+    assert [name for name in _kept() if not name.endswith("-folders.txt")] == []
+
+
+def test_a_folder_without_c_files_is_refused_at_once_after_a_first_read(linux_deb: bytes) -> None:
+    load_corpus("linux")
+    assert sources.read_kept(sources.kept_file("linux-6.1.176-1-folders.txt")) == (
+        "fs\nfs/ext4\nkernel\nkernel/sched\nkernelx\nmm\n"
+    )
+    (debian.cache_dir() / debian.PINS[NEW][0]).unlink()
+    offline = Mirror({})
+    with pytest.raises(DataError, match="linux:fs/ext5: no .c or .h file under linux-source-6.1/fs/ext5"):
+        sources.linux_text("fs/ext5", downloader=offline)
+    assert offline.asked == []
+    with pytest.raises(DataError, match="could not be fetched either"):  # a folder that is there needs the package
+        sources.linux_text("fs", downloader=offline)
 
 
 @pytest.mark.parametrize("damage", [lambda t: t[: len(t) // 2], lambda t: t[:40] + bytes(64) + t[104:]])
@@ -135,7 +149,7 @@ def test_linux_names_a_damaged_kernel_tarball(monkeypatch: pytest.MonkeyPatch, d
     _cached(NEW, deb)
     with pytest.raises(DataError, match=r"linux-source-6\.1\.tar\.xz in linux-source-6\.1_6\.1\.176-1_all\.deb"):
         load_corpus("linux")
-    assert _kept() == []
+    assert _kept() == []  # no text, and no list of folders from a tarball read in part
 
 
 def test_linux_names_a_package_without_the_tarball(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -157,19 +171,24 @@ def test_linux_keeps_the_text_and_reads_no_archive_later(linux_deb: bytes) -> No
     assert offline.asked == ["6.1.176-1", "6.1.170-3"]
 
 
+@pytest.mark.parametrize(("writes", "left"), [(0, []), (1, ["linux-6.1.176-1-folders.txt"])])
 def test_an_interrupted_write_keeps_nothing_and_the_next_load_reads_again(
-    linux_deb: bytes, monkeypatch: pytest.MonkeyPatch
+    linux_deb: bytes, monkeypatch: pytest.MonkeyPatch, writes: int, left: list[str]
 ) -> None:
-    def cut(fd: int) -> None:
-        raise KeyboardInterrupt
+    synced = []
+
+    def cut(fd: int) -> None:  # the process is stopped after ``writes`` whole writes
+        if len(synced) == writes:
+            raise KeyboardInterrupt
+        synced.append(fd)
 
     with monkeypatch.context() as patch:
         patch.setattr("rnnlab.fileio.os.fsync", cut)
         with pytest.raises(KeyboardInterrupt):
             load_corpus("linux")
-    assert _kept() == []  # neither the text nor its temporary file
+    assert _kept() == left  # no text, no temporary file
     assert load_corpus("linux").startswith("int fork")
-    assert _kept() == ["linux-6.1.176-1-kernel.txt"]
+    assert _kept() == ["linux-6.1.176-1-folders.txt", "linux-6.1.176-1-kernel.txt"]
 
 
 def test_a_text_that_cannot_be_kept_is_still_given(
@@ -191,7 +210,7 @@ def test_linux_falls_back_to_an_older_pinned_version(monkeypatch: pytest.MonkeyP
     mirror = Mirror({OLD: old})  # the newest is not served (yet, or any more)
     assert sources.linux_text(downloader=mirror) == "int old;\n"
     assert mirror.asked == ["6.1.176-1", "6.1.170-3"]
-    assert _kept() == ["linux-6.1.170-3-kernel.txt"]
+    assert _kept() == ["linux-6.1.170-3-folders.txt", "linux-6.1.170-3-kernel.txt"]
     assert sources.linux_text("kernel", downloader=Mirror({})) == "int old;\n"  # kept, no download
 
 

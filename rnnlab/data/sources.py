@@ -22,7 +22,9 @@ The packages are fetched and checked against their pinned SHA-256 by :mod:`rnnla
 Reading one takes from seconds to half a minute (the kernel's tarball decompresses to 1.4 GB), so
 the text read is kept in ``$RNNLAB_CACHE/corpora/v1/``, one file per package version and selection
 (e.g. ``linux-6.1.176-1-kernel.txt``), written atomically: a run cut short leaves no file, or a
-whole one, never a half one. The ``v1`` changes when the reading rules change.
+whole one, never a half one. The ``v1`` changes when the reading rules change. Beside them,
+``linux-VERSION-folders.txt`` lists the folders of the tree that hold C files, so that a folder
+with none (a typing slip) is refused at once, not after reading the package again.
 
 Format facts used here: ``linux-source-6.1`` installs the tree as one tarball,
 ``usr/src/linux-source-6.1.tar.xz``, whose members are named ``linux-source-6.1/PATH``. It is read
@@ -143,13 +145,19 @@ def subtree_of(arg: str) -> str:
     return subtree
 
 
-def kernel_sources(deb: bytes, subtree: str, where: str) -> str:
+def _no_sources(subtree: str) -> DataError:
+    return DataError(f"data: linux:{subtree}: no .c or .h file under {LINUX_ROOT}/{subtree}")
+
+
+def kernel_sources(deb: bytes, subtree: str, where: str, folders: set[str] | None = None) -> str:
     """The ``.c`` and ``.h`` files under ``subtree`` of the kernel tarball in a ``linux-source`` .deb.
 
     Args:
         deb: the package's bytes (checked against its pin by the caller).
         subtree: a folder of the tree, e.g. ``"kernel"`` or ``"fs/ext4"``, or :data:`ALL`.
         where: names the package in messages.
+        folders: filled, once the whole tarball is read, with every folder of the tree (e.g.
+            ``"fs"``, ``"fs/ext4"``) that holds a ``.c`` or ``.h`` file, at any depth.
 
     Returns:
         Their texts in path order, concatenated.
@@ -162,6 +170,7 @@ def kernel_sources(deb: bytes, subtree: str, where: str) -> str:
         raise DataError(f"data: {where} holds no {LINUX_TARBALL}")
     folder = f"{LINUX_ROOT}/" if subtree == ALL else f"{LINUX_ROOT}/{subtree}/"
     files: dict[str, str | None] = {}
+    seen: set[str] = set()
     try:
         # A stream: members are read in order and the whole tar is never held in memory. LZMAFile
         # decompresses, rather than tarfile's "r|xz", as it raises EOFError on an xz stream cut short
@@ -169,13 +178,19 @@ def kernel_sources(deb: bytes, subtree: str, where: str) -> str:
         with lzma.LZMAFile(io.BytesIO(tarball)) as xz, tarfile.open(fileobj=xz, mode="r|") as tar:
             for info in tar:
                 path = info.name.removeprefix("./")
-                if info.isfile() and path.startswith(folder) and path.endswith((".c", ".h")):
+                if not (info.isfile() and path.endswith((".c", ".h"))):
+                    continue
+                seen.add(path.removeprefix(f"{LINUX_ROOT}/").rpartition("/")[0])
+                if path.startswith(folder):
                     handle = tar.extractfile(info)
                     files[path] = _utf8_or_none(handle.read() if handle else b"", path)
     except (OSError, EOFError, tarfile.TarError, lzma.LZMAError) as e:
         raise DataError(f"data: {LINUX_TARBALL} in {where} cannot be read ({one_line(str(e))})") from e
+    if folders is not None:  # only for a tarball read to its end: a cut one would name too few
+        parts = [folder.split("/") for folder in seen if folder]
+        folders.update("/".join(names[:depth]) for names in parts for depth in range(1, len(names) + 1))
     if not files:
-        raise DataError(f"data: linux:{subtree}: no .c or .h file under {folder.rstrip('/')}")
+        raise _no_sources(subtree)
     return join_files(files, f"linux:{subtree}")
 
 
@@ -191,6 +206,8 @@ def linux_text(arg: str = DEFAULT_SUBTREE, downloader: debian.Downloader | None 
 
     The text kept from an earlier read is used when there is one for any pinned version (newest
     first); else the newest pinned package that is cached or can be downloaded is read and kept.
+    Each read of the package also keeps the list of the tree's folders that hold C files, so that a
+    folder without any is refused at once the next time, without reading the package.
 
     Args:
         arg: a folder of the tree (``"kernel"``, ``"mm"``, ``"fs/ext4"``) or ``"all"``.
@@ -209,8 +226,19 @@ def linux_text(arg: str = DEFAULT_SUBTREE, downloader: debian.Downloader | None 
         text = read_kept(kept_file(names[version]))
         if text is not None:
             return text
+    for version in LINUX_VERSIONS:
+        known = read_kept(kept_file(f"linux-{version}-folders.txt"))
+        if known is not None:
+            if subtree != ALL and subtree not in known.splitlines():
+                raise _no_sources(subtree)
+            break
     version, path = debian.fetch_newest(LINUX_PACKAGE, LINUX_VERSIONS, downloader, LINUX_HINT)
-    text = kernel_sources(verify(path, debian.PINS[LINUX_PACKAGE, version][1]), subtree, path.name)
+    folders: set[str] = set()
+    try:
+        text = kernel_sources(verify(path, debian.PINS[LINUX_PACKAGE, version][1]), subtree, path.name, folders)
+    finally:
+        if folders:  # kept even when the folder asked for holds no C file: that is what it is for
+            keep(kept_file(f"linux-{version}-folders.txt"), "".join(f"{folder}\n" for folder in sorted(folders)))
     keep(kept_file(names[version]), text)
     return text
 
