@@ -27,7 +27,9 @@ def register(sub) -> None:
     p = sub.add_parser("diagnose", help="gradient flow through time, step Jacobians and spectra", description=__doc__)
     p.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="trained run directories")
     p.add_argument("--cells", type=csv_of(str), default=[], help="fresh cells, e.g. rnn-tanh,irnn,lstm,gru")
-    p.add_argument("--data", default="shakespeare", help="corpus for fresh cells (shakespeare, python-stdlib, file)")
+    p.add_argument(
+        "--data", default="shakespeare", help="corpus for fresh cells (shakespeare, python-stdlib, linux, latex, file)"
+    )
     p.add_argument("--task", default=None, help="a long-range task for the fresh cells (adding, copy, digits...)")
     p.add_argument("-T", "--steps", type=int, default=None, help="corpus window (default 100); tasks keep theirs")
     p.add_argument("--batch", type=int, default=16, help="sequences whose gradient norms are summarised")

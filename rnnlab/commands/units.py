@@ -18,7 +18,9 @@ from rnnlab.commands.common import UsageError
 def register(sub) -> None:
     p = sub.add_parser("units", help="rank a model's hidden units by the text features they track", description=__doc__)
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a character model")
-    p.add_argument("--text", required=True, help="text to read (a file, or shakespeare / python-stdlib)")
+    p.add_argument(
+        "--text", required=True, help="text to read (a file, or shakespeare / python-stdlib / linux / latex)"
+    )
     p.add_argument("--chars", type=int, default=20_000, help="read at most this many characters of it")
     p.add_argument("--top", type=int, default=5, help="units kept per feature")
     p.set_defaults(func=run)

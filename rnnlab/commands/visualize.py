@@ -20,7 +20,9 @@ from rnnlab.fileio import atomic_write_json
 def add_text_flags(p) -> None:
     """The flags ``visualize`` and ``serve`` share."""
     p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a character model")
-    p.add_argument("--text", required=True, help="text to read (a file, or shakespeare / python-stdlib)")
+    p.add_argument(
+        "--text", required=True, help="text to read (a file, or shakespeare / python-stdlib / linux / latex)"
+    )
     p.add_argument("--chars", type=int, default=20_000, help="read at most this many characters of it")
     p.add_argument("--top", type=int, default=5, help="units listed per feature")
 

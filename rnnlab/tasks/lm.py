@@ -41,7 +41,10 @@ class LMDataConfig:
     """The corpus of a language model and how it is read."""
 
     data: str = field(
-        default="shakespeare", metadata={"help": "shakespeare, python-stdlib, ptb, or a file/folder/glob"}
+        default="shakespeare",
+        metadata={
+            "help": "shakespeare, python-stdlib, ptb, linux[:SUBDIR|:all], latex[:pari|:texlive], or a file/folder/glob"
+        },
     )
     level: str = field(default="char", metadata={"help": "tokens: char (characters) or word (one sentence a line)"})
     tokenizer: str = field(
