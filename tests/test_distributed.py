@@ -85,7 +85,7 @@ def test_an_error_every_process_meets_is_said_once(tmp_path):
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"rnnlab train: error: data: no such file, folder or glob match: {tmp_path / 'none.txt'} "
-        "(named corpora: shakespeare, python-stdlib, ptb)"
+        "(named corpora: shakespeare, python-stdlib, ptb, linux, latex, linux:SUBDIR|all, latex:pari|texlive)"
     ]
     assert not (tmp_path / "runs").exists()
 

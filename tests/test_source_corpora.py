@@ -300,5 +300,16 @@ def test_latex_refuses_an_unknown_part_and_a_damaged_tex_gz(monkeypatch: pytest.
 
 
 def test_unknown_names_list_the_corpora() -> None:
-    with pytest.raises(DataError, match="named corpora: .*linux, latex, linux:ARG, latex:ARG"):
+    with pytest.raises(DataError, match=r"named corpora: .*linux, latex, linux:SUBDIR\|all, latex:pari\|texlive"):
         load_corpus("no-such-corpus")
+
+
+def test_default_run_folders_of_named_corpora_with_an_argument():
+    from rnnlab.commands.train import run_name
+
+    assert [run_name(s) for s in ("linux:fs/ext4", "linux:all", "latex", "/a/plays.txt")] == [
+        "linux-fs-ext4",
+        "linux-all",
+        "latex",
+        "plays",
+    ]

@@ -56,6 +56,7 @@ from rnnlab.commands.common import Parser, UsageError
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data
+from rnnlab.data.corpora import ARG_CORPORA
 from rnnlab.models.captioner import CaptionConfig
 from rnnlab.models.classifier import ClassifierConfig
 from rnnlab.models.language_model import ModelConfig
@@ -169,6 +170,14 @@ def parse(argv: list[str]) -> argparse.Namespace | None:
     return build(p, kind).parse_args(argv[1:])
 
 
+def run_name(spec: str) -> str:
+    """The default run folder's name for the data ``spec``: ``linux:fs/ext4`` -> ``linux-fs-ext4``
+    (a named corpus with its argument), ``~/texts/plays.txt`` -> ``plays``."""
+    if spec.partition(":")[0] in ARG_CORPORA:
+        return spec.replace(":", "-").replace("/", "-")
+    return Path(spec.rstrip("/*")).stem or "run"
+
+
 def _resume(args: argparse.Namespace, progress: Progress) -> Trainer:
     _, model_cls, data_cls, _ = KINDS[args.task]
     fixed = ((tuple(model_cls.__dataclass_fields__), "architecture"), (VOCAB_FLAGS, "vocabulary"), (("data",), "data"))
@@ -209,7 +218,7 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         optim.validate()
         opts.validate()
         spec = data.data.split(",")[0] if args.task == "seq2seq" else data.data  # SOURCE,TARGET: the source's name
-        name = Path(spec.rstrip("/*")).stem or "run"
+        name = run_name(spec)
         out = args.out or Path("runs") / (name if args.task == "lm" else f"{args.task}-{name}")
         task = task_cls(model_cfg, data, optim.batch_size, opts.seed)
         trainer = Trainer(task, out, optim, opts, progress, force=args.force)

@@ -112,6 +112,8 @@ ARG_CORPORA: dict[str, Callable[[str], str]] = {
     "linux": lambda arg: _sources().linux_text(arg),
     "latex": lambda arg: _sources().latex_text(arg),
 }
+#: how error messages name the arguments of :data:`ARG_CORPORA`
+ARG_FORMS = {"linux": "linux:SUBDIR|all", "latex": "latex:pari|texlive"}
 
 
 _KINDS = (
@@ -247,5 +249,5 @@ def load_corpus(spec: str) -> str:
     matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
     if matches:
         return _read_many(matches, spec)
-    known = ", ".join([*CORPORA, *(f"{name}:ARG" for name in ARG_CORPORA)])
+    known = ", ".join([*CORPORA, *(ARG_FORMS.get(name, f"{name}:ARG") for name in ARG_CORPORA)])
     raise DataError(f"data: no such file, folder or glob match: {spec} (named corpora: {known})")
