@@ -5,20 +5,19 @@ layer's ``h``, and ``c`` for LSTM) by how well it tracks each feature: by the ac
 one-unit threshold for yes/no features, by correlation for counts. Prints JSON, with the feature
 set used (``feature_set``) and why (``feature_set_chosen_by``).
 
-``--features`` picks the set; ``auto`` (the default) chooses by the run's corpus:
+``--features`` picks the set; ``auto`` (the default) chooses by the run's corpus. ``c`` (for
+``linux`` and ``.c``/``.h`` files): inside a comment, a string literal or a character literal,
+brace depth, inside an ``if`` condition, inside an ``if`` body, preprocessor line. ``latex``
+(``latex``, ``.tex``): inside math, inside a comment, environment depth, brace depth. ``python``
+(``python-stdlib``, ``.py``): inside a string, inside a comment, bracket depth, inside quotation
+marks. ``prose`` (``shakespeare``): inside quotation marks, speaker line. ``all``: the general
+features of any text (the Python scan, lines, quotes), used when neither the corpus nor the text
+read tells its kind. Every set adds the position in the line and the indentation (in ``c`` a tab
+counts 8 columns).
 
-* ``c`` (``linux``, ``.c``/``.h`` files): inside a comment, a string literal or a character
-  literal, brace depth, inside an ``if`` condition, inside an ``if`` body, preprocessor line;
-* ``latex`` (``latex``, ``.tex``): inside math, inside a comment, environment depth, brace depth;
-* ``python`` (``python-stdlib``, ``.py``): inside a string, inside a comment, bracket depth,
-  inside quotation marks;
-* ``prose`` (``shakespeare``): inside quotation marks, speaker line;
-* ``all``: the general features of any text (the Python scan, lines, quotes); used when neither
-  the corpus nor the text read tells its kind.
-
-Every set adds the position in the line and the indentation (in ``c`` a tab counts 8 columns).
-A set asked for a model of another kind of named corpus (``--features latex`` on ``linux``), or
-whose key characters the model never saw (``$`` and ``\\`` for ``latex``), is refused.
+A set is refused when the run's corpus is known, by its name or its files' suffixes, to be of
+another kind (``--features latex`` for a model of ``linux``; ``all`` fits every corpus), or when
+the model never saw the characters the set is about (``$`` and ``\\`` for ``latex``).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ brace depth, inside an ``if`` condition or body, preprocessor line; ``latex`` fo
 marks; ``prose`` (``shakespeare``): inside quotation marks, speaker line. Every set adds the
 position in the line and the indentation (tabs as 8 columns in C). ``all``: the general features
 of any text (the Python scan, lines and quotes), used when neither the corpus nor the text tells
-its kind. A set asked for a model of another kind of corpus, or whose key characters the model
-never saw (``$``
-for LaTeX), is refused.
+its kind. A set is refused for a model whose corpus is known (by its name or its files'
+suffixes) to be of another kind, or that never saw the characters the set is about (``$`` for
+LaTeX).
 """
 
 from __future__ import annotations
