@@ -44,6 +44,15 @@ from torch import Tensor
 _NAME = frozenset(string.ascii_letters + string.digits + "_")  # identifier characters (§6.4.2)
 _CONDITION, _AWAIT, _BLOCK, _STATEMENT = "condition", "await", "block", "statement"
 _CODE, _BLOCK_COMMENT, _LINE_COMMENT, _STRING, _CHAR = range(5)
+_FEATURES = {  # the scan's short name -> the feature's name
+    "comment": "inside a comment",
+    "string": "inside a string",
+    "char": "inside a character literal",
+    "depth": "brace depth",
+    "condition": "inside an if condition",
+    "body": "inside an if body",
+    "directive": "preprocessor line",
+}
 
 
 @dataclass
@@ -129,8 +138,7 @@ def c_scan(text: str) -> dict[str, Tensor]:
         ``"brace depth"`` (a count), each a ``(len(text),)`` float tensor.
     """
     n = len(text)
-    names = ("comment", "string", "char", "condition", "body", "directive", "depth")
-    out = {k: torch.zeros(n) for k in names}
+    out = {k: [0.0] * n for k in _FEATURES}  # lists: a tensor's item writes cost more than the scan
     ifs = _IfTracker(text)
     state, depth = _CODE, 0
     opened = 0  # where the block comment being read began
@@ -179,17 +187,8 @@ def c_scan(text: str) -> dict[str, Tensor]:
             directive, line_start = False, True
         elif not c.isspace():
             line_start = False
-        out["directive"][i] = float(directive)
-        out["depth"][i] = depth
-        out["condition"][i], out["body"][i] = ifs.flags()
+        out["directive"][i], out["depth"][i] = float(directive), float(depth)
+        out["condition"][i], out["body"][i] = map(float, ifs.flags())
         if closer:
             ifs.closing(closer)
-    return {
-        "inside a comment": out["comment"],
-        "inside a string": out["string"],
-        "inside a character literal": out["char"],
-        "brace depth": out["depth"],
-        "inside an if condition": out["condition"],
-        "inside an if body": out["body"],
-        "preprocessor line": out["directive"],
-    }
+    return {name: torch.tensor(out[key]) for key, name in _FEATURES.items()}

@@ -71,15 +71,15 @@ def latex_scan(text: str) -> dict[str, Tensor]:
         ``"brace depth"`` (counts), each a ``(len(text),)`` float tensor.
     """
     n = len(text)
-    math, comment, env_depth, brace_depth = (torch.zeros(n) for _ in range(4))
+    math, comment, env_depth, brace_depth = ([0.0] * n for _ in range(4))  # lists: cheaper to write than tensors
     modes: list[str] = []  # open math delimiters and math environments, innermost last
     environments: list[str] = []
     braces = 0
 
     def mark(start: int, end: int) -> None:
-        math[start:end] = float(bool(modes))
-        env_depth[start:end] = len(environments)
-        brace_depth[start:end] = braces
+        math[start:end] = [float(bool(modes))] * (end - start)
+        env_depth[start:end] = [float(len(environments))] * (end - start)
+        brace_depth[start:end] = [float(braces)] * (end - start)
 
     i = 0
     while i < n:
@@ -87,7 +87,7 @@ def latex_scan(text: str) -> dict[str, Tensor]:
         if c == "%":
             end = text.find("\n", i) % (n + 1)  # -1 (no newline) becomes n
             mark(i, end)
-            comment[i:end] = 1.0
+            comment[i:end] = [1.0] * (end - i)
         elif c == "\\":
             end = _COMMAND.match(text, i).end()
             word = text[i:end]
@@ -126,8 +126,8 @@ def latex_scan(text: str) -> dict[str, Tensor]:
             mark(i, end)
         i = end
     return {
-        "inside math": math,
-        "inside a comment": comment,
-        "environment depth": env_depth,
-        "brace depth": brace_depth,
+        "inside math": torch.tensor(math),
+        "inside a comment": torch.tensor(comment),
+        "environment depth": torch.tensor(env_depth),
+        "brace depth": torch.tensor(brace_depth),
     }
