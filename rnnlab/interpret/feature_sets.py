@@ -137,7 +137,11 @@ def corpus_set(data: str) -> tuple[str, str] | None:
 
 
 def sniff(text: str) -> str | None:
-    """The feature set whose telltale lines are most of ``text``'s (:data:`SNIFF_SHARE` at least), or ``None``."""
+    """The feature set whose telltale lines are most of ``text``'s (:data:`SNIFF_SHARE` at least), or ``None``.
+
+    Lines are looked at one by one: a C text cut short inside its opening comment (a licence, a
+    history) has too few telltale lines yet, and is not told.
+    """
     lines = [line for line in islice(text.splitlines(), SNIFF_LINES) if line.strip()]
     if not lines:
         return None
