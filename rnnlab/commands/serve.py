@@ -2,7 +2,8 @@
 
 Binds to the loopback address by default (``--host`` to change it) on ``--port`` (default 8765;
 0 picks a free port) and serves the page at ``/`` until Ctrl-C. The page is small: it fetches
-each layer's values (raw int8 bytes, ``/group/<k>``) when it first shows them.
+each layer's values (raw int8 bytes, ``/group/<k>``) when it first shows them. ``--features``
+picks the feature set as for ``rnnlab visualize`` (c, latex, python, prose, all; auto by default).
 
 Anyone who can reach the address can read the model's states: a ``--host`` other than loopback
 prints a warning. A request whose Host header names another server (a page of another site
@@ -206,13 +207,15 @@ def run(args, started: threading.Event | None = None) -> int:
         warning = exposure_warning(server)
         if warning is not None:
             print(warning, file=sys.stderr)
-        found = study_run(args.run_dir, args.text, args.chars, args.top)
+        features = getattr(args, "features", "auto")  # a Namespace built by a caller may predate the flag
+        found = study_run(args.run_dir, args.text, args.chars, args.top, features)
         page = study_page(found, args.run_dir / "units-saturation.png")
         content["groups"] = page.groups
         content["html"] = render(page, group_url="group/").encode("utf-8")
         host, port = server.server_address[:2]
         shown = f"[{host}]" if ":" in host else host
-        print(f"serving {found.summary()['characters']:,} characters at http://{shown}:{port}/ (Ctrl-C to stop)")
+        chars = found.summary()["characters"]
+        print(f"serving {chars:,} characters, features {found.choice.name}, at http://{shown}:{port}/ (Ctrl-C to stop)")
         if started is not None:
             started.server = server
             started.set()

@@ -68,24 +68,49 @@ def python_scan(text: str) -> dict[str, Tensor]:
     return {"inside a string": in_string, "inside a comment": in_comment, "bracket depth": depth}
 
 
-def line_features(text: str) -> dict[str, Tensor]:
-    """Position in the line, the line's indentation, and whether the line is a speaker line."""
+def line_layout(text: str, tab_width: int = 1) -> dict[str, Tensor]:
+    """Position in the line and the line's indentation, per character.
+
+    Args:
+        text: any text.
+        tab_width: columns a leading tab advances to the next multiple of; 1 counts each leading
+            space or tab as one (the plays, Python). C code indents with tabs 8 columns wide (the
+            Linux kernel's coding style), so its set gives 8: a tab and eight spaces then agree.
+
+    Returns:
+        ``"position in line"``: characters read since the newline (one per step of the model, so
+        a tab is one); ``"indentation"``: the columns of the line's leading spaces and tabs.
+    """
     n = len(text)
-    position, indent, speaker = torch.zeros(n), torch.zeros(n), torch.zeros(n)
+    position, indent = torch.zeros(n), torch.zeros(n)
     start = 0
     for line in text.split("\n"):
         end = start + len(line)  # the newline, if any, sits at index end
-        stripped = line.lstrip(" \t")
-        lead = len(line) - len(stripped)
-        is_speaker = float(bool(_SPEAKER.match(line)))
+        lead = 0
+        for c in line[: len(line) - len(line.lstrip(" \t"))]:
+            lead = (lead // tab_width + 1) * tab_width if c == "\t" else lead + 1
         span = slice(start, min(end + 1, n))
         position[span] = torch.arange(1, span.stop - start + 1, dtype=torch.float32)
         indent[span] = lead
-        speaker[span] = is_speaker
         if end < n:
             position[end] = 0.0  # after a newline the next line starts at column 0
         start = end + 1
-    return {"position in line": position, "indentation": indent, "speaker line": speaker}
+    return {"position in line": position, "indentation": indent}
+
+
+def speaker_lines(text: str) -> dict[str, Tensor]:
+    """Whether each character's line is a speaker line of the plays (``"Hippolyta:"``)."""
+    speaker = torch.zeros(len(text))
+    start = 0
+    for line in text.split("\n"):
+        speaker[start : start + len(line) + 1] = float(bool(_SPEAKER.match(line)))  # with its newline
+        start += len(line) + 1
+    return {"speaker line": speaker}
+
+
+def line_features(text: str) -> dict[str, Tensor]:
+    """Position in the line, the line's indentation, and whether the line is a speaker line."""
+    return {**line_layout(text), **speaker_lines(text)}
 
 
 def quote_features(text: str) -> dict[str, Tensor]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from rnnlab.data.vocab import CharVocab
 from rnnlab.interpret.activations import Activations, collect
-from rnnlab.interpret.features import all_features
+from rnnlab.interpret.feature_sets import Choice
 from rnnlab.interpret.ranking import rank_units
 from rnnlab.interpret.saturation import gate_saturation
 from rnnlab.models.language_model import LanguageModel
@@ -21,6 +21,7 @@ class Study:
     ranking: dict[str, list[dict]]
     saturation: dict[str, dict[str, list[float]]]
     units: int  # ranked units (h and c of every layer)
+    choice: Choice  # the feature set ranked against
 
     def summary(self) -> dict:
         """The JSON written beside the page."""
@@ -28,12 +29,14 @@ class Study:
             "characters": len(self.acts.text),
             "outside_vocabulary": int((~self.acts.known).sum()),
             "units": self.units,
+            "feature_set": self.choice.name,
+            "feature_set_chosen_by": self.choice.reason,
             "features": self.ranking,
             "gate_saturation": self.saturation,
         }
 
 
-def study(model: LanguageModel, vocab: CharVocab, text: str, top: int) -> Study:
+def study(model: LanguageModel, vocab: CharVocab, text: str, top: int, choice: Choice | None = None) -> Study:
     """Run ``model`` over ``text`` and compute everything the page shows.
 
     Args:
@@ -41,6 +44,7 @@ def study(model: LanguageModel, vocab: CharVocab, text: str, top: int) -> Study:
         vocab: its vocabulary (characters outside it are read as its first entry).
         text: what the model reads, one step per character.
         top: how many units to keep per feature.
+        choice: the feature set (:func:`rnnlab.interpret.feature_sets.choose`); ``None``: ``all``.
 
     Returns:
         The activations, the ``top`` units per text feature, and each gate unit's saturation.
@@ -50,5 +54,6 @@ def study(model: LanguageModel, vocab: CharVocab, text: str, top: int) -> Study:
     """
     acts = collect(model, vocab, text)
     matrix, names = acts.matrix()
-    ranking = rank_units(matrix, all_features(text), names, top)
-    return Study(acts, list(vocab.chars), ranking, gate_saturation(acts.states), len(names))
+    choice = choice or Choice("all", "asked for")
+    ranking = rank_units(matrix, choice.features.compute(text), names, top)
+    return Study(acts, list(vocab.chars), ranking, gate_saturation(acts.states), len(names), choice)

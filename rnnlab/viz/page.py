@@ -46,8 +46,19 @@ def _b64(t: torch.Tensor) -> str:
     return base64.b64encode(t.contiguous().numpy().tobytes()).decode("ascii")
 
 
-def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str]) -> Page:
-    """Everything the page shows."""
+def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str], feature_set: str = "") -> Page:
+    """Everything the page shows.
+
+    Args:
+        acts: the activations over the text.
+        ranking: feature -> its best units (:func:`rnnlab.interpret.ranking.rank_units`).
+        chars: the model's vocabulary.
+        feature_set: which features were ranked and why ("c (the run's corpus linux)"), shown
+            above them; empty: not shown.
+
+    Returns:
+        The page's data.
+    """
     if len(chars) > 256:
         raise ValueError(f"vocabulary: the page shows at most 256 characters' predictions, got {len(chars)}")
     groups, blobs, number = [], [], {}
@@ -75,6 +86,7 @@ def page_data(acts: Activations, ranking: dict[str, list[dict]], chars: list[str
             "probs": _b64((probs * 255).round().to(torch.uint8)),
         },
         "ranking": ranked,
+        "feature_set": feature_set,
     }
     return Page(meta, blobs)
 
@@ -90,7 +102,8 @@ def study_page(found: Study, figure: Path) -> Page:
     Returns:
         The page's data.
     """
-    page = page_data(found.acts, found.ranking, found.chars)
+    chosen = f"{found.choice.name} ({found.choice.reason})"
+    page = page_data(found.acts, found.ranking, found.chars, chosen)
     if found.saturation:
         plot_saturation(found.saturation, figure)
         page.meta["saturation_png"] = base64.b64encode(figure.read_bytes()).decode("ascii")
