@@ -234,29 +234,31 @@ def read_steps(out: Path) -> list[dict]:
 
 def read_profiles(out: Path) -> list[dict]:
     """The records of ``gradflow.jsonl``, or ``[]``; a line that does not parse is skipped."""
-    path = out / GRADFLOW
+    return _lenient(out / GRADFLOW, {"step": int, "norms": list})
+
+
+def _lenient(path: Path, fields: dict[str, type]) -> list[dict]:
+    """The JSON objects of a log whose ``fields`` have their types; other lines are left out."""
     if not path.exists():
         return []
     records = []
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             record = json.loads(line)
-            if isinstance(record.get("step"), int) and isinstance(record.get("norms"), list):
-                records.append(record)
-        except (ValueError, AttributeError):
+        except ValueError:
             continue
+        if isinstance(record, dict) and all(isinstance(record.get(k), t) for k, t in fields.items()):
+            records.append(record)
     return records
 
 
 def read_samples(out: Path) -> list[dict]:
-    """The records of ``samples.jsonl`` (``step``, ``elapsed_s``, the scores, ``text``), or ``[]``;
-    a line torn by a kill, or a record without a step and a text, is left out.
+    """The records of ``samples.jsonl`` (``step``, ``elapsed_s``, the scores, ``text``), or ``[]``.
 
-    Raises:
-        ValueError: a line that is not a JSON object, naming the file and line.
+    A line that is not such a record (torn by a kill, or edited) is left out: the samples are a
+    log to read, and a bad line in it should neither stop ``rnnlab samples`` nor a ``--resume``.
     """
-    records = read_jsonl(out / SAMPLES)
-    return [s for s in records if isinstance(s.get("step"), int) and isinstance(s.get("text"), str)]
+    return _lenient(out / SAMPLES, {"step": int, "text": str})
 
 
 def records_until(out: Path, step: int) -> list[dict]:

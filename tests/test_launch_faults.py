@@ -57,7 +57,7 @@ def _start(tmp_path, *extra, cwd=None, out="run", env=None):
 # Past its timeout, a refusal may still take the start of a Python process with PyTorch and the
 # launcher's exit, which on a busy 2-core machine can take tens of seconds: the bound catches a
 # launcher that waits for ever, not a slow machine.
-SLACK = 40
+SLACK = 20
 
 
 def _refused(tmp_path, *extra, within=90.0, env=None) -> tuple[str, float]:

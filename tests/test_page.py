@@ -138,7 +138,9 @@ def test_serve_answers_on_loopback_and_refuses_a_port_in_use(tmp_path, capsys):
     run = tmp_path / "run"
     argv = ["train", "--data", str(tmp_path / "code.py"), "--out", str(run), "--max-steps", "2", "--time-budget", "0"]
     assert main(argv + "--hidden-size 8 --embedding-size 4 --seq-len 16 --batch-size 2 --sample-chars 0".split()) == 0
-    args = argparse.Namespace(run_dir=run, text=str(tmp_path / "code.py"), chars=500, top=3, port=0, host="127.0.0.1")
+    args = argparse.Namespace(
+        run_dir=run, text=str(tmp_path / "code.py"), chars=500, top=3, port=0, host="127.0.0.1", features="auto"
+    )
     started = threading.Event()
     thread = threading.Thread(target=serve.run, args=(args, started), daemon=True)
     thread.start()

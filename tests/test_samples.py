@@ -92,3 +92,38 @@ def test_a_cpu_clock_budget_counts_the_process_s_cpu_time(tmp_path, corpus):
     assert summary["stopped"] == "time budget" and 1.0 <= summary["seconds"] <= time.process_time() - before
     with pytest.raises(ValueError, match="clock"):
         RunConfig(clock="sundial").validate()
+
+
+def test_a_kill_at_the_checkpoint_loses_no_sample_and_a_bad_line_stops_nothing(tmp_path, corpus, monkeypatch, capsys):
+    import rnnlab.train.trainer as trainer_module
+
+    out, save = tmp_path / "run", trainer_module.save_state
+    calls = []
+
+    def killed(*args, **kwargs):  # the second checkpoint (step 6) dies as it is written
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return save(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "save_state", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _train(corpus, out, 9)
+    monkeypatch.setattr(trainer_module, "save_state", save)
+    assert [s["step"] for s in read_samples(out)] == [3, 6]  # written before the checkpoint
+    with open(out / "samples.jsonl", "a") as f:
+        f.write("{not json\n")
+    resume(out, {"max_steps": 9}, Quiet()).run()
+    assert [s["step"] for s in read_samples(out)] == [r["step"] for r in read_metrics(out)] == [3, 6, 9]
+    assert main(["samples", str(out), "--json"]) == 0
+    assert [json.loads(line)["step"] for line in capsys.readouterr().out.splitlines()] == [3, 6, 9]
+    assert main(["train", "--resume", str(out), "--clock", "cpu"]) == 2
+    one_line_error(capsys, "--clock: fixed for a resumed run")
+
+
+def test_a_test_split_too_short_for_one_chunk_is_refused_before_training(tmp_path, corpus, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--data", corpus, "--out", str(out), "--test-fraction", "0.0001", "--max-steps", "1"]
+    assert main(argv) == 2
+    one_line_error(capsys, "the test text has", "--test-fraction")
+    assert not out.exists()

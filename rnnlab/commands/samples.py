@@ -18,8 +18,11 @@ from rnnlab.runs import SAMPLES, read_samples
 from rnnlab.tasks import read_run
 from rnnlab.train.progress import format_seconds
 
-#: how a score of the record is shown: (label, format); the losses also in bits
-SHOWN = {"val_loss": "val", "val_bleu": "BLEU", "val_bleu4": "BLEU-4", "val_accuracy": "accuracy"}
+#: how a score of the record is shown; other numbers as ``name value``, and none for ``val_bpc``
+SHOWN = {
+    "val_loss": lambda v: f"val {v:.4f} nats ({v / math.log(2):.3f} bits)",
+    "val_bpc": lambda v: "",  # shown with the loss
+}
 
 
 def register(sub) -> None:
@@ -41,11 +44,8 @@ def _header(record: dict) -> str:
     for key, value in record.items():
         if key in ("step", "elapsed_s", "text") or not isinstance(value, (int, float)) or isinstance(value, bool):
             continue
-        if key == "val_loss":
-            parts.append(f"val {value:.4f} nats ({value / math.log(2):.3f} bits)")
-        elif key != "val_bpc":  # the loss in bits is shown with it
-            parts.append(f"{SHOWN.get(key, key)} {value:.4g}")
-    return " · ".join(parts)
+        parts.append(SHOWN.get(key, lambda v, key=key: f"{key} {v:.4g}")(value))
+    return " · ".join(p for p in parts if p)
 
 
 def run(args) -> int:

@@ -2,8 +2,7 @@
 
 Binds to the loopback address by default (``--host`` to change it) on ``--port`` (default 8765;
 0 picks a free port) and serves the page at ``/`` until Ctrl-C. The page is small: it fetches
-each layer's values (raw int8 bytes, ``/group/<k>``) when it first shows them. ``--features``
-picks the feature set as for ``rnnlab visualize`` (c, latex, python, prose, all; auto by default).
+each layer's values (raw int8 bytes, ``/group/<k>``) when it first shows them.
 
 Anyone who can reach the address can read the model's states: a ``--host`` other than loopback
 prints a warning. A request whose Host header names another server (a page of another site
@@ -21,7 +20,7 @@ import sys
 import threading
 
 from rnnlab.commands.common import UsageError
-from rnnlab.commands.visualize import add_text_flags, check_text_flags
+from rnnlab.commands.text_flags import add_text_flags, check_text_flags, described
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 _HOST = re.compile(r"(?:\[([0-9a-f:.]+)\]|([a-z0-9_.-]+))(?::([0-9]{1,5}))?")
@@ -31,7 +30,7 @@ _BUSY = b"HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: c
 
 
 def register(sub) -> None:
-    p = sub.add_parser("serve", help="serve the hidden-unit page on localhost", description=__doc__)
+    p = sub.add_parser("serve", help="serve the hidden-unit page on localhost", description=described(__doc__))
     add_text_flags(p)
     p.add_argument("--port", type=int, default=8765, help="TCP port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only; another warns)")
@@ -207,8 +206,7 @@ def run(args, started: threading.Event | None = None) -> int:
         warning = exposure_warning(server)
         if warning is not None:
             print(warning, file=sys.stderr)
-        features = getattr(args, "features", "auto")  # a Namespace built by a caller may predate the flag
-        found = study_run(args.run_dir, args.text, args.chars, args.top, features)
+        found = study_run(args.run_dir, args.text, args.chars, args.top, args.features)
         page = study_page(found, args.run_dir / "units-saturation.png")
         content["groups"] = page.groups
         content["html"] = render(page, group_url="group/").encode("utf-8")

@@ -6,18 +6,6 @@ a layer and unit picker, the model's top-5 next characters on hover, the units t
 each text feature (click one to show it) and, for gated cells, the gates' saturation (also
 ``OUT/units-saturation.png``). Characters outside the vocabulary are shown greyed.
 ``OUT/units.json`` holds the rankings and the feature set used (``feature_set``).
-
-The features come in sets (``--features``), chosen by default by the run's corpus (``auto``):
-``c`` for C (``linux``, ``.c``/``.h`` files): inside a comment, a string or a character literal,
-brace depth, inside an ``if`` condition or body, preprocessor line; ``latex`` for LaTeX
-(``latex``, ``.tex``): inside math, inside a comment, environment depth, brace depth; ``python``
-(``python-stdlib``, ``.py``): inside a string or a comment, bracket depth, inside quotation
-marks; ``prose`` (``shakespeare``): inside quotation marks, speaker line. Every set adds the
-position in the line and the indentation (tabs as 8 columns in C). ``all``: the general features
-of any text (the Python scan, lines and quotes), used when neither the corpus nor the text tells
-its kind. A set is refused for a model whose corpus is known (by its name or its files'
-suffixes) to be of another kind, or that never saw the characters the set is about (``$`` for
-LaTeX).
 """
 
 from __future__ import annotations
@@ -26,36 +14,12 @@ import time
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.text_flags import add_text_flags, check_text_flags, described
 from rnnlab.fileio import atomic_write_json
 
 
-def add_text_flags(p) -> None:
-    """The flags ``units``, ``visualize`` and ``serve`` share."""
-    from rnnlab.interpret.feature_sets import CHOICES
-
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a character model")
-    p.add_argument(
-        "--text", required=True, help="text to read (a file, or shakespeare / python-stdlib / linux / latex)"
-    )
-    p.add_argument("--chars", type=int, default=20_000, help="read at most this many characters of it")
-    p.add_argument("--top", type=int, default=5, help="units listed per feature")
-    p.add_argument(
-        "--features",
-        choices=CHOICES,
-        default="auto",
-        help="feature set: c, latex, python, prose, all, or auto (by the run's corpus; the default)",
-    )
-
-
-def check_text_flags(args) -> None:
-    """Refuse a ``--chars`` or ``--top`` below 1."""
-    for name in ("chars", "top"):
-        if getattr(args, name) <= 0:
-            raise UsageError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
-
-
 def register(sub) -> None:
-    p = sub.add_parser("visualize", help="an HTML page of the hidden units over a text", description=__doc__)
+    p = sub.add_parser("visualize", help="an HTML page of the hidden units over a text", description=described(__doc__))
     add_text_flags(p)
     p.add_argument("--page", type=Path, default=None, help="where to write the page (default OUT/units.html)")
     p.add_argument("--lstmvis", type=Path, default=None, metavar="DIR", help="also export the states for LSTMVis")

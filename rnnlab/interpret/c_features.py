@@ -30,7 +30,10 @@ What is scanned (C11 references are to ISO/IEC 9899:2011):
   (the feature is the branch taken when the condition holds); ``else if (...)`` starts a new
   ``if``. Known limits of a scanner without a parser: a brace-less body ending in ``do { } while
   (x);`` ends at the ``}``, and a dangling ``else`` after a brace-less inner ``if`` is left out of
-  the outer body. Keywords on preprocessor lines (``#if``, macro bodies) are not tracked.
+  the outer body; a body holding a compound literal (``if (a) x = (struct s){1};``) ends at its
+  ``}``. Keywords on preprocessor lines (``#if``, macro bodies) are not tracked. A directive
+  ends at the first newline outside a continuation, even one inside a ``/* */`` comment, and a
+  ``#`` after a comment on its line (``/* c */ #define X``) is not taken as a directive.
 """
 
 from __future__ import annotations

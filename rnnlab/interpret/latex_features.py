@@ -26,7 +26,8 @@ the amsmath displays (amsmath User's Guide §3: ``align``, ``alignat``, ``flalig
   an ``\\end{X}`` closes the innermost open ``X`` and those inside it, and is ignored when no
   ``X`` is open. Brace depth counts ``{`` groups, but not the ``{X}`` of ``\\begin{X}``/``\\end{X}``.
 * Not handled: ``\\verb`` and verbatim environments (their insides are scanned as LaTeX), and
-  macros that open math (``\\newcommand{\\be}{\\begin{equation}}``).
+  macros that open math (``\\newcommand{\\be}{\\begin{equation}}``). In inline math a ``$``
+  inside ``\\text{...}`` closes the math (``$\\text{$x$}$`` marks ``x`` outside).
 """
 
 from __future__ import annotations

@@ -69,9 +69,10 @@ def resume(out: Path, given: dict[str, Any] | None = None, progress: Progress | 
 
 def resumable(data_cls: type | None) -> set[str]:
     """The settings a resumed run may change: the optimisation and run options but for the batch
-    size (the carried state has its width) and the seed; for a language model also the evaluation
+    size (the carried state has its width), the seed and the clock; for a language model also the evaluation
     and sample sizes and the truncation length (its data position counts chunks, whatever their length)."""
-    names = {*OptimConfig.__dataclass_fields__, *RunConfig.__dataclass_fields__} - {"batch_size", "seed"}
+    # (the clock too: the time a run has had is counted in one kind of seconds)
+    names = {*OptimConfig.__dataclass_fields__, *RunConfig.__dataclass_fields__} - {"batch_size", "seed", "clock"}
     extra = {
         LMDataConfig: {"eval_chars", "sample_chars", "seq_len", "loss"},
         Seq2SeqDataConfig: {"eval_sentences", "test_beam"},

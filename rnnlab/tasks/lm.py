@@ -211,11 +211,15 @@ class LanguageModelTask(Task):
         self.batches = StreamBatches(ids["train"], batch_size, data.seq_len, "training text")
         self.full_val, self.test_ids = ids["valid"], ids.get("test")
         self.val_ids = self.full_val[: data.eval_chars + 1] if data.eval_chars else self.full_val
-        if len(self.val_ids) <= data.seq_len:
-            raise DataError(
-                f"data: the validation text has {len(self.val_ids)} {self.unit}s; sequence length "
-                f"{data.seq_len} needs at least {data.seq_len + 1} (give more text or a larger --val-fraction)"
-            )
+        for name, ids_, flag in (
+            ("validation", self.val_ids, "--val-fraction"),
+            ("test", self.test_ids, "--test-fraction"),
+        ):
+            if ids_ is not None and len(ids_) <= data.seq_len:
+                raise DataError(
+                    f"data: the {name} text has {len(ids_)} {self.unit}s; sequence length "
+                    f"{data.seq_len} needs at least {data.seq_len + 1} (give more text or a larger {flag})"
+                )
         self.batch_size = batch_size
         self.world = current()  # with several processes, each trains its share of the streams
         self.share = self.world.share(batch_size, "batch_size")

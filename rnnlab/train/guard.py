@@ -15,7 +15,9 @@ The step whose loss trips the guard is not taken: the weights stay those the las
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from rnnlab.train.options import OptimConfig
 from rnnlab.train.state import TrainerState
 
 SMOOTHING = 0.05  # a step's weight in the running level: about the last 20 steps count
@@ -53,8 +55,22 @@ def check_step(loss: float, norm: float, state: TrainerState, factor: float) -> 
     return None
 
 
-def advice(out: str, lr: float, clip_norm: float) -> str:
-    """How to go on after a divergence: resume from the checkpoint with a smaller learning rate
-    or tighter clipping (halved, or a norm of 1 where there was no clipping)."""
-    clip = clip_norm / 2 if clip_norm else 1.0
-    return f"--resume {out} --lr {lr / 2:g} (or --clip-norm {clip:g})"
+def diverged_message(step: int, reason: str, kept: int | None, out: Path, optim: OptimConfig) -> str:
+    """What a diverged run says: where and why, and how to go on.
+
+    The advice halves the learning rate (the schedule's base rate, which ``--lr`` sets) or the
+    clipping norm (a norm of 1 where there was no clipping), from the checkpoint if there is one.
+
+    Args:
+        step: the step that diverged.
+        reason: why (:func:`check_step`'s reason, or the weights').
+        kept: the step of the last checkpoint, or ``None`` if none was written.
+        out: the run directory.
+        optim: the run's optimisation options.
+    """
+    smaller = f"--lr {optim.lr / 2:g} (or --clip-norm {optim.clip_norm / 2 if optim.clip_norm else 1.0:g})"
+    if kept is None:
+        how = f"no checkpoint was written: start again with {smaller}"
+    else:
+        how = f"the checkpoints keep the weights of step {kept}: go on with --resume {out} {smaller}"
+    return f"diverged at step {step} ({reason}); {how}"

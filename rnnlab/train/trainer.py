@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
-import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -28,10 +27,11 @@ from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
 from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, SAMPLES, records_until, truncate_records, write_config
 from rnnlab.train import distributed
-from rnnlab.train.guard import advice, check_step
+from rnnlab.train.guard import check_step, diverged_message
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
 from rnnlab.train.progress import Progress, format_seconds
+from rnnlab.train.signals import handled
 from rnnlab.train.state import TrainerState, Window, better, reached
 from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
@@ -152,7 +152,7 @@ class Trainer:
         if last is not None and last["step"] != st.step:
             last = None
         stopped = "interrupted"
-        with self._signals():
+        with handled(self._on_signal):
             try:
                 task.model.train()
                 if task.evaluate_first and st.step == 0 and last is None:
@@ -193,14 +193,9 @@ class Trainer:
         task, st = self.task, self.state
         self.telemetry.flush()
         if self._diverged:
-            lr, clip = self.optim.lr, self.optim.clip_norm  # the schedule's base rate, which --lr sets
-            kept = (
-                f"the checkpoints keep the weights of step {last['step']}: go on with {advice(self.out, lr, clip)}"
-                if last is not None
-                else "no checkpoint was written: start again with a smaller --lr or --clip-norm"
-            )
             where = st.step if self._diverged == WEIGHTS else st.step + 1  # a step taken, or one not taken
-            self.progress.log(f"diverged at step {where} ({self._diverged}); {kept}")
+            kept = last["step"] if last is not None else None
+            self.progress.log(diverged_message(where, self._diverged, kept, self.out, self.optim))
             return self._summary(last, "diverged")
         best = task.format_scores({task.metric: st.best}) if st.best is not None else "none"
         how = "interrupted" if self._stop else "done"
@@ -322,20 +317,8 @@ class Trainer:
             lefts.append((cfg.max_epochs * bpe - st.step) * per_step)
         return min(lefts) if lefts else None
 
-    @contextlib.contextmanager
-    def _signals(self):
-        """Ctrl-C and SIGTERM finish the step and save (where handlers can be set: the main thread)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        try:
-            yield
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-
     def _on_signal(self, signum, frame) -> None:
+        """Ctrl-C and SIGTERM finish the step and save."""
         if self._stop and signum == signal.SIGINT:  # a second Ctrl-C: stop now (files are written atomically)
             raise KeyboardInterrupt
         self._stop = True
@@ -376,8 +359,13 @@ class Trainer:
         writer = self.world.writer
         tensors, info = task.state_dict()  # first, on every process (a task may gather its parts from all)
         tensors.update(distributed.random_states())
-        if writer:
+        text = task.sample(record) if writer else None
+        if writer:  # the records before the checkpoint: a kill after it loses none of them
             append_jsonl(self.out / METRICS, record)
+            if text:
+                append_jsonl(
+                    self.out / SAMPLES, {"step": st.step, "elapsed_s": record["elapsed_s"], **scores, "text": text}
+                )
         self.telemetry.flush()
         if improved:
             st.best, st.best_step, st.stale = value, st.step, 0
@@ -395,10 +383,7 @@ class Trainer:
             f"{where}: train {'-' if mean is None else f'{mean:.4f}'}  {task.format_scores(scores)}  "
             f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}{'  (best)' if improved else ''}"
         )
-        text = task.sample(record) if writer else None
         if text:
-            kept = {"step": st.step, "elapsed_s": record["elapsed_s"], **scores, "text": text}
-            append_jsonl(self.out / SAMPLES, kept)
             self.progress.log(f"---- sample ----\n{text.strip(chr(10))}\n----------------")
         return record
 
