@@ -90,7 +90,9 @@ def _serving(run, chars: int):
     from rnnlab.commands import serve
 
     text = str(run / "code.py")
-    args = argparse.Namespace(run_dir=run / "run", text=text, chars=chars, top=3, port=0, host="127.0.0.1")
+    args = argparse.Namespace(
+        run_dir=run / "run", text=text, chars=chars, top=3, port=0, host="127.0.0.1", features="auto"
+    )
     started = threading.Event()
     thread = threading.Thread(target=serve.run, args=(args, started), daemon=True)
     thread.start()
