@@ -10,7 +10,7 @@ and ``torch.func.functional_call`` treat them as they treat ``torch.nn``. On top
   initialisation);
 - ``lengths=`` or ``mask=`` in ``forward`` for padded batches: outputs are zero past each
   sequence's end and the state is the one after its last valid step;
-- ``path=``: ``"fused"`` (PyTorch's kernel), ``"bptt"`` (rnnlab's explicit BPTT; LSTM and RNN) or
+- ``path=``: ``"fused"`` (PyTorch's kernel), ``"bptt"`` (rnnlab's explicit BPTT) or
   ``"steps"`` (the reference step loop), ``"auto"`` choosing the fused kernel except inside a
   :class:`rnnlab.GradientFlow` block, which records ``||dL/dh_t||`` on the other two.
 

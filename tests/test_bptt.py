@@ -14,12 +14,13 @@ from rnnlab.engine import unroll
 
 def test_path_choice_and_refusals():
     assert Recurrent("lstm", 3, 4).paths == ("fused", "bptt", "steps")
-    assert Recurrent("gru", 3, 4).paths == ("fused", "steps")
+    assert Recurrent("gru", 3, 4).paths == ("fused", "bptt", "steps")
     assert Recurrent("mut1", 3, 4).paths == ("bptt", "steps")
+    assert Recurrent("graph:lstm", 3, 4).paths == ("steps",)
     assert Recurrent("scrn", 3, 4).resolved_path() == "bptt"
     assert Recurrent("lstm", 3, 4).resolved_path() == "fused"
-    with pytest.raises(ValueError, match=r"path: expected one of fused, steps for cell 'gru', got 'bptt'"):
-        Recurrent("gru", 3, 4, path="bptt")
+    with pytest.raises(ValueError, match=r"path: expected one of steps for cell 'graph:lstm', got 'bptt'"):
+        Recurrent("graph:lstm", 3, 4, path="bptt")
     with pytest.raises(ValueError, match="path: expected one of bptt, steps"):
         Recurrent("clockwork", 3, 4, path="fused")
     with pytest.raises(ValueError, match="path: expected one of 'auto'"):
@@ -99,13 +100,12 @@ def test_gradient_flow_takes_the_bptt_path_for_standard_cells_and_records_every_
 
 
 def test_gradient_flow_runs_cells_without_a_bptt_path_on_the_step_loop():
-    """GRU has no explicit-BPTT path: inside the block it leaves the fused kernel (which cannot
-    report dL/dh_t) for the step loop, whose hooks record the norms."""
-    layer = Recurrent("gru", 3, 5, num_layers=2)
+    """A graph cell has no explicit-BPTT path: inside the block it runs on the step loop, whose
+    hooks record the norms."""
+    layer = Recurrent("graph:lstm", 3, 5, num_layers=2)
     with GradientFlow() as flow:
         assert layer.resolved_path() == "steps"
         out, _ = layer(torch.randn(6, 2, 3))
-    assert layer.resolved_path() == "fused"
     out[-1].sum().backward()  # the loss sits at the last step only: the gradient reaches back through time
     assert len(flow.norms) == 2 and all(n.shape == (6,) and torch.all(n > 0) for n in flow.norms)
 
@@ -140,6 +140,7 @@ def test_compiled_loops_build_here():
         "clockwork",
         "lstm",
         "lstm-1997",
+        "gru",
         "lstm-cifg",
         "lstm-peephole",
         "lstm-ln",

@@ -38,7 +38,7 @@ from types import ModuleType
 import torch
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ["module.cpp", "clockwork.cpp", "elman.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp"]
+SOURCES = ["module.cpp", "clockwork.cpp", "elman.cpp", "gru.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp"]
 HEADERS = ["common.h"]
 # glibc declares its vector expf/tanhf (libmvec) only under __FAST_MATH__; defining it with the
 # unsafe-math flags but without -ffinite-math-only keeps NaN and infinity as they are.
@@ -161,6 +161,17 @@ def prepare() -> ModuleType | None:
             warnings.warn(f"rnnlab: compiled BPTT loops unavailable, using PyTorch's ({first})", stacklevel=2)
             _built.append(None)
     return _built[0]
+
+
+def ready() -> bool:
+    """Whether the compiled loops are loaded, or built on disk so that loading them is quick: what
+    ``path="auto"`` asks before timing the explicit-BPTT path, which must not start a build."""
+    if not enabled:
+        return False
+    if _built:
+        return _built[0] is not None
+    flags = cpu_flags()
+    return flags is not None and (build_dir(flags)[0] / DONE).exists()
 
 
 def loops(x: torch.Tensor) -> ModuleType | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rnnlab.bptt.gru import gru_sequence
 from rnnlab.cells.base import Cell, State, gate_params, gate_preactivations, uniform_
 from rnnlab.cells.gates import record
 
@@ -23,9 +24,11 @@ class GRUCell(Cell):
         hidden_size: features of ``h``.
         bias: whether to learn ``b_ih`` and ``b_hh``.
 
-    Its fast path is the fused kernel; it names no ``bptt_sequence``, so where the fused kernel
-    cannot serve (a :class:`rnnlab.bptt.GradientFlow` block) it runs on the step loop.
+    Its fast paths are the fused kernel and :func:`rnnlab.bptt.gru.gru_sequence` (explicit BPTT
+    of the same formula).
     """
+
+    bptt_sequence = gru_sequence
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size)

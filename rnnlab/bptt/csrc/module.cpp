@@ -47,11 +47,19 @@ std::vector<at::Tensor> clockwork_backward(const at::Tensor& d_hs, const at::Ten
                                            const std::vector<int64_t>& which,
                                            const std::vector<c10::optional<at::Tensor>>& masks);
 
+std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
+                                    const c10::optional<at::Tensor>& packed, const at::Tensor& b_hn);
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& acts,
+                                     const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
+                                     const c10::optional<at::Tensor>& packed_t);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("clockwork_forward", &clockwork_forward, "Clockwork RNN: forward loop");
   m.def("clockwork_backward", &clockwork_backward, "Clockwork RNN: backward loop");
   m.def("elman_forward", &elman_forward, "Elman family: forward loop");
   m.def("elman_backward", &elman_backward, "Elman family: backward loop");
+  m.def("gru_forward", &gru_forward, "GRU: forward loop");
+  m.def("gru_backward", &gru_backward, "GRU: backward loop");
   m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
   m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop");
   m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");

@@ -1,0 +1,109 @@
+// The per-step loops of the GRU's explicit BPTT (rnnlab/bptt/gru.py), in C++, PyTorch's formula:
+//   r = sigm(u_r + y_r), z = sigm(u_z + y_z), y_n = (W_hn h) + b_hn, n = tanh(u_n + r y_n),
+//   h' = n + z (h - n), with y = h @ W_hh^T (B, 3H) the step's one GEMM.
+// Per step one GEMM and ONE fused pass over the batch; float32 on the CPU only.
+
+#include <torch/extension.h>
+
+#include <cmath>
+
+#include "common.h"
+
+namespace {
+
+void forward_step(const float* u, const float* y, const float* bn, const float* hp, float* a, float* yn, float* h,
+                  int64_t b0, int64_t B, int64_t H) {
+  for (int64_t b = b0; b < B; ++b) {
+    const float* ub = u + b * 3 * H;
+    const float* yb = y + b * 3 * H;
+    float* ab = a + b * 3 * H;
+    const int64_t o = b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const float r = sigm(ub[j] + yb[j]), z = sigm(ub[H + j] + yb[H + j]);
+      const float y_n = yb[2 * H + j] + bn[j];
+      const float n = std::tanh(ub[2 * H + j] + r * y_n);
+      ab[j] = r;
+      ab[H + j] = z;
+      ab[2 * H + j] = n;
+      yn[o + j] = y_n;
+      h[o + j] = n + z * (hp[o + j] - n);
+    }
+  }
+}
+
+// g = d_out + rec + carry is the total dL/dh_t (rec = the previous step's d_rec @ W_hh, carry =
+// its g z); writes dh_t, d_rec = [dR, dZ, dY_n], dN, and the new carry g z in place.
+void backward_step(const float* d_out, const float* rec, const float* a, const float* yn, const float* hp,
+                   float* carry, float* dh_t, float* d_rec, float* d_n, int64_t b0, int64_t B, int64_t H) {
+  for (int64_t b = b0; b < B; ++b) {
+    const float* ab = a + b * 3 * H;
+    float* db = d_rec + b * 3 * H;
+    const int64_t o = b * H;
+#pragma omp simd
+    for (int64_t j = 0; j < H; ++j) {
+      const int64_t k = o + j;
+      const float g = d_out[k] + rec[k] + carry[k];
+      const float r = ab[j], z = ab[H + j], n = ab[2 * H + j];
+      const float dn = g * (1.f - z) * (1.f - n * n);
+      dh_t[k] = g;
+      d_n[k] = dn;
+      db[j] = dn * yn[k] * r * (1.f - r);
+      db[H + j] = g * (hp[k] - n) * z * (1.f - z);
+      db[2 * H + j] = dn * r;
+      carry[k] = g * z;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
+                                    const c10::optional<at::Tensor>& packed, const at::Tensor& b_hn) {
+  check_float(u, "u");
+  check_float(h0, "h0");
+  check_float(b_hn, "b_hn");
+  at::NoGradGuard no_grad;
+  const int64_t T = u.size(0), B = u.size(1), H = h0.size(1), sg = B * 3 * H, sh = B * H;
+  auto acts = at::empty_like(u);
+  auto yns = at::empty({T, B, H}, u.options()), hs = at::empty({T, B, H}, u.options());
+  const float *U = u.data_ptr<float>(), *BN = b_hn.data_ptr<float>();
+  float *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>(), *HS = hs.data_ptr<float>();
+  const Product rec{w_hh, packed, B};
+  at::Tensor h = h0;
+  for (int64_t t = 0; t < T; ++t) {
+    const at::Tensor y = rec(h);
+    const float* hp = h.data_ptr<float>();
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      forward_step(U + t * sg, y.data_ptr<float>(), BN, hp, A + t * sg, YN + t * sh, HS + t * sh, b0, b1, H);
+    });
+    h = hs.select(0, t);
+  }
+  return {acts, yns, hs};
+}
+
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& acts,
+                                     const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
+                                     const c10::optional<at::Tensor>& packed_t) {
+  check_float(d_hs, "d_hs");
+  check_float(h0, "h0");
+  at::NoGradGuard no_grad;
+  const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sg = B * 3 * H, sh = B * H;
+  auto d_rec = at::empty_like(acts), d_n = at::empty_like(hs), dh = at::empty_like(hs);
+  auto carry = at::zeros_like(h0);
+  const float *DO = d_hs.data_ptr<float>(), *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>();
+  const float *HS = hs.data_ptr<float>(), *H0 = h0.data_ptr<float>();
+  float *DR = d_rec.data_ptr<float>(), *DN = d_n.data_ptr<float>(), *DH = dh.data_ptr<float>();
+  float* C = carry.data_ptr<float>();
+  const Product rec_t{w_hh_t, packed_t, B};
+  at::Tensor rec = at::zeros_like(h0);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const float* hp = t > 0 ? HS + (t - 1) * sh : H0;
+    over_rows(B, H, [&](int64_t b0, int64_t b1) {
+      backward_step(DO + t * sh, rec.data_ptr<float>(), A + t * sg, YN + t * sh, hp, C, DH + t * sh, DR + t * sg,
+                    DN + t * sh, b0, b1, H);
+    });
+    rec = rec_t(d_rec.select(0, t));
+  }
+  return {d_rec, d_n, dh, rec.add_(carry)};  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
+}
