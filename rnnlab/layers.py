@@ -4,7 +4,8 @@ Three ways to run a stack, chosen by ``path``: PyTorch's fused kernels for the s
 (tanh/ReLU RNN and so IRNN, LSTM with a forget gate, GRU); the explicit-BPTT sequence function a
 cell names as its ``bptt_sequence`` (see :mod:`rnnlab.bptt`), for every cell that names one; and
 the generic step loop of :mod:`rnnlab.engine`, the reference, which runs any cell. ``"auto"``
-takes the first that applies.
+takes the first that applies, except that between a fused kernel and explicit BPTT it takes the
+one measured faster on the call's shape (:mod:`rnnlab.path_choice`).
 
 Parameters are saved under ``torch.nn.RNN``'s names (``weight_ih_l0``, ``bias_hh_l1_reverse``,
 ...), so state dicts move between ``torch.nn.LSTM`` and ``rnnlab.LSTM`` unchanged.
@@ -20,9 +21,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
-from rnnlab import checks
+from rnnlab import checks, path_choice
 from rnnlab import dropout as dropouts
-from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
+from rnnlab.bptt import GradientFlow, has_bptt, native, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
 from rnnlab.engine import padded_lengths, unroll
@@ -44,7 +45,8 @@ class Recurrent(nn.Module):
             the two directions concatenated.
         dropout: dropout on the outputs of every layer but the last (Zaremba et al. 2014).
         batch_first: input and output are ``(B, T, D)`` instead of ``(T, B, D)``.
-        path: ``"auto"`` (fused kernel, else explicit BPTT, else step loop; inside a
+        path: ``"auto"`` (the faster of fused kernel and explicit BPTT, timed per shape, else the
+            one there is, else step loop; inside a
             :class:`rnnlab.bptt.GradientFlow` block explicit BPTT comes first), or one of
             ``"fused"``, ``"bptt"``, ``"steps"`` to insist on that path.
         **cell_kwargs: options of the cell (``activation``, ``forget_bias``, ``bias``, ...).
@@ -89,6 +91,7 @@ class Recurrent(nn.Module):
             layer_input = self.layers[-1].output_size * self.num_directions
         self.output_size = layer_input
         self.path = checks.choice("path", path, PATHS)
+        self._auto_choice: str | None = None  # what "auto" took at the last forward call
         if path != "auto" and path not in self.paths:
             checks.fail("path", f"one of {', '.join(self.paths)} for cell {cell!r}", path)
         self.register_state_dict_post_hook(_save_flat_names)
@@ -111,14 +114,54 @@ class Recurrent(nn.Module):
         bptt = ("bptt",) if all(has_bptt(c) for c in self.layers) else ()
         return (*fused, *bptt, "steps")
 
-    def resolved_path(self) -> str:
-        """The path the next forward call takes."""
+    def resolved_path(self, steps: int | None = None, batch_size: int | None = None) -> str:
+        """The path a forward call takes.
+
+        With ``path="auto"`` and both a fused kernel and explicit BPTT at hand, the faster of the
+        two for the shape ``steps x batch_size``, timed once per process and shape (see
+        :mod:`rnnlab.path_choice`); without a shape, the path the last forward call took (the
+        fused kernel before any).
+        """
         if self.path != "auto":
             return self.path
         paths = self.paths
         if GradientFlow.current() is not None:  # the fused kernels cannot report dL/dh_t
             return "bptt" if "bptt" in paths else "steps"
-        return paths[0]
+        if paths[:2] != ("fused", "bptt"):
+            return paths[0]
+        if steps is None or batch_size is None:
+            return self._auto_choice or paths[0]
+        self._auto_choice = self._timed_choice(steps, batch_size)
+        return self._auto_choice
+
+    def _timed_choice(self, steps: int, batch: int) -> str:
+        """``"fused"`` or ``"bptt"`` for this shape: measured where that is worth it, else fused."""
+        weight = self.layers[0].weight_hh
+        gate_units = weight.shape[0] * len(self.layers)  # G*H per layer and direction
+        if not path_choice.worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
+            return "fused"
+        params = [p for p in self.parameters() if p.requires_grad]
+        grad = torch.is_grad_enabled() and bool(params)
+        T = min(steps, path_choice.MEASURE_STEPS)
+        cell = self.layers[0]
+        key = (type(cell).__name__, cell.extra_repr(), self.num_layers, self.bidirectional, path_choice.bucket(batch),
+               path_choice.bucket(T), weight.dtype, str(weight.device), torch.get_num_threads(), grad)  # fmt: skip
+        x = torch.rand(T, batch, self.input_size, generator=torch.Generator().manual_seed(0)).to(weight)  # (T, B, D)
+        state = self.init_state(batch, weight.device, weight.dtype)
+
+        def call(path: str):
+            def once() -> None:
+                with torch.set_grad_enabled(grad):
+                    if path == "fused":
+                        out = run_fused(self.fused_mode, x, state, *self._fused_args(), False)[0]
+                    else:
+                        out = self._forward_steps(x, state, None, "bptt")[0]
+                    if grad:
+                        torch.autograd.grad(out.sum(), params)
+
+            return once
+
+        return path_choice.choose(key, {"fused": call("fused"), "bptt": call("bptt")})
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:
         """The cell of ``layer`` (0-based) and ``direction`` (1 = backward)."""
@@ -184,7 +227,7 @@ class Recurrent(nn.Module):
         T, B = x.shape[0], x.shape[1]
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
-        path = self.resolved_path()
+        path = self.resolved_path(T, B)
         if path == "fused" and lengths is None and self._drops_per_column():
             out, state = self._forward_fused_layers(input, state)
         elif path == "fused" and lengths is None:
@@ -205,7 +248,7 @@ class Recurrent(nn.Module):
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
         state = self._check_state(hx, B, data)
-        path = self.resolved_path()
+        path = self.resolved_path(len(batch_sizes), B)
         if path != "fused":
             padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
             out, state = self._forward_steps(padded, state, lengths, path)

@@ -1,0 +1,94 @@
+"""``path="auto"`` for the standard cells: the fused kernel or explicit BPTT, whichever is faster here.
+
+Neither path wins everywhere. On a CPU, oneDNN's fused LSTM/GRU/RNN kernels lose to the explicit
+BPTT loops at moderate batches (one packed GEMM and one fused element-wise pass per step), while
+at batch 1 or on a GPU (cuDNN) the kernel is hard to beat. So the choice is measured, not
+assumed: the first forward call of a shape times a few calls of each path on that shape and keeps
+the faster one for the rest of the process.
+
+- The key holds what decides the speed: the cell and its options, input and hidden sizes, layers
+  and directions, the batch rounded up to a power of two, the measured steps, dtype, device,
+  PyTorch's thread count, and whether gradients are taken (forward+backward in training, forward
+  alone under ``no_grad``).
+- The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input, with the layer's own
+  weights, and takes gradients with ``torch.autograd.grad`` (no ``.grad`` is touched) under a
+  forked RNG (no random stream moves), within about ``BUDGET_S`` seconds.
+- It is only done where it can matter and cannot start anything slow: float32 on the CPU, the
+  compiled BPTT loops already built (the trainers build them before their time budget), and work
+  of at least ``MIN_WORK`` elements per call. Everywhere else, and with ``RNNLAB_AUTO_TIMING=0``,
+  the fused kernel stays first, bit-identical to ``torch.nn``.
+- Explicit BPTT is kept only if it is at least ``MARGIN`` faster: where the two are level, the
+  fused kernel's exact equality with ``torch.nn`` is worth more.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Hashable
+
+import torch
+
+BUDGET_S = 0.3  # rough cap on one measurement (after one warm-up call of each path)
+MEASURE_STEPS = 64  # steps timed at most: per-step costs settle well before
+MIN_WORK = 1 << 18  # steps * batch * gate units below which the choice is not worth timing
+MARGIN = 0.95  # explicit BPTT must take at most this share of the fused kernel's time
+ROUNDS = 5  # timed calls of each path at most
+
+_choices: dict[Hashable, str] = {}
+_timings: dict[Hashable, dict[str, float]] = {}
+
+
+def enabled() -> bool:
+    """Whether ``path="auto"`` times the paths (``RNNLAB_AUTO_TIMING=0`` turns it off)."""
+    return os.environ.get("RNNLAB_AUTO_TIMING", "1") != "0"
+
+
+def bucket(n: int) -> int:
+    """``n`` rounded up to a power of two: batches of one bucket share a decision."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def worth_timing(steps: int, batch: int, gate_units: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether a shape is one where the choice is measured rather than the fused kernel taken."""
+    return enabled() and dtype == torch.float32 and device.type == "cpu" and steps * batch * gate_units >= MIN_WORK
+
+
+def choose(key: Hashable, runs: dict[str, Callable[[], None]]) -> str:
+    """The fastest of ``runs`` (path name -> one call) for ``key``, timed on first ask and cached.
+
+    The first entry of ``runs`` is the default: another wins only when it takes at most
+    ``MARGIN`` of its time. Timings are the minimum over rounds, the paths taking turns, so that
+    a burst of other work on a busy machine slows both rather than one.
+    """
+    if key in _choices:
+        return _choices[key]
+    names = list(runs)
+    best: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[]):
+        for name in names:  # warm-up: first-call allocations, packing, lazy loading
+            runs[name]()
+        start = time.perf_counter()
+        for round_ in range(ROUNDS):
+            for name in names if round_ % 2 == 0 else reversed(names):
+                t0 = time.perf_counter()
+                runs[name]()
+                best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
+            if round_ >= 1 and time.perf_counter() - start > BUDGET_S:
+                break
+    default = names[0]
+    fastest = min(names, key=best.__getitem__)
+    choice = fastest if best[fastest] <= MARGIN * best[default] else default
+    _choices[key], _timings[key] = choice, best
+    return choice
+
+
+def decisions() -> dict[Hashable, tuple[str, dict[str, float]]]:
+    """Every decision taken in this process: key -> (path, best seconds per path)."""
+    return {k: (v, dict(_timings[k])) for k, v in _choices.items()}
+
+
+def forget() -> None:
+    """Drop every cached decision (the next forward call of each shape times again)."""
+    _choices.clear()
+    _timings.clear()

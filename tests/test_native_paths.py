@@ -1,0 +1,160 @@
+"""The standard cells on explicit BPTT against torch.nn, and ``path="auto"``'s measured choice."""
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from rnnlab import Recurrent, path_choice
+from rnnlab.bptt import native
+from rnnlab.bptt.gru import GRUSequence
+
+TWINS = {  # cell -> torch.nn class and options
+    "lstm": (nn.LSTM, {}),
+    "gru": (nn.GRU, {}),
+    "rnn-tanh": (nn.RNN, {"nonlinearity": "tanh"}),
+    "rnn-relu": (nn.RNN, {"nonlinearity": "relu"}),
+    "irnn": (nn.RNN, {"nonlinearity": "relu"}),
+}
+TOL = {torch.float64: {"atol": 1e-10, "rtol": 1e-8}, torch.float32: {"atol": 2e-5, "rtol": 1e-4}}
+
+
+def _pair(cell, D, H, layers, bidirectional, dtype, bias=True):
+    twin_cls, kw = TWINS[cell]
+    twin = twin_cls(D, H, layers, bidirectional=bidirectional, bias=bias, **kw).to(dtype)
+    ours = Recurrent(cell, D, H, layers, bidirectional=bidirectional, path="bptt", bias=bias, dtype=dtype)
+    ours.load_state_dict(twin.state_dict())
+    if cell == "irnn":  # its own initialisation would leave the ReLU unit quiet; any weights do
+        with torch.no_grad():
+            for p in ours.parameters():
+                p.uniform_(-0.4, 0.4)
+        twin.load_state_dict(ours.state_dict())
+    return twin, ours
+
+
+def _compare(cell, x, lengths, twin, ours, hx, dtype):
+    """Outputs, final states and the gradients of x, the initial state and every weight."""
+    T = x.shape[0]
+    results = []
+    for module in (twin, ours):
+        h = hx if cell == "lstm" else hx[0]
+        if module is twin and lengths is not None:
+            packed, state = module(pack_padded_sequence(x, lengths, enforce_sorted=False), h)
+            out = pad_packed_sequence(packed, total_length=T)[0]
+        elif module is twin:
+            out, state = module(x, h)
+        else:
+            out, state = module(x, hx, lengths=lengths)
+        state = state if isinstance(state, tuple) else (state,)
+        weights = torch.cos(torch.arange(out.numel(), dtype=dtype)).view_as(out)
+        loss = (out * weights).sum() + sum((s * s).sum() for s in state)
+        grads = torch.autograd.grad(loss, [x, *hx, *module.parameters()])
+        results.append([out, *state, *grads])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(b, a, **TOL[dtype])
+
+
+@pytest.mark.parametrize("cell", list(TWINS))
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("layers, bidirectional, padded", [(1, False, False), (2, True, True), (2, False, True)])
+def test_bptt_equals_torch_nn(cell, dtype, layers, bidirectional, padded):
+    torch.manual_seed(1)
+    T, B, D, H = 7, 3, 4, 6
+    twin, ours = _pair(cell, D, H, layers, bidirectional, dtype)
+    x = torch.randn(T, B, D, dtype=dtype, requires_grad=True)
+    rows = layers * (2 if bidirectional else 1)
+    hx = tuple(torch.randn(rows, B, H, dtype=dtype, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
+    lengths = torch.tensor([7, 3, 5]) if padded else None
+    _compare(cell, x, lengths, twin, ours, hx, dtype)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn-tanh"])
+def test_bptt_without_bias_and_on_non_contiguous_input(cell):
+    torch.manual_seed(2)
+    T, B, D, H = 5, 2, 3, 4
+    twin, ours = _pair(cell, D, H, 1, False, torch.float32, bias=False)
+    wide = torch.randn(B, T, 2 * D)  # time-major view of a batch-major tensor, every second feature
+    x = wide.transpose(0, 1)[:, :, ::2].requires_grad_()
+    assert not x.is_contiguous()
+    hx = tuple(torch.randn(1, B, H, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
+    _compare(cell, x, None, twin, ours, hx, torch.float32)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn-tanh"])
+def test_batch_of_one_and_of_none(cell):
+    twin, ours = _pair(cell, 3, 4, 2, True, torch.float32)
+    hx = tuple(torch.randn(4, 1, 4, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
+    _compare(cell, torch.randn(6, 1, 3, requires_grad=True), None, twin, ours, hx, torch.float32)
+    empty = torch.randn(6, 0, 3, requires_grad=True)
+    out, state = ours(empty)
+    assert out.shape == (6, 0, 8) and state[0].shape == (4, 0, 4)
+    out.sum().backward()
+    assert empty.grad.shape == empty.shape
+
+
+def test_gru_sequence_passes_gradcheck():
+    torch.manual_seed(3)
+    T, B, H = 5, 2, 3
+    args = [
+        torch.randn(T, B, 3 * H, dtype=torch.float64, requires_grad=True),  # u: the input side
+        torch.randn(B, H, dtype=torch.float64, requires_grad=True),  # h0
+        torch.randn(3 * H, H, dtype=torch.float64, requires_grad=True),  # W_hh
+        torch.randn(H, dtype=torch.float64, requires_grad=True),  # b_hn
+    ]
+    assert torch.autograd.gradcheck(GRUSequence.apply, args)
+    layer = Recurrent("gru", 2, 3, num_layers=2, bidirectional=True, path="bptt", dtype=torch.float64)
+    x = torch.randn(4, 2, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x: layer(x, lengths=torch.tensor([4, 2]))[0], [x])
+
+
+def test_compiled_gru_loops_equal_the_pytorch_loops(monkeypatch):
+    if not native.ready():
+        pytest.skip("the compiled loops are not built here")
+    torch.manual_seed(4)
+    layer = Recurrent("gru", 5, 16, path="bptt")
+    x = torch.randn(9, 4, 5, requires_grad=True)
+
+    def run():
+        out, (h,) = layer(x)
+        return [out, h, *torch.autograd.grad((out * out.detach().cos()).sum() + h.sum(), [x, *layer.parameters()])]
+
+    compiled = run()
+    monkeypatch.setattr(native, "enabled", False)
+    for a, b in zip(compiled, run(), strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
+
+
+def test_auto_reports_its_choice_and_keeps_small_shapes_fused():
+    layer = Recurrent("gru", 3, 4)
+    assert layer.resolved_path() == "fused"
+    layer(torch.randn(5, 2, 3))
+    assert layer.resolved_path() == "fused"  # far below MIN_WORK: not worth a measurement
+
+
+def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
+    if not native.ready():
+        pytest.skip("the compiled loops are not built here")
+    path_choice.forget()
+    torch.manual_seed(5)
+    layer = Recurrent("lstm", 8, 64, dropout=0.5, num_layers=2)  # dropout: the timing must not draw
+    x = torch.randn(64, 16, 8)
+    assert path_choice.worth_timing(64, 16, 4 * 64 * 2, torch.float32, torch.device("cpu"))
+    rng = torch.get_rng_state()
+    with torch.no_grad():
+        layer.eval()
+        choice = layer.resolved_path(64, 16)
+        layer.train()
+    assert torch.equal(rng, torch.get_rng_state())
+    assert choice in ("fused", "bptt") and layer.resolved_path() == choice
+    out, _ = layer(x)  # training mode, with gradients: a second decision
+    assert layer.resolved_path() in ("fused", "bptt")
+    assert all(p.grad is None for p in layer.parameters())
+    decided = path_choice.decisions()
+    assert len(decided) == 2 and {k[-1] for k in decided} == {False, True}  # no_grad and grad
+    for path, seconds in decided.values():
+        assert set(seconds) == {"fused", "bptt"} and path in seconds
+    layer(x)
+    assert len(path_choice.decisions()) == 2  # cached, not timed again
+    monkeypatch.setenv("RNNLAB_AUTO_TIMING", "0")
+    assert Recurrent("gru", 8, 64).resolved_path(64, 16) == "fused"
+    path_choice.forget()
