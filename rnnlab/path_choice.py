@@ -12,7 +12,8 @@ the faster one for the rest of the process.
   alone under ``no_grad``).
 - The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input, with the layer's own
   weights, and takes gradients with ``torch.autograd.grad`` (no ``.grad`` is touched) under a
-  forked RNG (no random stream moves), within about ``BUDGET_S`` seconds.
+  forked RNG (no random stream moves): two to ``ROUNDS`` calls of each path, stopping once
+  ``BUDGET_S`` seconds have passed (never before two rounds: large layers take longer).
 - It is only done where it can matter and cannot start anything slow: float32 on the CPU, the
   compiled BPTT loops already built (the trainers build them before their time budget), and work
   of at least ``MIN_WORK`` elements per call. Everywhere else, and with ``RNNLAB_AUTO_TIMING=0``,
@@ -29,11 +30,12 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-BUDGET_S = 0.3  # rough cap on one measurement (after one warm-up call of each path)
-MEASURE_STEPS = 64  # steps timed at most: per-step costs settle well before
-MIN_WORK = 1 << 18  # steps * batch * gate units below which the choice is not worth timing
+BUDGET_S = 0.3  # rough cap on one measurement, reached after the second round at most
+MEASURE_STEPS = 32  # steps timed at most: per-step costs settle well before
+MIN_WORK = 1 << 14  # steps * batch * gate units below which the choice is not worth timing
 MARGIN = 0.95  # explicit BPTT must take at most this share of the fused kernel's time
-ROUNDS = 5  # timed calls of each path at most
+ROUNDS = 5  # timed calls of each path at most (at least 2)
+DECISIVE = 1.25  # after 2 rounds, a gap this wide ends the timing early
 
 _choices: dict[Hashable, str] = {}
 _timings: dict[Hashable, dict[str, float]] = {}
@@ -66,15 +68,14 @@ def choose(key: Hashable, runs: dict[str, Callable[[], None]]) -> str:
     names = list(runs)
     best: dict[str, float] = {}
     with torch.random.fork_rng(devices=[]):
-        for name in names:  # warm-up: first-call allocations, packing, lazy loading
-            runs[name]()
         start = time.perf_counter()
-        for round_ in range(ROUNDS):
+        for round_ in range(ROUNDS):  # the first round doubles as warm-up: the minimum discards it
             for name in names if round_ % 2 == 0 else reversed(names):
                 t0 = time.perf_counter()
                 runs[name]()
                 best[name] = min(best.get(name, float("inf")), time.perf_counter() - t0)
-            if round_ >= 1 and time.perf_counter() - start > BUDGET_S:
+            spread = max(best.values()) / min(best.values())
+            if round_ >= 1 and (time.perf_counter() - start > BUDGET_S or spread > DECISIVE):
                 break
     default = names[0]
     fastest = min(names, key=best.__getitem__)

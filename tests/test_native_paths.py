@@ -124,7 +124,7 @@ def test_compiled_gru_loops_equal_the_pytorch_loops(monkeypatch):
         torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)
 
 
-def test_auto_reports_its_choice_and_keeps_small_shapes_fused():
+def test_auto_reports_its_choice_and_keeps_tiny_shapes_fused():
     layer = Recurrent("gru", 3, 4)
     assert layer.resolved_path() == "fused"
     layer(torch.randn(5, 2, 3))
