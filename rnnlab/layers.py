@@ -140,6 +140,8 @@ class Recurrent(nn.Module):
         gate_units = weight.shape[0] * len(self.layers)  # G*H per layer and direction
         if not path_choice.worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
             return "fused"
+        if torch.compiler.is_compiling() or torch.is_autocast_enabled(weight.device.type) or _distributed():
+            return "fused"  # not traceable; the step loop under autocast; ranks could choose apart
         params = [p for p in self.parameters() if p.requires_grad]
         grad = torch.is_grad_enabled() and bool(params)
         T = min(steps, path_choice.MEASURE_STEPS)
@@ -358,6 +360,10 @@ class Recurrent(nn.Module):
         if self.batch_first:
             extra += ", batch_first=True"
         return extra
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def _as_tuple(hx: State | Tensor) -> State:

@@ -16,8 +16,10 @@ the faster one for the rest of the process.
   ``BUDGET_S`` seconds have passed (never before two rounds: large layers take longer).
 - It is only done where it can matter and cannot start anything slow: float32 on the CPU, the
   compiled BPTT loops already built (the trainers build them before their time budget), and work
-  of at least ``MIN_WORK`` elements per call. Everywhere else, and with ``RNNLAB_AUTO_TIMING=0``,
-  the fused kernel stays first, bit-identical to ``torch.nn``.
+  of at least ``MIN_WORK`` elements per call; not under ``torch.compile``, autocast (where explicit
+  BPTT is the step loop) or ``torch.distributed`` (each rank would time, and might choose, on
+  its own). Everywhere else, and with ``RNNLAB_AUTO_TIMING=0``, the fused kernel stays first,
+  bit-identical to ``torch.nn``.
 - Explicit BPTT is kept only if it is at least ``MARGIN`` faster: where the two are level, the
   fused kernel's exact equality with ``torch.nn`` is worth more.
 

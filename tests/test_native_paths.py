@@ -155,6 +155,8 @@ def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
         assert set(seconds) == {"fused", "bptt"} and path in seconds
     layer(x)
     assert len(path_choice.decisions()) == 2  # cached, not timed again
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # explicit BPTT would be the step loop there
+        assert Recurrent("gru", 8, 64).resolved_path(64, 16) == "fused"
     monkeypatch.setenv("RNNLAB_AUTO_TIMING", "0")
     assert Recurrent("gru", 8, 64).resolved_path(64, 16) == "fused"
     path_choice.forget()
