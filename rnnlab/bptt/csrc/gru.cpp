@@ -33,12 +33,14 @@ void forward_step(const float* u, const float* y, const float* bn, const float* 
 }
 
 // g = d_out + rec + carry is the total dL/dh_t (rec = the previous step's d_rec @ W_hh, carry =
-// its g z); writes dh_t, d_rec = [dR, dZ, dY_n], dN, and the new carry g z in place.
+// its g z); writes dh_t, d_rec = [dR, dZ, dY_n] (for W_hh), d_u = [dR, dZ, dN] (for the input
+// side) and the new carry g z in place.
 void backward_step(const float* d_out, const float* rec, const float* a, const float* yn, const float* hp,
-                   float* carry, float* dh_t, float* d_rec, float* d_n, int64_t b0, int64_t B, int64_t H) {
+                   float* carry, float* dh_t, float* d_rec, float* d_u, int64_t b0, int64_t B, int64_t H) {
   for (int64_t b = b0; b < B; ++b) {
     const float* ab = a + b * 3 * H;
     float* db = d_rec + b * 3 * H;
+    float* du = d_u + b * 3 * H;
     const int64_t o = b * H;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
@@ -46,11 +48,12 @@ void backward_step(const float* d_out, const float* rec, const float* a, const f
       const float g = d_out[k] + rec[k] + carry[k];
       const float r = ab[j], z = ab[H + j], n = ab[2 * H + j];
       const float dn = g * (1.f - z) * (1.f - n * n);
+      const float dr = dn * yn[k] * r * (1.f - r), dz = g * (hp[k] - n) * z * (1.f - z);
       dh_t[k] = g;
-      d_n[k] = dn;
-      db[j] = dn * yn[k] * r * (1.f - r);
-      db[H + j] = g * (hp[k] - n) * z * (1.f - z);
+      db[j] = du[j] = dr;
+      db[H + j] = du[H + j] = dz;
       db[2 * H + j] = dn * r;
+      du[2 * H + j] = dn;
       carry[k] = g * z;
     }
   }
@@ -89,11 +92,11 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h
   check_float(h0, "h0");
   at::NoGradGuard no_grad;
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sg = B * 3 * H, sh = B * H;
-  auto d_rec = at::empty_like(acts), d_n = at::empty_like(hs), dh = at::empty_like(hs);
+  auto d_rec = at::empty_like(acts), d_u = at::empty_like(acts), dh = at::empty_like(hs);
   auto carry = at::zeros_like(h0);
   const float *DO = d_hs.data_ptr<float>(), *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>();
   const float *HS = hs.data_ptr<float>(), *H0 = h0.data_ptr<float>();
-  float *DR = d_rec.data_ptr<float>(), *DN = d_n.data_ptr<float>(), *DH = dh.data_ptr<float>();
+  float *DR = d_rec.data_ptr<float>(), *DU = d_u.data_ptr<float>(), *DH = dh.data_ptr<float>();
   float* C = carry.data_ptr<float>();
   const Product rec_t{w_hh_t, packed_t, B};
   at::Tensor rec = at::zeros_like(h0);
@@ -101,9 +104,9 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h
     const float* hp = t > 0 ? HS + (t - 1) * sh : H0;
     over_rows(B, H, [&](int64_t b0, int64_t b1) {
       backward_step(DO + t * sh, rec.data_ptr<float>(), A + t * sg, YN + t * sh, hp, C, DH + t * sh, DR + t * sg,
-                    DN + t * sh, b0, b1, H);
+                    DU + t * sg, b0, b1, H);
     });
     rec = rec_t(d_rec.select(0, t));
   }
-  return {d_rec, d_n, dh, rec.add_(carry)};  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
+  return {d_rec, d_u, dh, rec.add_(carry)};  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
 }
