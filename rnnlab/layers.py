@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab import checks, path_choice
 from rnnlab import dropout as dropouts
-from rnnlab.bptt import GradientFlow, has_bptt, native, run_sequence
+from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
 from rnnlab.engine import padded_lengths, unroll
@@ -131,39 +131,8 @@ class Recurrent(nn.Module):
             return paths[0]
         if steps is None or batch_size is None:
             return self._auto_choice or paths[0]
-        self._auto_choice = self._timed_choice(steps, batch_size)
+        self._auto_choice = path_choice.fused_or_bptt(self, steps, batch_size)
         return self._auto_choice
-
-    def _timed_choice(self, steps: int, batch: int) -> str:
-        """``"fused"`` or ``"bptt"`` for this shape: measured where that is worth it, else fused."""
-        weight = self.layers[0].weight_hh
-        gate_units = weight.shape[0] * len(self.layers)  # G*H per layer and direction
-        if not path_choice.worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
-            return "fused"
-        if torch.compiler.is_compiling() or torch.is_autocast_enabled(weight.device.type) or _distributed():
-            return "fused"  # not traceable; the step loop under autocast; ranks could choose apart
-        params = [p for p in self.parameters() if p.requires_grad]
-        grad = torch.is_grad_enabled() and bool(params)
-        T = min(steps, path_choice.MEASURE_STEPS)
-        cell = self.layers[0]
-        key = (type(cell).__name__, cell.extra_repr(), self.num_layers, self.bidirectional, path_choice.bucket(batch),
-               path_choice.bucket(T), weight.dtype, str(weight.device), torch.get_num_threads(), grad)  # fmt: skip
-        x = torch.rand(T, batch, self.input_size, generator=torch.Generator().manual_seed(0)).to(weight)  # (T, B, D)
-        state = self.init_state(batch, weight.device, weight.dtype)
-
-        def call(path: str):
-            def once() -> None:
-                with torch.set_grad_enabled(grad):
-                    if path == "fused":
-                        out = run_fused(self.fused_mode, x, state, *self._fused_args(), False)[0]
-                    else:
-                        out = self._forward_steps(x, state, None, "bptt")[0]
-                    if grad:
-                        torch.autograd.grad(out.sum(), params)
-
-            return once
-
-        return path_choice.choose(key, {"fused": call("fused"), "bptt": call("bptt")})
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:
         """The cell of ``layer`` (0-based) and ``direction`` (1 = backward)."""
@@ -360,10 +329,6 @@ class Recurrent(nn.Module):
         if self.batch_first:
             extra += ", batch_first=True"
         return extra
-
-
-def _distributed() -> bool:
-    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def _as_tuple(hx: State | Tensor) -> State:

@@ -37,6 +37,9 @@ from collections.abc import Callable, Hashable
 
 import torch
 
+from rnnlab.bptt import native
+from rnnlab.fused import run_fused
+
 BUDGET_S = 0.3  # rough cap on one measurement, reached after the second round at most
 MEASURE_STEPS = 32  # steps timed at most: per-step costs settle well before
 MIN_WORK = 1 << 14  # steps * batch * gate units below which the choice is not worth timing
@@ -63,15 +66,17 @@ def worth_timing(steps: int, batch: int, gate_units: int, dtype: torch.dtype, de
     return enabled() and dtype == torch.float32 and device.type == "cpu" and steps * batch * gate_units >= MIN_WORK
 
 
-def choose(key: Hashable, runs: dict[str, Callable[[], None]]) -> str:
-    """The fastest of ``runs`` (path name -> one call) for ``key``, timed on first ask and cached.
+def choose(key: Hashable, make_runs: Callable[[], dict[str, Callable[[], None]]]) -> str:
+    """The fastest path for ``key``, timed on first ask and cached; later asks cost a lookup.
 
-    The first entry of ``runs`` is the default: another wins only when it takes at most
-    ``MARGIN`` of its time. Timings are the minimum over rounds, the paths taking turns, so that
-    a burst of other work on a busy machine slows both rather than one.
+    ``make_runs()`` (called on the first ask only) gives path name -> one call. Its first entry
+    is the default: another wins only when it takes at most ``MARGIN`` of its time. Timings are
+    the minimum over rounds, the paths taking turns, so that a burst of other work on a busy
+    machine slows both rather than one.
     """
     if key in _choices:
         return _choices[key]
+    runs = make_runs()
     names = list(runs)
     best: dict[str, float] = {}
     with torch.random.fork_rng(devices=[]):
@@ -89,6 +94,48 @@ def choose(key: Hashable, runs: dict[str, Callable[[], None]]) -> str:
     choice = fastest if best[fastest] <= MARGIN * best[default] else default
     _choices[key], _timings[key] = choice, best
     return choice
+
+
+def fused_or_bptt(layer, steps: int, batch: int) -> str:
+    """``"fused"`` or ``"bptt"`` for a :class:`rnnlab.layers.Recurrent` on ``steps x batch``:
+    measured (once per key) where that is worth it, else the fused kernel."""
+    weight = layer.layers[0].weight_hh
+    gate_units = weight.shape[0] * len(layer.layers)  # G*H per layer and direction
+    if not worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
+        return "fused"
+    if torch.compiler.is_compiling() or torch.is_autocast_enabled(weight.device.type) or _distributed():
+        return "fused"  # not traceable; the step loop under autocast; ranks could choose apart
+    params = [p for p in layer.parameters() if p.requires_grad]
+    grad = torch.is_grad_enabled() and bool(params)
+    T = min(steps, MEASURE_STEPS)
+    cell = layer.layers[0]
+    key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
+           weight.dtype, str(weight.device), torch.get_num_threads(), grad)  # fmt: skip
+
+    def runs() -> dict[str, Callable[[], None]]:
+        made_up = torch.Generator().manual_seed(0)
+        x = torch.rand(T, batch, layer.input_size, generator=made_up).to(weight)  # (T, B, D)
+        state = layer.init_state(batch, weight.device, weight.dtype)
+
+        def call(path: str) -> Callable[[], None]:
+            def once() -> None:
+                with torch.set_grad_enabled(grad):
+                    if path == "fused":
+                        out = run_fused(layer.fused_mode, x, state, *layer._fused_args(), False)[0]
+                    else:
+                        out = layer._forward_steps(x, state, None, "bptt")[0]
+                    if grad:
+                        torch.autograd.grad(out.sum(), params)
+
+            return once
+
+        return {"fused": call("fused"), "bptt": call("bptt")}
+
+    return choose(key, runs)
+
+
+def _distributed() -> bool:
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
 def decisions() -> dict[Hashable, tuple[str, dict[str, float]]]:
