@@ -12,6 +12,7 @@ import sys
 from rnnlab.commands import (
     agree,
     bench,
+    build,
     caption,
     compare,
     diagnose,
@@ -42,7 +43,7 @@ COMMANDS = (
     *(score, agree),
     *(predict, tag, translate, caption, tree),
     *(diagnose, units, visualize, serve),
-    *(surface, task, compare, bench, search),
+    *(surface, task, compare, bench, build, search),
 )
 
 

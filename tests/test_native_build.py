@@ -131,3 +131,42 @@ def test_a_first_build_is_not_paid_from_the_time_budget(tmp_path, monkeypatch):
     summary = Trainer(task, tmp_path / "run", OptimConfig(batch_size=4), run).run()
     # built inside the budget, the first step would take the whole of it (a tiny step takes milliseconds)
     assert len(builds) == 1 and summary["steps"] >= 2
+
+
+def test_rnnlab_build_builds_once_and_check_tells(fake_build, monkeypatch, capsys):
+    from rnnlab.cli import main
+
+    monkeypatch.setattr(native, "_built", [])
+    assert main(["build", "--check"]) == 1  # nothing built yet, and --check builds nothing
+    assert "not built" in capsys.readouterr().out and not fake_build
+    assert main(["build"]) == 0
+    assert "ready in" in capsys.readouterr().out and len(fake_build) == 1
+    assert main(["build", "--check"]) == 0 and "ready in" in capsys.readouterr().out
+    assert main(["build"]) == 0 and len(fake_build) == 1  # built: not again
+
+
+def test_rnnlab_build_says_in_one_line_why_it_failed(tmp_path, monkeypatch, capsys):
+    from rnnlab.cli import main
+
+    monkeypatch.setenv("RNNLAB_BUILD_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(native, "cpu_flags", lambda: ["-O3"])
+    monkeypatch.setattr(native, "_built", [])
+
+    def broken(**kwargs):
+        raise RuntimeError("c++: command not found\nmore lines")
+
+    import torch.utils.cpp_extension
+
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", broken)
+    assert main(["build"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("rnnlab: the compiled loops could not be built") and "c++: command not found" in err[-1]
+    assert not list((tmp_path / "cache").glob("native-*/done"))
+
+
+def test_rnnlab_build_where_the_loops_do_not_apply(monkeypatch, capsys):
+    from rnnlab.cli import main
+
+    monkeypatch.setattr(native, "enabled", False)
+    assert main(["build"]) == 0 and "RNNLAB_NATIVE=0" in capsys.readouterr().out
+    assert main(["build", "--check"]) == 0

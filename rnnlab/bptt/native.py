@@ -3,7 +3,7 @@
 They do what the Python loops of :mod:`rnnlab.bptt` do, with one fused pass per step for all the
 element-wise work, for float32 on CPUs with AVX2. They are compiled with the machine's C++ compiler
 (``torch.utils.cpp_extension``, about a minute, once per source version) into ``~/.cache/rnnlab``
-(or ``$RNNLAB_BUILD_DIR``): by ``make`` right after installing (``python -m rnnlab.bptt.build``),
+(or ``$RNNLAB_BUILD_DIR``): by ``make`` right after installing (``rnnlab build``),
 by the trainers before their time budget starts, or else on first use. Where that cannot be done,
 or with ``RNNLAB_NATIVE=0``, the pure-PyTorch loops run instead: same results, slower.
 
