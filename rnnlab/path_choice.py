@@ -20,6 +20,8 @@ the faster one for the rest of the process.
   BPTT is the step loop) or ``torch.distributed`` (each rank would time, and might choose, on
   its own). Everywhere else, and with ``RNNLAB_AUTO_TIMING=0``, the fused kernel stays first,
   bit-identical to ``torch.nn``.
+- The seconds spent timing are counted (:func:`spent`, wall and CPU), and the trainers leave them
+  out of their time budget, as they do a first build of the compiled loops.
 - Explicit BPTT is kept only if it is at least ``MARGIN`` faster: where the two are level, the
   fused kernel's exact equality with ``torch.nn`` is worth more.
 
@@ -49,6 +51,7 @@ DECISIVE = 1.25  # after 2 rounds, a gap this wide ends the timing early
 
 _choices: dict[Hashable, str] = {}
 _timings: dict[Hashable, dict[str, float]] = {}
+_spent = {"wall": 0.0, "cpu": 0.0}  # seconds spent timing paths in this process, by clock
 
 
 def enabled() -> bool:
@@ -76,7 +79,18 @@ def choose(key: Hashable, make_runs: Callable[[], dict[str, Callable[[], None]]]
     """
     if key in _choices:
         return _choices[key]
-    runs = make_runs()
+    wall0, cpu0 = time.monotonic(), time.process_time()
+    try:
+        choice, best = _measure(make_runs())
+    finally:
+        _spent["wall"] += time.monotonic() - wall0
+        _spent["cpu"] += time.process_time() - cpu0
+    _choices[key], _timings[key] = choice, best
+    return choice
+
+
+def _measure(runs: dict[str, Callable[[], None]]) -> tuple[str, dict[str, float]]:
+    """The chosen path and the best time of each (see :func:`choose`)."""
     names = list(runs)
     best: dict[str, float] = {}
     with torch.random.fork_rng(devices=[]):
@@ -91,9 +105,13 @@ def choose(key: Hashable, make_runs: Callable[[], dict[str, Callable[[], None]]]
                 break
     default = names[0]
     fastest = min(names, key=best.__getitem__)
-    choice = fastest if best[fastest] <= MARGIN * best[default] else default
-    _choices[key], _timings[key] = choice, best
-    return choice
+    return (fastest if best[fastest] <= MARGIN * best[default] else default), best
+
+
+def spent(clock: str = "wall") -> float:
+    """Seconds this process has spent timing paths, on the ``"wall"`` or ``"cpu"`` (process
+    time) clock: the trainers leave them out of their time budget."""
+    return _spent[clock]
 
 
 def fused_or_bptt(layer, steps: int, batch: int) -> str:
