@@ -20,7 +20,8 @@ optimizer and the state carried from chunk to chunk in float32. Three measuremen
 
 The figures measured here (Xeon with AMX, one thread) are in ``FIGURES`` below, printed by
 ``bf16_training.py figures``: bf16 took 2.3 to 2.7 times less time per step and its validation loss
-stayed with fp32's at equal steps, so ``rnnlab train`` offers ``--precision bf16``.
+stayed with fp32's at equal steps, so ``rnnlab train`` offers ``--precision bf16`` (LSTM models:
+GRU and RNN gain nothing, their fused kernels on the CPU are not oneDNN's).
 """
 
 from __future__ import annotations
@@ -58,9 +59,15 @@ One training step (forward, loss, backward, Adam), ms
   1x256      47.2       52.0       81.3        20.7        75.4
   2x256     102.8      104.7      183.7        41.9       169.8
   1x512     159.2      151.1      203.6        55.7       156.5
-bf16 on the fused kernel (oneDNN's bf16 LSTM) takes 2.3 to 2.7 times less time than the faster
-fp32 path. Under autocast explicit BPTT gives way to the step loop: 1.5 times slower than fp32
-explicit BPTT at 1x256, and 3.6 times slower than bf16 on the fused kernel.
+  gru 1x256   72.6       50.5        87.3        59.9        87.5
+  gru 1x512  211.1      145.2       231.4       162.9       205.5
+  rnn 1x256   28.7       23.2        39.8        25.4        46.3
+  rnn 1x512   74.5       57.1        86.8        52.9        77.6   (rnn-tanh)
+For the LSTM, bf16 on the fused kernel (oneDNN's bf16 LSTM) takes 2.3 to 2.7 times less time
+than the faster fp32 path. PyTorch's fused GRU and RNN on the CPU are not oneDNN's: in bf16 they
+are slower than fp32 explicit BPTT (but the RNN at 512, by 7 %), so --precision bf16 is offered
+to LSTM models only. Under autocast explicit BPTT gives way to the step loop: 1.5 times slower
+than fp32 explicit BPTT for the LSTM at 1x256, and 3.6 times slower than bf16 on the fused kernel.
 
 The default Shakespeare model (lstm 1x256, batch 32, 64 steps, Adam 5e-3 cosine to 0 over 3000
 steps, seed 1234), trained by rnnlab train --precision fp32 / bf16, one thread, --clock cpu:
@@ -157,11 +164,12 @@ def run_gemm(args) -> None:
         )
 
 
-def language_model(layers: int, hidden: int, path: str):
+def language_model(cell: str, layers: int, hidden: int, path: str):
     from rnnlab.models.language_model import LanguageModel, ModelConfig
 
     torch.manual_seed(0)
-    model = LanguageModel(ModelConfig(vocab_size=V, hidden_size=hidden, num_layers=layers, embedding_size=E))
+    config = ModelConfig(vocab_size=V, cell=cell, hidden_size=hidden, num_layers=layers, embedding_size=E)
+    model = LanguageModel(config)
     model.rnn.path = path
     return model
 
@@ -189,12 +197,17 @@ def training_step(model, precision: str):
 
 
 def run_step(args) -> None:
-    print(f"one training step (batch {B}, {T} steps, Adam), median ms of {args.rounds} rounds; threads {args.threads}")
+    print(
+        f"one training step of a {args.cell} model (batch {B}, {T} steps, Adam), median CPU ms of "
+        f"{args.rounds} rounds; threads {args.threads}"
+    )
     variants = [("fp32", "fused"), ("fp32", "bptt"), ("fp32", "steps"), ("bf16", "fused"), ("bf16", "bptt")]
     print(f"{'model':<8}" + "".join(f"{p + ' ' + path:>13}" for p, path in variants))
     for spec in args.models.split(","):
         layers, hidden = (int(v) for v in spec.split("x"))
-        runs = {f"{p} {path}": training_step(language_model(layers, hidden, path), p) for p, path in variants}
+        runs = {
+            f"{p} {path}": training_step(language_model(args.cell, layers, hidden, path), p) for p, path in variants
+        }
         for fn in runs.values():  # warm-up: the compiled loops, oneDNN's primitives
             fn()
         ms = {k: v * 1e3 for k, v in medians(runs, args.rounds, target_s=0.0).items()}
@@ -251,7 +264,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=("gemm", "step", "curve", "figures"))
     parser.add_argument("--hidden", default="256,512")
-    parser.add_argument("--models", default="1x256,2x256,1x512")
+    parser.add_argument("--models", default="1x256,2x256,1x512", help="step: LAYERSxHIDDEN, ...")
+    parser.add_argument("--cell", default="lstm", help="step: lstm, gru, rnn-tanh")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=3000, help="curve: steps of each run")

@@ -101,7 +101,7 @@ class RunConfig:
         default="fp32",
         metadata={
             "help": "fp32; or bf16: mixed precision, bfloat16 matrix products with float32 weights and state, "
-            "for language models on CPUs with AVX-512 BF16 or AMX (see rnnlab.train.precision)"
+            "for LSTM language models on CPUs with AVX-512 BF16 or AMX (see rnnlab.train.precision)"
         },
     )
     seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
