@@ -3,9 +3,11 @@
 A step's forward pass and loss run under ``torch.autocast("cpu", dtype=torch.bfloat16)``: the
 matrix products (the input and readout layers, and oneDNN's fused recurrent kernel) take their
 operands in bfloat16 and accumulate in float32; the master weights, their gradients, the optimizer,
-the loss and everything element-wise outside the kernel stay float32. The state a recurrent layer
-hands on (to the next chunk of a language model) is made float32 again as it leaves the layer, so
-bfloat16 never accumulates from chunk to chunk. Evaluation, sampling and the steps that record
+the loss and everything element-wise outside the kernel stay float32. Inside the kernel oneDNN
+keeps ``h`` and ``c`` in bfloat16 from step to step (8 bits of mantissa: an update to ``c`` below
+about 1/256 of it is lost; a cell that must count over hundreds of steps could suffer, the
+character model did not). The state a layer hands on to the next chunk is made float32 again as
+it leaves the layer, and is saved so in checkpoints. Evaluation, sampling and the steps that record
 the gradient's flow through time (``--telemetry-every``: the explicit-BPTT path that reports
 ``dL/dh_t`` runs in float32 only) stay in float32.
 
