@@ -222,6 +222,7 @@ def train(out: Path, precision: str, args) -> None:
 
     flags = ["--max-steps", str(args.steps), "--time-budget", "", "--eval-every", str(args.eval_every)]
     flags += ["--threads", str(args.threads), "--clock", "cpu", "--sample-chars", "0", "--seed", str(args.seed)]
+    flags += ["--num-layers", str(args.layers), "--telemetry-every", "0"]
     if cli(["train", *flags, "--precision", precision, "--out", str(out), "--force"]):
         raise SystemExit(f"the {precision} run failed")
 
@@ -273,6 +274,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="curve: steps of each run")
     parser.add_argument("--eval-every", type=int, default=250, help="curve: steps between evaluations")
     parser.add_argument("--seed", type=int, default=1234, help="curve: the seed of both runs")
+    parser.add_argument("--layers", type=int, default=1, help="curve: LSTM layers of the model")
     parser.add_argument("--out", default="runs/bf16-curve", help="curve: where the two runs go (OUT/fp32, OUT/bf16)")
     parser.add_argument("--compare-only", action="store_true", help="curve: compare the runs already in OUT")
     args = parser.parse_args()

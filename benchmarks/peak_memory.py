@@ -28,7 +28,8 @@ to the peak after the step, but the peak itself is the same memory.)
 A configuration is ``CELL:BxTxIxH`` (one layer of ``lstm``, ``gru`` or ``rnn-tanh`` on random
 input, loss the sum of its outputs) or ``lm:LxH`` (the character language model of ``rnnlab
 train``: embedding 64, ``L`` layers of ``H`` LSTM units, vocabulary 78, batch 32, 64 steps,
-cross-entropy).
+cross-entropy); for these, the implementation ``bf16`` is the fused kernel under ``rnnlab train
+--precision bf16``'s mixed precision.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
@@ -53,10 +55,11 @@ CONFIGS = [
     "lm:1x256",
     "lm:2x256",
 ]
-IMPLS = ("torch.nn", "fused", "bptt", "auto")
+IMPLS = ("torch.nn", "fused", "bptt", "auto", "bf16")  # bf16: language models only
 TWINS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn-tanh": torch.nn.RNN}
 LM_BATCH, LM_STEPS, LM_EMBEDDING, LM_VOCAB = 32, 64, 64, 78
 MIB = 1 << 20
+FIGURES = ("held_mib", "peak_mib", "saved_mib", "touched_mib")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
@@ -117,6 +120,7 @@ def build(config: str, impl: str):
     """``(module, input, loss_fn)`` of a configuration on an implementation."""
     from rnnlab import Recurrent
     from rnnlab.models.language_model import LanguageModel, ModelConfig, loss_of
+    from rnnlab.train.precision import autocast
 
     torch.manual_seed(0)
     kind, shape = config.split(":")
@@ -127,9 +131,15 @@ def build(config: str, impl: str):
         if impl == "torch.nn":  # the same model around torch.nn.LSTM (it takes a state of None alike)
             model.rnn = torch.nn.LSTM(LM_EMBEDDING, hidden, layers)
         else:
-            model.rnn.path = impl
+            model.rnn.path = "fused" if impl == "bf16" else impl
         ids = torch.randint(0, LM_VOCAB, (LM_STEPS + 1, LM_BATCH))
-        return model, ids, lambda m, ids: loss_of(m(ids[:-1])[0], ids[1:])
+        how = "bf16" if impl == "bf16" else "fp32"
+
+        def lm_loss(m, ids):
+            with autocast(m, how):
+                return loss_of(m(ids[:-1])[0], ids[1:])
+
+        return model, ids, lm_loss
     B, T, I, H = (int(v) for v in shape.split("x"))
     model = TWINS[kind](I, H) if impl == "torch.nn" else Recurrent(kind, I, H, path=impl)
     return model, torch.randn(T, B, I), lambda m, x: m(x)[0].sum()
@@ -170,7 +180,9 @@ def measure(config: str, impl: str, threads: int) -> dict:
 
 def in_child(config: str, impl: str, threads: int) -> dict:
     cmd = [sys.executable, __file__, "--child", config, impl, "--threads", str(threads)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    root = str(Path(__file__).resolve().parents[1])  # this checkout's rnnlab, whichever one is installed
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (root, os.environ.get("PYTHONPATH"))))}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode:
         raise RuntimeError(f"{config} {impl}: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -189,27 +201,27 @@ def main() -> None:
         print(json.dumps(measure(*args.child, args.threads)))
         return
     print(f"one training step, MiB over the resident set before it; medians of {args.repeats} processes")
-    print(
-        f"{'config':<24}{'impl':<10}{'path':<7}{'held':>8}{'peak':>8}{'saved':>8}{'touched':>8}{'peak/nn':>9}{'touched/nn':>11}"
-    )
+    print(f"{'config':<24}{'impl':<10}{'path':<9}{'held':>7}{'peak':>7}{'saved':>7}{'touched':>8}{'peak/nn':>8}")
     rows = []
     for config in args.configs.split(","):
         base = None
         for impl in args.impls.split(","):
+            if impl == "bf16" and not config.startswith("lm:"):
+                continue
             runs = [in_child(config, impl, args.threads) for _ in range(args.repeats)]
-            row = {**runs[0], **{k: statistics.median(r[k] for r in runs) for k in ("held_mib", "peak_mib")}}
-            base = row if impl == "torch.nn" else base
-            ratio = (
-                f"{row['peak_mib'] / base['peak_mib']:9.2f}{row['touched_mib'] / base['touched_mib']:9.2f}"
-                if base
-                else ""
-            )
-            print(
-                f"{config:<24}{impl:<10}{row['path'] or '-':<7}{row['held_mib']:8.1f}{row['peak_mib']:8.1f}"
-                f"{row['saved_mib']:8.1f}{row['touched_mib']:8.1f}{ratio}",
-                flush=True,
-            )
-            rows.append(row)
+            for path in sorted({r["path"] for r in runs}):  # auto may choose apart in other processes
+                some = [r for r in runs if r["path"] == path]
+                row = {**some[0], **{k: statistics.median(r[k] for r in some) for k in FIGURES}}
+                base = row if impl == "torch.nn" else base
+                ratio = f"{row['peak_mib'] / base['peak_mib']:8.2f}" if base else ""
+                taken = path if len(some) == len(runs) else f"{path} {len(some)}/{len(runs)}"
+                print(
+                    f"{config:<24}{impl:<10}{taken:<9}"
+                    + "".join(f"{row[k]:{w}.1f}" for k, w in zip(FIGURES, (7, 7, 7, 8)))
+                    + ratio,
+                    flush=True,
+                )
+                rows.append(row)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
