@@ -21,7 +21,7 @@ LSTM keeps ``h`` and ``c`` in bfloat16 from step to step: with the forget gate a
     .venv/bin/python benchmarks/bf16_training.py curve [--steps 1500] [--out runs/bf16-curve]
 
 The figures measured here (Xeon with AMX, one thread) are in ``FIGURES`` below, printed by
-``bf16_training.py figures``: bf16 took 2.3 to 2.7 times less time per step and its validation loss
+``bf16_training.py figures``: bf16 took 2.1 to 2.7 times less time per step and its validation loss
 stayed with fp32's at equal steps, so ``rnnlab train`` offers ``--precision bf16`` (LSTM models:
 GRU and RNN gain nothing, their fused kernels on the CPU are not oneDNN's).
 """
@@ -65,11 +65,14 @@ One training step (forward, loss, backward, Adam), ms
   gru 1x512  211.1      145.2       231.4       162.9       205.5
   rnn 1x256   28.7       23.2        39.8        25.4        46.3
   rnn 1x512   74.5       57.1        86.8        52.9        77.6   (rnn-tanh)
-For the LSTM, bf16 on the fused kernel (oneDNN's bf16 LSTM) takes 2.3 to 2.7 times less time
-than the faster fp32 path. PyTorch's fused GRU and RNN on the CPU are not oneDNN's: in bf16 they
-are slower than fp32 explicit BPTT (but the RNN at 512, by 7 %), so --precision bf16 is offered
-to LSTM models only. Under autocast explicit BPTT gives way to the step loop: 1.5 times slower
-than fp32 explicit BPTT for the LSTM at 1x256, and 3.6 times slower than bf16 on the fused kernel.
+A second run of the LSTM rows: 49.9 53.7 96.9 22.5 91.3 / 108.5 114.5 221.1 45.5 206.0 / 161.8
+154.2 220.3 73.1 181.7; with 2 threads (CPU time of both, on a loaded machine) 1x256: fp32 bptt
+166.6, bf16 fused 73.1. For the LSTM, bf16 on the fused kernel (oneDNN's bf16 LSTM) takes 2.1 to
+2.7 times less time than the faster fp32 path. PyTorch's fused GRU and RNN on the CPU are not
+oneDNN's: in bf16 they are slower than fp32 explicit BPTT (but the RNN at 512, by 7 %), so
+--precision bf16 is offered to LSTM models only. Under autocast explicit BPTT gives way to the
+step loop: 1.5 times slower than fp32 explicit BPTT for the LSTM at 1x256, and 3.6 times slower
+than bf16 on the fused kernel.
 
 The default Shakespeare model (lstm 1x256, batch 32, 64 steps, Adam 5e-3 cosine to 0 over 3000
 steps, seed 1234), trained by rnnlab train --precision fp32 / bf16, one thread, --clock cpu:

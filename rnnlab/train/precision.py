@@ -13,7 +13,7 @@ the gradient's flow through time (``--telemetry-every``: the explicit-BPTT path 
 
 Where it helps: CPUs that multiply bfloat16 natively, with AVX-512 BF16 (Intel Xeon since Cooper
 Lake, AMD Zen 4 and later) or AMX (Intel Xeon since Sapphire Rapids). On a Xeon with AMX a step
-of the default character model took 2.3 times less time than on the faster float32 path, and the
+of the default character model took 2.2 to 2.3 times less time than on the faster float32 path, and the
 validation loss at equal steps stayed within 0.013 nats/char of float32's over 3000 steps
 (``benchmarks/bf16_training.py``). Elsewhere bfloat16 is emulated, slower than float32, so it is
 refused. It is offered to language models of LSTM cells with a forget gate: their fused kernel
