@@ -1,5 +1,7 @@
 """``--precision bf16``: mixed precision for language models, refused where it cannot help."""
 
+import json
+
 import pytest
 import torch
 
@@ -97,6 +99,9 @@ def test_a_bf16_run_learns_and_resumes_in_bf16(tmp_path):
     first = Trainer(task, tmp_path / "run", optim, run, Quiet()).run()
     assert first["final"]["val_loss"] < 2.0  # from ln(19) ~ 2.9 nats
     assert read_config(tmp_path / "run").sections["run"]["precision"] == "bf16"
+    profiles = [json.loads(line) for line in (tmp_path / "run" / "gradflow.jsonl").read_text().splitlines()]
+    assert [p["step"] for p in profiles] == [10, 20, 30]  # those steps ran in fp32, on explicit BPTT
+    assert all(len(p["norms"][0]) == 16 and min(p["norms"][0]) > 0 for p in profiles)
     again = resume(tmp_path / "run", {"max_steps": 40}, Quiet())
     assert again.cfg.precision == "bf16"
     assert again.run()["steps"] == 40

@@ -250,9 +250,8 @@ class Trainer:
         every = self.cfg.telemetry_every
         flow = GradientFlow() if every and (self.state.step + 1) % every == 0 else None
         self.task.model = self.replica  # the forward of DDP, which then averages the gradients
-        precision = self.cfg.precision if flow is None else "fp32"  # dL/dh_t is recorded in fp32 only
-        try:
-            with flow or contextlib.nullcontext(), autocast(self.model, precision):
+        try:  # the steps that record dL/dh_t run in fp32 (rnnlab.train.precision)
+            with flow or contextlib.nullcontext(), autocast(self.model, "fp32" if flow else self.cfg.precision):
                 objective, figures = self.task.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
