@@ -80,6 +80,7 @@ from rnnlab.tasks.seq2seq import Seq2SeqDataConfig
 from rnnlab.tasks.tag import TagConfig
 from rnnlab.tasks.tree import TreeDataConfig
 from rnnlab.train.options import TASK_DEFAULTS, OptimConfig, RunConfig, options
+from rnnlab.train.precision import check_precision
 from rnnlab.train.progress import Progress
 from rnnlab.train.trainer import Trainer
 
@@ -217,6 +218,7 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         optim, opts = options(args.task, given_fields(args, OptimConfig, RunConfig))
         optim.validate()
         opts.validate()
+        check_precision(opts.precision, args.task)  # before the data is read
         spec = data.data.split(",")[0] if args.task == "seq2seq" else data.data  # SOURCE,TARGET: the source's name
         name = run_name(spec)
         out = args.out or Path("runs") / (name if args.task == "lm" else f"{args.task}-{name}")

@@ -19,6 +19,7 @@ from rnnlab.configs import check_fields
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "cosine", "step", "plateau", "epoch")
 CLOCKS = ("wall", "cpu")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -96,6 +97,13 @@ class RunConfig:
         },
     )
     threads: int = field(default=0, metadata={"help": "CPU threads while training; 0 = PyTorch's choice"})
+    precision: str = field(
+        default="fp32",
+        metadata={
+            "help": "fp32; or bf16: mixed precision, bfloat16 matrix products with float32 weights and state, "
+            "for LSTM language models on CPUs with AVX-512 BF16 or AMX (see rnnlab.train.precision)"
+        },
+    )
     seed: int = field(default=1234, metadata={"help": "seed of every random stream"})
 
     def budget_seconds(self) -> float | None:
@@ -109,6 +117,7 @@ class RunConfig:
         checks.non_negative("max_epochs", self.max_epochs)
         checks.seed("seed", self.seed)
         checks.choice("clock", self.clock, CLOCKS)
+        checks.choice("precision", self.precision, PRECISIONS)
         if checks.non_negative("spike_factor", self.spike_factor) and self.spike_factor <= 1:
             checks.fail("spike_factor", "0 (off) or a factor above 1", self.spike_factor)
         if self.budget_seconds() is None and self.max_steps == 0 and self.max_epochs == 0:

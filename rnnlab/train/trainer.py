@@ -32,6 +32,7 @@ from rnnlab.train import distributed
 from rnnlab.train.guard import check_step, diverged_message
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
+from rnnlab.train.precision import autocast, check_precision
 from rnnlab.train.progress import Progress, format_seconds
 from rnnlab.train.signals import handled
 from rnnlab.train.state import TrainerState, Window, better, reached
@@ -92,6 +93,7 @@ class Trainer:
             raise ValueError(
                 f"batch_size: the task was built for {task.batch_size}, the options say {optim.batch_size}"
             )
+        check_precision(run.precision, task.kind, task.model)
         self.task, self.out, self.optim, self.cfg = task, Path(out), optim, run
         self.final_results = final_results
         self.world = distributed.current()  # rank 0 alone writes the run's files
@@ -259,8 +261,8 @@ class Trainer:
         every = self.cfg.telemetry_every
         flow = GradientFlow() if every and (self.state.step + 1) % every == 0 else None
         self.task.model = self.replica  # the forward of DDP, which then averages the gradients
-        try:
-            with flow or contextlib.nullcontext():
+        try:  # the steps that record dL/dh_t run in fp32 (rnnlab.train.precision)
+            with flow or contextlib.nullcontext(), autocast(self.model, "fp32" if flow else self.cfg.precision):
                 objective, figures = self.task.loss(batch)
             self.optimizer.zero_grad(set_to_none=True)
             objective.backward()
