@@ -6,7 +6,7 @@ import pytest
 
 from rnnlab import path_choice
 from rnnlab.bptt import native
-from rnnlab.train.trainer import budget_clock
+from rnnlab.train.clock import budget_clock
 
 
 def test_the_timing_of_paths_is_counted_apart(monkeypatch):

@@ -15,13 +15,11 @@ import contextlib
 import math
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-from rnnlab import path_choice
 from rnnlab.bptt import GradientFlow, prepare_for
 from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
 from rnnlab.fileio import append_jsonl, atomic_write_json
@@ -29,6 +27,7 @@ from rnnlab.models.language_model import count_parameters
 from rnnlab.rundir import claim_run_dir, lock_run_dir, release_run_dir, releasing_on_error
 from rnnlab.runs import BEST, LAST, METRICS, RESULTS, RUN_FILES, SAMPLES, records_until, truncate_records, write_config
 from rnnlab.train import distributed
+from rnnlab.train.clock import budget_clock
 from rnnlab.train.guard import check_step, diverged_message
 from rnnlab.train.optim import clip_and_report, learning_rate, make_optimizer
 from rnnlab.train.options import OptimConfig, RunConfig
@@ -40,17 +39,6 @@ from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
 
 HINT = "use --resume {out} to continue it or --force to replace it"
-#: what the time budget and ``elapsed_s`` count (``--clock``)
-CLOCK_FUNCTIONS = {"wall": time.monotonic, "cpu": time.process_time}
-
-
-def budget_clock(name: str) -> Callable[[], float]:
-    """The clock a time budget is counted on: ``name``'s, less the time spent choosing paths
-    (``path="auto"`` times its candidates at a shape's first call), which no budget pays."""
-    clock = CLOCK_FUNCTIONS[name]
-    return lambda: clock() - path_choice.spent(name)
-
-
 WEIGHTS = "the weights are not finite"  # after a step with a finite gradient (a huge learning rate)
 
 
