@@ -393,6 +393,7 @@ class Trainer:
         limits = [f"budget {c.time_budget}" if c.budget_seconds() else "no time budget"]
         limits += [f"at most {c.max_steps} steps"] if c.max_steps else []
         limits += [f"at most {c.max_epochs:g} epochs"] if c.max_epochs else []
+        limits += ["bf16 matrix products"] if c.precision == "bf16" else []
         return (
             f"{self.task.describe()}\n"
             f"batch {o.batch_size}, {o.optimizer} lr {o.lr:g} ({o.schedule}), clip {o.clip_norm:g}; "
