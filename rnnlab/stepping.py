@@ -1,0 +1,102 @@
+"""One step of a whole language model per call: the path of sampling, one token at a time.
+
+Run through its modules, one step of a model at batch 1 is a dozen PyTorch calls from Python
+(embedding, each layer's kernel, the readout), each with its checks and allocations, for very
+little arithmetic. :class:`Stepper` prepares the weights once instead and then makes one
+compiled call per step (``stack_step`` in ``csrc/infer.cpp``) for every layer and the readout:
+
+- the first layer's input side is looked up, not computed: ``embedding(id) @ W_ih^T + b`` is
+  tabled for every id of the vocabulary once (one GEMM), and a step reads one row;
+- the states of all layers live in one ``(B, L, H)`` buffer updated in place;
+- each layer above reads the one below's new ``h`` where it lies.
+
+The arithmetic is that of the cells (``rnnlab.bptt.infer.step``), so the logits are those of
+``model(ids, state)`` to float rounding. Elsewhere than float32 on the CPU the same loop runs in
+PyTorch operations.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rnnlab.bptt import infer, native
+from rnnlab.cells.base import State
+from rnnlab.models.language_model import LanguageModel
+
+
+def _input_weights(cell) -> tuple[Tensor, Tensor]:
+    """``W_ih`` and the biases that add to the input side (zeros where the cell has none)."""
+    probe = cell.weight_ih.new_zeros(1, 1, cell.input_size)
+    bias = infer.input_side(cell, probe)[0][0, 0]  # (G*H,) the projection of zero is the bias
+    return cell.weight_ih.detach().contiguous(), bias.detach().contiguous()
+
+
+class Stepper:
+    """A language model's next-token logits, one step at a time, with the state carried inside.
+
+    Args:
+        model: a :class:`rnnlab.models.language_model.LanguageModel` whose layers are standard
+            cells in one direction (see :meth:`fits`), in evaluation mode.
+        state: the state to start from, as ``model(ids, state)`` takes and returns it.
+        batch_size: sequences stepped together (used when ``state`` is ``None``).
+
+    The weights are read once, when the stepper is made: make a new one after changing them.
+    """
+
+    @staticmethod
+    def fits(model: LanguageModel) -> bool:
+        """Whether ``model`` can be stepped here: standard cells, one direction, no dropout acting."""
+        if not isinstance(model, LanguageModel) or model.training or model.rnn.bidirectional:
+            return False
+        return all(infer.kind_of(c) is not None for c in model.rnn.layers)
+
+    @torch.no_grad()
+    def __init__(self, model: LanguageModel, state: State | None = None, batch_size: int = 1) -> None:
+        if not self.fits(model):
+            raise ValueError("Stepper: the model needs standard cells in one direction, in evaluation mode")
+        cells = list(model.rnn.layers)
+        self.kind = infer.kind_of(cells[0])
+        V = model.config.vocab_size
+        embedded = model.embed(torch.arange(V, device=model.readout.weight.device)).unsqueeze(0)  # (1, V, E)
+        self.table = infer.input_side(cells[0], embedded)[0][0].contiguous()  # (V, G*H)
+        above = [_input_weights(c) for c in cells[1:]]
+        self.w_ih = [w for w, _ in above]
+        self.b_ih = [b for _, b in above]
+        self.w_hh = [c.weight_hh.detach().contiguous() for c in cells]
+        b_hn = [infer.input_side(c, self.table.new_zeros(1, 1, c.input_size))[1] for c in cells]
+        self.b_hn = [b.detach().contiguous() for b in b_hn] if self.kind == infer.GRU else []
+        self.w_out = model.readout.weight.detach().contiguous()
+        self.b_out = model.readout.bias.detach() if model.readout.bias is not None else None
+        if state is None:
+            state = model.init_state(batch_size)
+        own = [s.transpose(0, 1).clone(memory_format=torch.contiguous_format) for s in state]  # (B, L, H)
+        self.hs, self.cs = own[0], own[1] if len(own) > 1 else None
+        self.compiled = native.loops(self.table)
+
+    @property
+    def state(self) -> State:
+        """The current state, as ``model(ids, state)`` takes and returns it: ``(L, B, H)`` each."""
+        parts = (self.hs,) if self.cs is None else (self.hs, self.cs)
+        return tuple(s.transpose(0, 1).contiguous() for s in parts)
+
+    @torch.no_grad()
+    def __call__(self, ids: Tensor) -> Tensor:
+        """Read ``ids (B,)``; the logits ``(B, V)`` for the next token."""
+        if self.compiled is not None:
+            return self.compiled.stack_step(
+                self.kind, self.table, ids, self.hs, self.cs, self.w_ih, self.b_ih, self.w_hh, self.b_hn, self.w_out,
+                self.b_out,
+            )  # fmt: skip
+        u = self.table.index_select(0, ids)  # (B, G*H)
+        for layer, w_hh in enumerate(self.w_hh):
+            if layer > 0:
+                u = torch.addmm(self.b_ih[layer - 1], self.hs[:, layer - 1], self.w_ih[layer - 1].t())
+            h, c = self.hs[:, layer], self.cs[:, layer] if self.cs is not None else None
+            b_hn = self.b_hn[layer] if self.b_hn else None
+            h_next, c_next = infer.step(self.kind, u, h @ w_hh.t(), h, c, b_hn)
+            h.copy_(h_next)
+            if c is not None:
+                c.copy_(c_next)
+        last = self.hs[:, -1]
+        return last @ self.w_out.t() if self.b_out is None else torch.addmm(self.b_out, last, self.w_out.t())
