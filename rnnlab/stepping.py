@@ -6,7 +6,8 @@ little arithmetic. :class:`Stepper` prepares the weights once instead and then m
 compiled call per step (``stack_step`` in ``csrc/infer.cpp``) for every layer and the readout:
 
 - the first layer's input side is looked up, not computed: ``embedding(id) @ W_ih^T + b`` is
-  tabled for every id of the vocabulary once (one GEMM), and a step reads one row;
+  tabled for every id of the vocabulary once (one GEMM), and a step reads one row (for
+  vocabularies too large to table, ``TABLE_LIMIT``, it is computed for the step's ids);
 - the states of all layers live in one ``(B, L, H)`` buffer updated in place;
 - each layer above reads the one below's new ``h`` where it lies.
 
@@ -23,6 +24,8 @@ from torch import Tensor
 from rnnlab.bptt import infer, native
 from rnnlab.cells.base import State
 from rnnlab.models.language_model import LanguageModel
+
+TABLE_LIMIT = 1 << 24  # entries (64 MiB of float32) up to which the first layer's input side is tabled
 
 
 def _input_weights(cell) -> tuple[Tensor, Tensor]:
@@ -57,14 +60,17 @@ class Stepper:
             raise ValueError("Stepper: the model needs standard cells in one direction, in evaluation mode")
         cells = list(model.rnn.layers)
         self.kind = infer.kind_of(cells[0])
-        V = model.config.vocab_size
-        embedded = model.embed(torch.arange(V, device=model.readout.weight.device)).unsqueeze(0)  # (1, V, E)
-        self.table = infer.input_side(cells[0], embedded)[0][0].contiguous()  # (V, G*H)
+        V, GH = model.config.vocab_size, cells[0].weight_hh.shape[0]
+        self.embed, self.first = model.embed, cells[0]
+        self.table = None  # past TABLE_LIMIT the first layer's input side is computed at each step
+        if V * GH <= TABLE_LIMIT:
+            embedded = model.embed(torch.arange(V, device=model.readout.weight.device)).unsqueeze(0)  # (1, V, E)
+            self.table = infer.input_side(cells[0], embedded)[0][0].contiguous()  # (V, G*H)
         above = [_input_weights(c) for c in cells[1:]]
         self.w_ih = [w for w, _ in above]
         self.b_ih = [b for _, b in above]
         self.w_hh = [c.weight_hh.detach().contiguous() for c in cells]
-        b_hn = [infer.input_side(c, self.table.new_zeros(1, 1, c.input_size))[1] for c in cells]
+        b_hn = [infer.input_side(c, c.weight_hh.new_zeros(1, 1, c.input_size))[1] for c in cells]
         self.b_hn = [b.detach().contiguous() for b in b_hn] if self.kind == infer.GRU else []
         self.w_out = model.readout.weight.detach().contiguous()
         self.b_out = model.readout.bias.detach() if model.readout.bias is not None else None
@@ -72,7 +78,7 @@ class Stepper:
             state = model.init_state(batch_size)
         own = [s.transpose(0, 1).clone(memory_format=torch.contiguous_format) for s in state]  # (B, L, H)
         self.hs, self.cs = own[0], own[1] if len(own) > 1 else None
-        self.compiled = native.loops(self.table)
+        self.compiled = native.loops(self.hs)
 
     @property
     def state(self) -> State:
@@ -83,12 +89,16 @@ class Stepper:
     @torch.no_grad()
     def __call__(self, ids: Tensor) -> Tensor:
         """Read ``ids (B,)``; the logits ``(B, V)`` for the next token."""
+        table = self.table
+        if table is None:  # the rows of this step only
+            table = infer.input_side(self.first, self.embed(ids).unsqueeze(0))[0][0].contiguous()  # (B, G*H)
+            ids = torch.arange(ids.shape[0], device=ids.device)
         if self.compiled is not None:
             return self.compiled.stack_step(
-                self.kind, self.table, ids, self.hs, self.cs, self.w_ih, self.b_ih, self.w_hh, self.b_hn, self.w_out,
+                self.kind, table, ids, self.hs, self.cs, self.w_ih, self.b_ih, self.w_hh, self.b_hn, self.w_out,
                 self.b_out,
             )  # fmt: skip
-        u = self.table.index_select(0, ids)  # (B, G*H)
+        u = table.index_select(0, ids)  # (B, G*H)
         for layer, w_hh in enumerate(self.w_hh):
             if layer > 0:
                 u = torch.addmm(self.b_ih[layer - 1], self.hs[:, layer - 1], self.w_ih[layer - 1].t())

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from rnnlab import Recurrent
+from rnnlab import Recurrent, stepping
 from rnnlab.bptt import infer, native
 from rnnlab.data.vocab import CharVocab
 from rnnlab.generate import generate, pick
@@ -162,6 +162,16 @@ def test_stepper_equals_the_model_step_by_step(cell, embedding, loops):
             torch.testing.assert_close(stepper(ids[t]), want[0], **TOL[torch.float32])
     for a, b in zip(stepper.state, state, strict=True):
         torch.testing.assert_close(a, b, **TOL[torch.float32])
+
+
+def test_stepper_without_a_table_for_large_vocabularies(monkeypatch, loops):
+    model, _ = _model("gru")
+    ids = torch.tensor([3, 0])
+    want = Stepper(model, batch_size=2)(ids)
+    monkeypatch.setattr(stepping, "TABLE_LIMIT", 0)
+    stepper = Stepper(model, batch_size=2)
+    assert stepper.table is None
+    torch.testing.assert_close(stepper(ids), want, **TOL[torch.float32])
 
 
 def test_stepper_leaves_the_given_state_alone_and_refuses_what_it_cannot_step():
