@@ -12,8 +12,11 @@ state carried: a step loop over ``torch.nn`` modules (embedding -> ``torch.nn.LS
 the model's own modules one character at a time, and :func:`rnnlab.generate.generate` (one
 compiled call per character). All three choose with :func:`rnnlab.generate.pick`.
 
-    .venv/bin/python benchmarks/inference_paths.py [--repeats 15] [--threads 2,1] [--cells lstm,gru]
-        [--shapes 32x100x64x256,...] [--chars 400] [--json out.json]
+    PYTHONPATH=. .venv/bin/python benchmarks/inference_paths.py [--repeats 15] [--threads 2,1]
+        [--cells lstm,gru] [--shapes 32x100x64x256,...] [--chars 400] [--clock wall|cpu] [--json out.json]
+
+On a machine other processes keep busy, wall-clock times swing with their load; with one thread,
+``--clock cpu`` times this thread's CPU time instead, which they do not inflate.
 
 A shape is ``BxTxIxH``: batch, steps, input features, hidden units.
 """
@@ -39,6 +42,8 @@ from rnnlab.models.language_model import LanguageModel, ModelConfig
 from rnnlab.runtime import tune_process
 
 GATES = {"lstm": 4, "gru": 3, "rnn-tanh": 1}
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+clock = time.perf_counter  # set by --clock
 
 
 def layers(cell: str, I: int, H: int) -> dict[str, torch.nn.Module]:
@@ -59,19 +64,19 @@ def gemm_floor_ms(cell: str, B: int, T: int, I: int, H: int, repeats: int) -> fl
     rec = Matmul(torch.randn(G * H, H), B)
     times = []
     for _ in range(repeats + 1):
-        t0 = time.perf_counter()
+        t0 = clock()
         x @ w_ih.t()
         for _ in range(T):
             rec(h)
-        times.append(1e3 * (time.perf_counter() - t0))
+        times.append(1e3 * (clock() - t0))
     return statistics.median(times[1:])
 
 
 def forward_ms(module: torch.nn.Module, x: torch.Tensor) -> float:
     with torch.inference_mode():
-        t0 = time.perf_counter()
+        t0 = clock()
         module(x)
-        return 1e3 * (time.perf_counter() - t0)
+        return 1e3 * (clock() - t0)
 
 
 def measure_layer(cell: str, shape: str, repeats: int) -> dict:
@@ -132,10 +137,10 @@ def sampling_rates(chars: int, repeats: int) -> dict[str, float]:
     for round_ in range(repeats + 1):
         random.shuffle(order)
         for k in order:
-            t0 = time.perf_counter()
+            t0 = clock()
             runs[k](torch.Generator().manual_seed(round_))
             if round_:  # the first round is warm-up
-                rates[k].append(chars / (time.perf_counter() - t0))
+                rates[k].append(chars / (clock() - t0))
     return {k: statistics.median(v) for k, v in rates.items()}
 
 
@@ -147,7 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--chars", type=int, default=400, help="characters per sampling run (0: no sampling)")
     parser.add_argument("--json", default=None, help="also write the rows here")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="cpu: this thread's CPU time, which other processes' load does not inflate; "
+                        "one thread only (other threads' work is not counted)")  # fmt: skip
     args = parser.parse_args(argv)
+    global clock
+    clock = CLOCKS[args.clock]
+    if args.clock == "cpu" and args.threads != "1":
+        parser.error("--clock cpu counts the calling thread only: use it with --threads 1")
     tune_process()
     native.prepare()  # a first build is not timed
     random.seed(0)
@@ -155,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     for threads in (int(t) for t in args.threads.split(",")):
         torch.set_num_threads(threads)
         load = os.getloadavg()[0]
-        print(f"\nforward under inference_mode, median of {args.repeats}, {threads} thread(s), load {load:.1f}")
+        what = f"median of {args.repeats} ({args.clock} ms), {threads} thread(s), load {load:.1f}"
+        print(f"\nforward under inference_mode, {what}")
         head = f"{'cell':9} {'shape BxTxIxH':>16} {'torch.nn':>9} {'infer':>8} {'auto':>8} {'auto ->':>7}"
         head += f" {'nn/infer':>8} {'GEMMs':>8}"
         print(head + "\n" + "-" * len(head))

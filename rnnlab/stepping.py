@@ -28,13 +28,6 @@ from rnnlab.models.language_model import LanguageModel
 TABLE_LIMIT = 1 << 24  # entries (64 MiB of float32) up to which the first layer's input side is tabled
 
 
-def _input_weights(cell) -> tuple[Tensor, Tensor]:
-    """``W_ih`` and the biases that add to the input side (zeros where the cell has none)."""
-    probe = cell.weight_ih.new_zeros(1, 1, cell.input_size)
-    bias = infer.input_side(cell, probe)[0][0, 0]  # (G*H,) the projection of zero is the bias
-    return cell.weight_ih.detach().contiguous(), bias.detach().contiguous()
-
-
 class Stepper:
     """A language model's next-token logits, one step at a time, with the state carried inside.
 
@@ -64,14 +57,12 @@ class Stepper:
         self.embed, self.first = model.embed, cells[0]
         self.table = None  # past TABLE_LIMIT the first layer's input side is computed at each step
         if V * GH <= TABLE_LIMIT:
-            embedded = model.embed(torch.arange(V, device=model.readout.weight.device)).unsqueeze(0)  # (1, V, E)
-            self.table = infer.input_side(cells[0], embedded)[0][0].contiguous()  # (V, G*H)
-        above = [_input_weights(c) for c in cells[1:]]
-        self.w_ih = [w for w, _ in above]
-        self.b_ih = [b for _, b in above]
+            self.table = self._input_side(torch.arange(V, device=model.readout.weight.device))  # (V, G*H)
+        self.w_ih = [c.weight_ih.detach().contiguous() for c in cells[1:]]
         self.w_hh = [c.weight_hh.detach().contiguous() for c in cells]
-        b_hn = [infer.input_side(c, c.weight_hh.new_zeros(1, 1, c.input_size))[1] for c in cells]
-        self.b_hn = [b.detach().contiguous() for b in b_hn] if self.kind == infer.GRU else []
+        biases = [infer.biases(c) for c in cells]
+        self.bias = [b.detach().contiguous() for b, _ in biases]  # (G*H,) each, added to the input side
+        self.b_hn = [b.detach().contiguous() for _, b in biases] if self.kind == infer.GRU else []
         self.w_out = model.readout.weight.detach().contiguous()
         self.b_out = model.readout.bias.detach() if model.readout.bias is not None else None
         if state is None:
@@ -79,6 +70,10 @@ class Stepper:
         own = [s.transpose(0, 1).clone(memory_format=torch.contiguous_format) for s in state]  # (B, L, H)
         self.hs, self.cs = own[0], own[1] if len(own) > 1 else None
         self.compiled = native.loops(self.hs)
+
+    def _input_side(self, ids: Tensor) -> Tensor:
+        """The first layer's ``embedding(ids) @ W_ih^T`` ``(N, G*H)``, its biases apart."""
+        return (self.embed(ids) @ self.first.weight_ih.t()).contiguous()
 
     @property
     def state(self) -> State:
@@ -91,17 +86,16 @@ class Stepper:
         """Read ``ids (B,)``; the logits ``(B, V)`` for the next token."""
         table = self.table
         if table is None:  # the rows of this step only
-            table = infer.input_side(self.first, self.embed(ids).unsqueeze(0))[0][0].contiguous()  # (B, G*H)
-            ids = torch.arange(ids.shape[0], device=ids.device)
+            table, ids = self._input_side(ids), torch.arange(ids.shape[0], device=ids.device)
         if self.compiled is not None:
             return self.compiled.stack_step(
-                self.kind, table, ids, self.hs, self.cs, self.w_ih, self.b_ih, self.w_hh, self.b_hn, self.w_out,
+                self.kind, table, ids, self.hs, self.cs, self.w_ih, self.bias, self.w_hh, self.b_hn, self.w_out,
                 self.b_out,
             )  # fmt: skip
-        u = table.index_select(0, ids)  # (B, G*H)
+        u = table.index_select(0, ids) + self.bias[0]  # (B, G*H)
         for layer, w_hh in enumerate(self.w_hh):
             if layer > 0:
-                u = torch.addmm(self.b_ih[layer - 1], self.hs[:, layer - 1], self.w_ih[layer - 1].t())
+                u = torch.addmm(self.bias[layer], self.hs[:, layer - 1], self.w_ih[layer - 1].t())
             h, c = self.hs[:, layer], self.cs[:, layer] if self.cs is not None else None
             b_hn = self.b_hn[layer] if self.b_hn else None
             h_next, c_next = infer.step(self.kind, u, h @ w_hh.t(), h, c, b_hn)

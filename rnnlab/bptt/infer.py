@@ -57,16 +57,25 @@ def applies(layer, x: Tensor, state: State) -> bool:
     return all(kind_of(c) is not None for c in layer.layers) and not torch.is_autocast_enabled(x.device.type)
 
 
-def input_side(cell: Cell, x: Tensor) -> tuple[Tensor, Tensor | None]:
-    """All steps' input side ``(T, B, G*H)`` as one GEMM, with the biases that add to it, and the
+def biases(cell: Cell) -> tuple[Tensor, Tensor | None]:
+    """The biases that add to the input side ``(G*H,)`` (zeros where the cell has none), and the
     GRU's ``b_hn (H,)`` that stays inside the step (``None`` for the other cells)."""
+    G_H = cell.weight_hh.shape[0]
     if kind_of(cell) != GRU:
-        return project(x, cell.weight_ih, both_biases(cell.bias_ih, cell.bias_hh)), None
+        bias = both_biases(cell.bias_ih, cell.bias_hh)
+        return (cell.weight_hh.new_zeros(G_H) if bias is None else bias), None
     H = cell.hidden_size
     if cell.bias_ih is None:
-        return project(x, cell.weight_ih), x.new_zeros(H)
+        return cell.weight_hh.new_zeros(G_H), cell.weight_hh.new_zeros(H)
     b_rz = torch.cat([cell.bias_hh[: 2 * H], cell.bias_hh.new_zeros(H)])  # b_hr, b_hz join the input side
-    return project(x, cell.weight_ih, cell.bias_ih + b_rz), cell.bias_hh[2 * H :]
+    return cell.bias_ih + b_rz, cell.bias_hh[2 * H :]
+
+
+def input_side(cell: Cell, x: Tensor) -> tuple[Tensor, Tensor | None]:
+    """All steps' input side ``(T, B, G*H)`` as one GEMM, the biases added, and the GRU's ``b_hn``
+    (see :func:`biases`)."""
+    bias, b_hn = biases(cell)
+    return project(x, cell.weight_ih, bias), b_hn
 
 
 def step(
@@ -116,16 +125,19 @@ def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Ten
     """Run one layer and direction over ``x (T, B, D)``, writing ``h_t`` into ``out (T, B, H)``
     (rows may be strided); returns the state after each sequence's last valid step."""
     kind = kind_of(cell)
-    u, b_hn = input_side(cell, x)
     h = state[0].clone(memory_format=torch.contiguous_format)
     c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
-    compiled = native.loops(u)
+    compiled = native.loops(x)
     if compiled is None or x.shape[1] == 0:
+        u, b_hn = input_side(cell, x)
         h, c = _python_loop(kind, u, out, h, c, cell.weight_hh, b_hn, lengths, reverse)
         return (h,) if c is None else (h, c)
+    bias, b_hn = biases(cell)  # added inside the loop: a GEMM with a bias makes one more pass over u
+    u = project(x, cell.weight_ih)  # (T, B, G*H)
     rec = Matmul(cell.weight_hh, x.shape[1])
     lens = lengths.to(torch.int64).contiguous() if lengths is not None else None
-    compiled.infer_sequence(kind, u.contiguous(), out, h, c, rec.weight, rec.packed, b_hn, lens, reverse)
+    u, bias = u.contiguous(), bias.contiguous()
+    compiled.infer_sequence(kind, u, bias, out, h, c, rec.weight, rec.packed, b_hn, lens, reverse)
     return (h,) if c is None else (h, c)
 
 

@@ -53,13 +53,13 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h
                                      const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
                                      const c10::optional<at::Tensor>& packed_t);
 
-void infer_sequence(int64_t kind, const at::Tensor& u, at::Tensor& out, at::Tensor& h,
+void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, at::Tensor& out, at::Tensor& h,
                     const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
                     const c10::optional<at::Tensor>& packed, const c10::optional<at::Tensor>& b_hn,
                     const c10::optional<at::Tensor>& lengths, bool reverse);
 at::Tensor stack_step(int64_t kind, const at::Tensor& table, const at::Tensor& ids, at::Tensor& hs,
                       const c10::optional<at::Tensor>& cs, const std::vector<at::Tensor>& w_ih,
-                      const std::vector<at::Tensor>& b_ih, const std::vector<at::Tensor>& w_hh,
+                      const std::vector<at::Tensor>& bias, const std::vector<at::Tensor>& w_hh,
                       const std::vector<at::Tensor>& b_hn, const at::Tensor& w_out,
                       const c10::optional<at::Tensor>& b_out);
 
