@@ -29,6 +29,8 @@ import os
 import random
 import statistics
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from native_paths import SHAPES, TWINS  # the cells and shapes of the forward+backward table (run as a script)
@@ -72,27 +74,34 @@ def gemm_floor_ms(cell: str, B: int, T: int, I: int, H: int, repeats: int) -> fl
     return statistics.median(times[1:])
 
 
-def forward_ms(module: torch.nn.Module, x: torch.Tensor) -> float:
-    with torch.inference_mode():
-        t0 = clock()
-        module(x)
-        return 1e3 * (clock() - t0)
+def seconds(run: Callable[[], object]) -> float:
+    t0 = clock()
+    run()
+    return clock() - t0
 
 
+def shuffled_medians(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median seconds of each run: one warm-up round (``auto`` takes its decision there), then
+    ``repeats`` rounds, each in a fresh random order, so that a burst of load hits all alike."""
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    order = list(runs)
+    for round_ in range(repeats + 1):
+        random.shuffle(order)
+        for k in order:
+            took = seconds(runs[k])
+            if round_:
+                times[k].append(took)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+@torch.inference_mode()
 def measure_layer(cell: str, shape: str, repeats: int) -> dict:
     B, T, I, H = (int(v) for v in shape.split("x"))
     torch.manual_seed(0)
     mods = layers(cell, I, H)
     x = torch.randn(T, B, I)  # (T, B, I)
-    times: dict[str, list[float]] = {k: [] for k in mods}
-    for m in mods.values():  # warm-up; auto takes its decision here
-        forward_ms(m, x)
-    order = list(mods)
-    for _ in range(repeats):
-        random.shuffle(order)
-        for k in order:
-            times[k].append(forward_ms(mods[k], x))
-    ms = {k: statistics.median(v) for k, v in times.items()}
+    runs = {k: (lambda m=m: m(x)) for k, m in mods.items()}
+    ms = {k: 1e3 * v for k, v in shuffled_medians(runs, repeats).items()}
     ms["gemm floor"] = gemm_floor_ms(cell, B, T, I, H, repeats)
     return {"cell": cell, "shape": shape, "ms": ms, "auto_path": mods["auto"].resolved_path(),
             "nn_over_infer": ms["torch.nn"] / ms["bptt"]}  # fmt: skip
@@ -115,33 +124,25 @@ def sampling_rates(chars: int, repeats: int) -> dict[str, float]:
     lin.load_state_dict(model.readout.state_dict())
 
     @torch.no_grad()
-    def torch_nn(gen: torch.Generator) -> None:
-        idx, state = 0, None
+    def torch_nn() -> None:
+        idx, state, gen = 0, None, torch.Generator().manual_seed(0)
         for _ in range(chars):
             y, state = lstm(emb(torch.tensor([[idx]])), state)
             idx = pick(lin(y[0, 0]), 0.8, 0, 1.0, gen)
 
     @torch.no_grad()
-    def modules(gen: torch.Generator) -> None:
+    def modules() -> None:
         logits, state = model(torch.tensor([[0]]))
+        gen = torch.Generator().manual_seed(0)
         for _ in range(chars):
             logits, state = model(torch.tensor([[pick(logits[0, 0], 0.8, 0, 1.0, gen)]]), state)
 
-    def rnnlab_generate(gen: torch.Generator) -> None:
-        for _ in generate(model, vocab, "", chars, 0.8, generator=gen):
+    def rnnlab_generate() -> None:
+        for _ in generate(model, vocab, "", chars, 0.8, generator=torch.Generator().manual_seed(0)):
             pass
 
     runs = {"torch.nn loop": torch_nn, "model modules loop": modules, "rnnlab generate": rnnlab_generate}
-    rates: dict[str, list[float]] = {k: [] for k in runs}
-    order = list(runs)
-    for round_ in range(repeats + 1):
-        random.shuffle(order)
-        for k in order:
-            t0 = clock()
-            runs[k](torch.Generator().manual_seed(round_))
-            if round_:  # the first round is warm-up
-                rates[k].append(chars / (clock() - t0))
-    return {k: statistics.median(v) for k, v in rates.items()}
+    return {k: chars / v for k, v in shuffled_medians(runs, repeats).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in rates.items():
                 print(f"  {k:20} {v:8.0f}  ({v / base:.2f}x)", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+        Path(args.json).write_text(json.dumps(rows, indent=1))
     return 0
 
 

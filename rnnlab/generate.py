@@ -1,7 +1,8 @@
 """Sampling from a language model: temperature, top-k, top-p (nucleus), greedy.
 
 The state is carried from character to character, so each new character costs one step of the
-network whatever the length of the text so far.
+network whatever the length of the text so far: for the standard cells one compiled call for every
+layer and the readout (:class:`rnnlab.stepping.Stepper`), for other cells the model itself.
 """
 
 from __future__ import annotations
