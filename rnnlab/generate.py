@@ -1,20 +1,23 @@
 """Sampling from a language model: temperature, top-k, top-p (nucleus), greedy.
 
 The state is carried from character to character, so each new character costs one step of the
-network whatever the length of the text so far.
+network whatever the length of the text so far: for the standard cells one compiled call for every
+layer and the readout (:class:`rnnlab.stepping.Stepper`), for other cells the model itself.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
 
 from rnnlab import checks
+from rnnlab.cells.base import State
 from rnnlab.data.vocab import Vocab
 from rnnlab.models.language_model import LanguageModel
+from rnnlab.stepping import Stepper
 
 
 def sampling_probs(logits: Tensor, temperature: float, top_k: int, top_p: float) -> Tensor:
@@ -69,6 +72,22 @@ def check_sampling(
         checks.seed("seed", seed)
 
 
+def next_logits(model: LanguageModel, state: State) -> Callable[[int], Tensor]:
+    """A function from the next id to the logits ``(V,)`` after it, carrying ``state`` along: one
+    compiled call per step where the model's cells allow (:class:`rnnlab.stepping.Stepper`),
+    else the model itself on one id."""
+    if Stepper.fits(model):
+        stepper = Stepper(model, state)
+        return lambda idx: stepper(torch.tensor([idx]))[0]
+    carried = [state]
+
+    def through_model(idx: int) -> Tensor:
+        logits, carried[0] = model(torch.tensor([[idx]]), carried[0])
+        return logits[0, 0]
+
+    return through_model
+
+
 @torch.no_grad()
 def generate(
     model: LanguageModel,
@@ -99,10 +118,10 @@ def generate(
         ids = vocab.prime_ids(prime).view(-1, 1)  # (P, 1)
         logits, state = model(ids)
         last = logits[-1, 0]
+        step = next_logits(model, state)
         for _ in range(length):
             idx = pick(last, temperature, top_k, top_p, generator)
             yield vocab.piece(idx)
-            logits, state = model(torch.tensor([[idx]]), state)
-            last = logits[0, 0]
+            last = step(idx)
     finally:
         model.train(was_training)

@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from rnnlab import checks, path_choice
 from rnnlab import dropout as dropouts
-from rnnlab.bptt import GradientFlow, has_bptt, run_sequence
+from rnnlab.bptt import GradientFlow, has_bptt, infer, run_sequence
 from rnnlab.cells import make_cell
 from rnnlab.cells.base import Cell, State
 from rnnlab.engine import padded_lengths, unroll
@@ -274,7 +274,10 @@ class Recurrent(nn.Module):
         return x, tuple(torch.cat(parts) for parts in zip(*finals))
 
     def _forward_steps(self, x: Tensor, state: State, lengths: Tensor | None, path: str) -> tuple[Tensor, State]:
-        """Layer by layer and direction by direction, on the step loop or explicit BPTT."""
+        """Layer by layer and direction by direction, on the step loop or explicit BPTT (forward-only
+        where no gradient is taken: :mod:`rnnlab.bptt.infer`)."""
+        if path == "bptt" and infer.applies(self, x, state):
+            return infer.run_stack(self, x, state, lengths)
         run = run_sequence if path == "bptt" else unroll
         finals = []
         for layer in range(self.num_layers):

@@ -9,6 +9,7 @@ from torch import Tensor
 
 from rnnlab.cells.gates import GateCapture
 from rnnlab.data.vocab import CharVocab
+from rnnlab.interpret.layer_pass import layer_pass
 from rnnlab.models.language_model import LanguageModel
 
 #: names of the state entries of cells whose state has more than ``h``
@@ -42,7 +43,8 @@ class Activations:
 
 @torch.no_grad()
 def collect(model: LanguageModel, vocab: CharVocab, text: str) -> Activations:
-    """Run ``model`` over ``text`` from a zero state, one character at a time, layer by layer."""
+    """Run ``model`` over ``text`` from a zero state, layer by layer: a standard cell in one call
+    (:mod:`rnnlab.interpret.layer_pass`), any other one character at a time."""
     if not text:
         raise ValueError("text: empty; give at least one character")
     model = model.eval()
@@ -52,20 +54,26 @@ def collect(model: LanguageModel, vocab: CharVocab, text: str) -> Activations:
     states: dict[str, Tensor] = {}
     for layer in range(model.rnn.num_layers):
         cell = model.rnn.cell_at(layer)
-        state = cell.init_state(1, x.device, x.dtype)
-        outs, seq = [], []
-        with GateCapture() as capture:
-            for t in range(x.shape[0]):
-                y, state = cell(x[t], state)
-                outs.append(y[0])
-                seq.append([s[0] for s in state if s.is_floating_point()])
-        entries = list(zip(*seq))
+        x, entries, gates = layer_pass(cell, x) or _step_pass(cell, x)  # x: (N, 1, O) the next layer's input
         labels = STATE_NAMES.get(len(entries), tuple(f"s{k}" if k else "h" for k in range(len(entries))))
         for label, values in zip(labels, entries):
-            states[f"layer {layer + 1} {label}"] = torch.stack(values)  # (N, H)
-        steps = capture.steps.get(cell, [])
-        for gate in steps[0] if steps else {}:
-            states[f"layer {layer + 1} gate {gate}"] = torch.stack([s[gate][0] for s in steps])  # (N, H)
-        x = torch.stack(outs).unsqueeze(1)  # (N, 1, O) the next layer's input
+            states[f"layer {layer + 1} {label}"] = values  # (N, H)
+        for gate, values in gates.items():
+            states[f"layer {layer + 1} gate {gate}"] = values  # (N, H)
     probs = torch.softmax(model.readout(x[:, 0]), dim=-1)  # (N, V)
     return Activations(text, known, states, probs)
+
+
+def _step_pass(cell, x: Tensor) -> tuple[Tensor, list[Tensor], dict[str, Tensor]]:
+    """:func:`rnnlab.interpret.layer_pass.layer_pass` for any cell: step by step, reading the gates it reports."""
+    state = cell.init_state(1, x.device, x.dtype)
+    outs, seq = [], []
+    with GateCapture() as capture:
+        for t in range(x.shape[0]):
+            y, state = cell(x[t], state)
+            outs.append(y[0])
+            seq.append([s[0] for s in state if s.is_floating_point()])
+    entries = [torch.stack(values) for values in zip(*seq)]  # (N, H) each
+    steps = capture.steps.get(cell, [])
+    gates = {gate: torch.stack([s[gate][0] for s in steps]) for gate in (steps[0] if steps else {})}
+    return torch.stack(outs).unsqueeze(1), entries, gates

@@ -53,6 +53,16 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h
                                      const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
                                      const c10::optional<at::Tensor>& packed_t);
 
+void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, at::Tensor& out, at::Tensor& h,
+                    const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
+                    const c10::optional<at::Tensor>& packed, const c10::optional<at::Tensor>& b_hn,
+                    const c10::optional<at::Tensor>& lengths, bool reverse);
+at::Tensor stack_step(int64_t kind, const at::Tensor& table, const at::Tensor& ids, at::Tensor& hs,
+                      const c10::optional<at::Tensor>& cs, const std::vector<at::Tensor>& w_ih,
+                      const std::vector<at::Tensor>& bias, const std::vector<at::Tensor>& w_hh,
+                      const std::vector<at::Tensor>& b_hn, const at::Tensor& w_out,
+                      const c10::optional<at::Tensor>& b_out);
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("clockwork_forward", &clockwork_forward, "Clockwork RNN: forward loop");
   m.def("clockwork_backward", &clockwork_backward, "Clockwork RNN: backward loop");
@@ -65,5 +75,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");
   m.def("mut_backward", &mut_backward, "MUT1-3: backward loop");
   m.def("lnlstm_forward", &lnlstm_forward, "layer-normalised LSTM: forward loop");
+  m.def("infer_sequence", &infer_sequence, "standard cells: forward-only loop over a sequence");
+  m.def("stack_step", &stack_step, "standard cells: one step of a stack and its readout");
   m.def("lnlstm_backward", &lnlstm_backward, "layer-normalised LSTM: backward loop");
 }
