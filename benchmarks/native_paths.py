@@ -9,7 +9,10 @@ took, and ``nn/bptt``, the time of ``torch.nn`` over that of explicit BPTT (abov
     .venv/bin/python benchmarks/native_paths.py [--repeats 10] [--threads 1] [--cells lstm,gru]
         [--shapes 32x100x64x256,1x100x64x256] [--json out.json]
 
-A shape is ``BxTxIxH``: batch, steps, input features, hidden units.
+A shape is ``BxTxIxH``: batch, steps, input features, hidden units. ``--threads`` defaults to
+PyTorch's own count (one per core). On a machine that other programs keep busy, threads that wait
+for each other at every step lose most (a 2-thread run can take several times a 1-thread one):
+compare runs made under the same load, or run this under ``nice -n -19``.
 """
 
 from __future__ import annotations
@@ -79,7 +82,7 @@ def measure(cell: str, shape: str, repeats: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--cells", default=",".join(TWINS))
     parser.add_argument("--shapes", default=",".join(SHAPES))
     parser.add_argument("--json", default=None, help="also write the rows here")

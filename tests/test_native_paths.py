@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import Recurrent, path_choice
-from rnnlab.bptt import native
+from rnnlab.bptt import common, native
 from rnnlab.bptt.gru import GRUSequence
 
 TWINS = {  # cell -> torch.nn class and options
@@ -81,7 +81,9 @@ def test_bptt_without_bias_and_on_non_contiguous_input(cell):
 
 
 @pytest.mark.parametrize("cell", ["gru", "lstm", "rnn-tanh"])
-def test_batch_of_one_and_of_none(cell):
+@pytest.mark.parametrize("blocks", [None, 2])
+def test_batch_of_one_and_of_none(cell, blocks, monkeypatch):
+    monkeypatch.setattr(common, "ROW_BLOCKS", blocks)
     twin, ours = _pair(cell, 3, 4, 2, True, torch.float32)
     hx = tuple(torch.randn(4, 1, 4, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
     _compare(cell, torch.randn(6, 1, 3, requires_grad=True), None, twin, ours, hx, torch.float32)
@@ -90,6 +92,71 @@ def test_batch_of_one_and_of_none(cell):
     assert out.shape == (6, 0, 8) and state[0].shape == (4, 0, 4)
     out.sum().backward()
     assert empty.grad.shape == empty.shape
+
+
+def _needs_compiled_loops():
+    if not native.ready():
+        pytest.skip("the compiled loops are not built here")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh", "rnn-relu"])
+@pytest.mark.parametrize("layers, bidirectional, padded", [(1, False, False), (2, True, True)])
+def test_row_blocks_equal_torch_nn(cell, layers, bidirectional, padded, monkeypatch):
+    """The compiled loops with the batch split into row blocks, each running the whole time loop
+    (side by side on several threads, one after another on one): outputs, states, every gradient."""
+    _needs_compiled_loops()
+    monkeypatch.setattr(common, "ROW_BLOCKS", 3)  # 5 rows: blocks of 1, 2 and 2
+    torch.manual_seed(6)
+    T, B, D, H = 6, 5, 4, 8
+    twin, ours = _pair(cell, D, H, layers, bidirectional, torch.float32)
+    x = torch.randn(T, B, D, requires_grad=True)
+    rows = layers * (2 if bidirectional else 1)
+    hx = tuple(torch.randn(rows, B, H, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
+    lengths = torch.tensor([6, 2, 5, 6, 1]) if padded else None
+    _compare(cell, x, lengths, twin, ours, hx, torch.float32)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_row_blocks_on_a_packed_sequence(cell, monkeypatch):
+    _needs_compiled_loops()
+    monkeypatch.setattr(common, "ROW_BLOCKS", 2)
+    torch.manual_seed(7)
+    twin, ours = _pair(cell, 3, 5, 2, True, torch.float32)
+    x = torch.randn(5, 4, 3)
+    packed = pack_padded_sequence(x, torch.tensor([5, 3, 4, 1]), enforce_sorted=False)
+    results = []
+    for module in (twin, ours):
+        out, state = module(packed)
+        state = state if isinstance(state, tuple) else (state,)
+        padded = pad_packed_sequence(out)[0]
+        results.append([padded, *state, *torch.autograd.grad(padded.square().sum(), list(module.parameters()))])
+    for a, b in zip(*results, strict=True):
+        torch.testing.assert_close(b, a, **TOL[torch.float32])
+
+
+@pytest.mark.parametrize("cell", ["lstm-1997", "lstm-cifg", "lstm-peephole"])
+def test_row_blocks_equal_one_block_for_the_lstm_family(cell, monkeypatch):
+    _needs_compiled_loops()
+    torch.manual_seed(8)
+    layer = Recurrent(cell, 3, 6, path="bptt")
+    x = torch.randn(7, 5, 3, requires_grad=True)
+
+    def run(blocks):
+        monkeypatch.setattr(common, "ROW_BLOCKS", blocks)
+        out, state = layer(x)
+        loss = (out * out.detach().cos()).sum() + sum(s.sum() for s in state)
+        return [out, *state, *torch.autograd.grad(loss, [x, *layer.parameters()])]
+
+    for a, b in zip(run(1), run(2), strict=True):
+        torch.testing.assert_close(b, a, **TOL[torch.float32])
+
+
+def test_row_blocks_follow_the_threads(monkeypatch):
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    assert common.row_blocks(32) == 2 and common.row_blocks(common.MIN_BLOCK_ROWS) == 1
+    assert common.row_blocks(1) == 1 and common.row_blocks(0) == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert common.row_blocks(128) == 1
 
 
 def test_gru_sequence_passes_gradcheck():
@@ -108,8 +175,7 @@ def test_gru_sequence_passes_gradcheck():
 
 
 def test_compiled_gru_loops_equal_the_pytorch_loops(monkeypatch):
-    if not native.ready():
-        pytest.skip("the compiled loops are not built here")
+    _needs_compiled_loops()
     torch.manual_seed(4)
     layer = Recurrent("gru", 5, 16, path="bptt")
     x = torch.randn(9, 4, 5, requires_grad=True)

@@ -94,6 +94,20 @@ class Matmul:
         return out.copy_(u).addmm_(a, self.weight.t())
 
 
+MIN_BLOCK_ROWS = 4  # fewest batch rows a thread's block of the compiled loops gets
+ROW_BLOCKS: int | None = None  # a fixed number of row blocks (tests); None: row_blocks decides
+
+
+def row_blocks(batch: int) -> int:
+    """Into how many row blocks the compiled loops split a batch: one per intra-op thread, each
+    running the whole time loop on its rows with single-threaded GEMMs (see ``csrc/common.h``),
+    as long as a block keeps ``MIN_BLOCK_ROWS`` rows; else 1 (MKL and the element-wise passes then
+    spread each step over the threads)."""
+    if ROW_BLOCKS is not None:
+        return max(1, min(ROW_BLOCKS, batch))
+    return max(1, min(torch.get_num_threads(), batch // MIN_BLOCK_ROWS))
+
+
 def both_biases(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
     """The sum of the two biases that always appear together, or ``None``."""
     return None if b_ih is None else b_ih + b_hh

@@ -20,6 +20,7 @@ from rnnlab.bptt.common import (
     project,
     record_norms,
     recurrent_weight_grad,
+    row_blocks,
     save,
     sigmoid_backward,
     tanh_backward,
@@ -49,7 +50,9 @@ class ElmanSequence(torch.autograd.Function):
         rec = Matmul(w_hh, B)
         compiled = native.loops(u)
         if compiled is not None:
-            hs = compiled.elman_forward(u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation])
+            hs = compiled.elman_forward(
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], row_blocks(B)
+            )
         else:
             hs, act, h = torch.empty_like(u), ACTIVATE[activation], h0
             for t in range(T):
@@ -69,7 +72,7 @@ class ElmanSequence(torch.autograd.Function):
         compiled = native.loops(hs)
         if compiled is not None:
             d_pre, dh, dh0 = compiled.elman_backward(
-                d_hs.contiguous(), hs, rec.weight, rec.packed, CODES[ctx.activation]
+                d_hs.contiguous(), hs, rec.weight, rec.packed, CODES[ctx.activation], row_blocks(B)
             )
         else:
             dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place

@@ -79,7 +79,7 @@ class GRUSequence(torch.autograd.Function):
         compiled = native.loops(u)
         if compiled is not None:
             acts, yns, hs = compiled.gru_forward(
-                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous()
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), common.row_blocks(B)
             )
         else:
             acts, yns, hs = _forward_loop(u, h0, b_hn, rec)
@@ -94,8 +94,9 @@ class GRUSequence(torch.autograd.Function):
         rec_t = Matmul(w_hh.t(), hs.shape[1])
         compiled = native.loops(hs)
         if compiled is not None:
+            blocks = common.row_blocks(hs.shape[1])
             d_rec, d_u, dh, dh0 = compiled.gru_backward(
-                d_hs.contiguous(), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed
+                d_hs.contiguous(), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed, blocks
             )
         else:
             d_rec, d_u, dh, dh0 = _backward_loop(d_hs, h0, acts, yns, hs, rec_t)

@@ -31,6 +31,7 @@ from rnnlab.bptt.common import (
     project,
     record_norms,
     recurrent_weight_grad,
+    row_blocks,
     save,
     sigmoid_backward,
     tanh_backward,
@@ -144,8 +145,9 @@ class LSTMSequence(torch.autograd.Function):
         rec = Matmul(w_hh, B)
         compiled = native.loops(u)
         if compiled is not None:
+            blocks = row_blocks(B)
             acts, hs, cs, tcs = compiled.lstm_forward(
-                u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode]
+                u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode], blocks
             )
         else:
             acts, hs, cs, tcs = _forward_loop(mode, u, h0, c0, rec, peep)
@@ -166,7 +168,7 @@ class LSTMSequence(torch.autograd.Function):
         if compiled is not None:
             d_pre, dh, dh0, dc = compiled.lstm_backward(
                 _contiguous(d_hs), _contiguous(d_cs), acts, cs, tcs, c0.contiguous(), rec.weight, rec.packed, peep,
-                MODES[mode],
+                MODES[mode], row_blocks(B),
             )  # fmt: skip
         else:
             d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, tcs, c0, rec, peep)

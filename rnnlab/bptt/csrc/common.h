@@ -1,4 +1,5 @@
-// Pieces shared by the compiled loops: the logistic function, the recurrent product, checks.
+// Pieces shared by the compiled loops: the logistic function, the recurrent product, the split of
+// a batch over threads, checks.
 #pragma once
 
 #include <ATen/Parallel.h>
@@ -30,7 +31,32 @@ struct Product {
     }
     return at::mm(a, weight.t()).contiguous();
   }
+
+  // The same product for a block of n rows of the batch: MKL packs W for one number of rows.
+  Product rows(int64_t n) const {
+    if (!packed.has_value() || n == batch) return *this;
+    static auto reorder = c10::Dispatcher::singleton()
+                              .findSchemaOrThrow("mkl::_mkl_reorder_linear_weight", "")
+                              .typed<at::Tensor(const at::Tensor&, int64_t)>();
+    return Product{weight, reorder.call(weight, n), n};
+  }
 };
+
+// Runs body(r0, r1) over `blocks` row blocks of a batch of B, each for the whole time loop. The
+// rows of a batch never meet inside a recurrence, so with one block per intra-op thread each
+// thread runs its own loop, GEMMs single-threaded (MKL inside a parallel region), with no
+// synchronisation between steps: per-call thread start-up and barriers of a 2-thread GEMM on a
+// (B, H) step cost more than they save. A thread given several blocks runs them one after another.
+template <class F>
+void in_row_blocks(int64_t B, int64_t blocks, const F& body) {
+  if (blocks <= 1) return body(0, B);
+  at::parallel_for(0, blocks, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t r0 = p * B / blocks, r1 = (p + 1) * B / blocks;
+      if (r1 > r0) body(r0, r1);
+    }
+  });
+}
 
 // Runs f(b0, b1) over row blocks of a (B, H) step on PyTorch's intra-op threads; a block holds at
 // least 2048 elements, below which a thread costs more than it saves.

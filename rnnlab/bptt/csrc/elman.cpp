@@ -1,6 +1,6 @@
 // The per-step loops of the Elman family's explicit BPTT (rnnlab/bptt/elman.py), in C++:
 // h_t = f(u_t + W h_{t-1}) with f = tanh (ACT 0), sigmoid (1), relu (2) or the identity (3).
-// float32 on the CPU only.
+// float32 on the CPU only. `blocks`: row blocks of the batch run side by side (common.h).
 
 #include <torch/extension.h>
 
@@ -44,63 +44,74 @@ void backward_step(const float* d_out, const float* rec, const float* h, float* 
 }
 
 template <int ACT>
-at::Tensor forward_loop(const at::Tensor& u, const at::Tensor& h0, const Product& rec) {
+at::Tensor forward_loop(const at::Tensor& u, const at::Tensor& h0, const Product& rec, int64_t blocks) {
   const int64_t T = u.size(0), B = u.size(1), H = u.size(2), sh = B * H;
   auto hs = at::empty_like(u);
   const float* U = u.data_ptr<float>();
   float* HS = hs.data_ptr<float>();
-  at::Tensor h = h0;
-  for (int64_t t = 0; t < T; ++t) {
-    const at::Tensor y = rec(h);
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      forward_step<ACT>(U + t * sh, y.data_ptr<float>(), HS + t * sh, b0, b1, H);
-    });
-    h = hs.select(0, t);
-  }
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H;
+    const Product mine = rec.rows(n);
+    at::Tensor h = h0.narrow(0, r0, n);
+    for (int64_t t = 0; t < T; ++t) {
+      const at::Tensor y = mine(h);
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        forward_step<ACT>(U + t * sh + o, y.data_ptr<float>(), HS + t * sh + o, b0, b1, H);
+      });
+      h = hs.select(0, t).narrow(0, r0, n);
+    }
+  });
   return hs;
 }
 
 template <int ACT>
-std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& hs, const Product& rec_t) {
+std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& hs, const Product& rec_t,
+                                      int64_t blocks) {
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sh = B * H;
-  auto d_pre = at::empty_like(hs), dh = at::empty_like(hs);
+  auto d_pre = at::empty_like(hs), dh = at::empty_like(hs), dh0 = at::empty({B, H}, hs.options());
   const float *DO = d_hs.data_ptr<float>(), *HS = hs.data_ptr<float>();
   float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();
-  at::Tensor rec = at::zeros({B, H}, hs.options());
-  for (int64_t t = T - 1; t >= 0; --t) {
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      backward_step<ACT>(DO + t * sh, rec.data_ptr<float>(), HS + t * sh, DH + t * sh, DP + t * sh, b0, b1, H);
-    });
-    rec = rec_t(d_pre.select(0, t));
-  }
-  return {d_pre, dh, rec};  // rec is dL/dh0 after the loop
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H;
+    const Product mine = rec_t.rows(n);
+    at::Tensor rec = at::zeros({n, H}, hs.options());
+    for (int64_t t = T - 1; t >= 0; --t) {
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        backward_step<ACT>(DO + t * sh + o, rec.data_ptr<float>(), HS + t * sh + o, DH + t * sh + o,
+                           DP + t * sh + o, b0, b1, H);
+      });
+      rec = mine(d_pre.select(0, t).narrow(0, r0, n));
+    }
+    dh0.narrow(0, r0, n).copy_(rec);  // rec is dL/dh0 after the loop
+  });
+  return {d_pre, dh, dh0};
 }
 
 }  // namespace
 
 at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
-                         const c10::optional<at::Tensor>& packed, int64_t act) {
+                         const c10::optional<at::Tensor>& packed, int64_t act, int64_t blocks) {
   check_float(u, "u");
   check_float(h0, "h0");
   at::NoGradGuard no_grad;
   const Product rec{w_hh, packed, h0.size(0)};
   switch (act) {
-    case 0: return forward_loop<0>(u, h0, rec);
-    case 1: return forward_loop<1>(u, h0, rec);
-    case 2: return forward_loop<2>(u, h0, rec);
-    default: return forward_loop<3>(u, h0, rec);
+    case 0: return forward_loop<0>(u, h0, rec, blocks);
+    case 1: return forward_loop<1>(u, h0, rec, blocks);
+    case 2: return forward_loop<2>(u, h0, rec, blocks);
+    default: return forward_loop<3>(u, h0, rec, blocks);
   }
 }
 
 std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                       const c10::optional<at::Tensor>& packed_t, int64_t act) {
+                                       const c10::optional<at::Tensor>& packed_t, int64_t act, int64_t blocks) {
   check_float(d_hs, "d_hs");
   at::NoGradGuard no_grad;
   const Product rec_t{w_hh_t, packed_t, hs.size(1)};
   switch (act) {
-    case 0: return backward_loop<0>(d_hs, hs, rec_t);
-    case 1: return backward_loop<1>(d_hs, hs, rec_t);
-    case 2: return backward_loop<2>(d_hs, hs, rec_t);
-    default: return backward_loop<3>(d_hs, hs, rec_t);
+    case 0: return backward_loop<0>(d_hs, hs, rec_t, blocks);
+    case 1: return backward_loop<1>(d_hs, hs, rec_t, blocks);
+    case 2: return backward_loop<2>(d_hs, hs, rec_t, blocks);
+    default: return backward_loop<3>(d_hs, hs, rec_t, blocks);
   }
 }

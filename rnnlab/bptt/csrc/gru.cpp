@@ -1,7 +1,8 @@
 // The per-step loops of the GRU's explicit BPTT (rnnlab/bptt/gru.py), in C++, PyTorch's formula:
 //   r = sigm(u_r + y_r), z = sigm(u_z + y_z), y_n = (W_hn h) + b_hn, n = tanh(u_n + r y_n),
 //   h' = n + z (h - n), with y = h @ W_hh^T (B, 3H) the step's one GEMM.
-// Per step one GEMM and ONE fused pass over the batch; float32 on the CPU only.
+// Per step one GEMM and ONE fused pass over the batch; float32 on the CPU only. `blocks`: row
+// blocks of the batch run side by side (common.h).
 
 #include <torch/extension.h>
 
@@ -62,7 +63,7 @@ void backward_step(const float* d_out, const float* rec, const float* a, const f
 }  // namespace
 
 std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
-                                    const c10::optional<at::Tensor>& packed, const at::Tensor& b_hn) {
+                                    const c10::optional<at::Tensor>& packed, const at::Tensor& b_hn, int64_t blocks) {
   check_float(u, "u");
   check_float(h0, "h0");
   check_float(b_hn, "b_hn");
@@ -73,40 +74,51 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, c
   const float *U = u.data_ptr<float>(), *BN = b_hn.data_ptr<float>();
   float *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>(), *HS = hs.data_ptr<float>();
   const Product rec{w_hh, packed, B};
-  at::Tensor h = h0;
-  for (int64_t t = 0; t < T; ++t) {
-    const at::Tensor y = rec(h);
-    const float* hp = h.data_ptr<float>();
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      forward_step(U + t * sg, y.data_ptr<float>(), BN, hp, A + t * sg, YN + t * sh, HS + t * sh, b0, b1, H);
-    });
-    h = hs.select(0, t);
-  }
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H, og = 3 * o;
+    const Product mine = rec.rows(n);
+    at::Tensor h = h0.narrow(0, r0, n);
+    for (int64_t t = 0; t < T; ++t) {
+      const at::Tensor y = mine(h);
+      const float* hp = h.data_ptr<float>();
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        forward_step(U + t * sg + og, y.data_ptr<float>(), BN, hp, A + t * sg + og, YN + t * sh + o, HS + t * sh + o,
+                     b0, b1, H);
+      });
+      h = hs.select(0, t).narrow(0, r0, n);
+    }
+  });
   return {acts, yns, hs};
 }
 
 std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& acts,
                                      const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                     const c10::optional<at::Tensor>& packed_t) {
+                                     const c10::optional<at::Tensor>& packed_t, int64_t blocks) {
   check_float(d_hs, "d_hs");
   check_float(h0, "h0");
   at::NoGradGuard no_grad;
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sg = B * 3 * H, sh = B * H;
   auto d_rec = at::empty_like(acts), d_u = at::empty_like(acts), dh = at::empty_like(hs);
-  auto carry = at::zeros_like(h0);
+  auto carry = at::zeros_like(h0), dh0 = at::empty_like(h0);
   const float *DO = d_hs.data_ptr<float>(), *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>();
   const float *HS = hs.data_ptr<float>(), *H0 = h0.data_ptr<float>();
   float *DR = d_rec.data_ptr<float>(), *DU = d_u.data_ptr<float>(), *DH = dh.data_ptr<float>();
   float* C = carry.data_ptr<float>();
   const Product rec_t{w_hh_t, packed_t, B};
-  at::Tensor rec = at::zeros_like(h0);
-  for (int64_t t = T - 1; t >= 0; --t) {
-    const float* hp = t > 0 ? HS + (t - 1) * sh : H0;
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      backward_step(DO + t * sh, rec.data_ptr<float>(), A + t * sg, YN + t * sh, hp, C, DH + t * sh, DR + t * sg,
-                    DU + t * sg, b0, b1, H);
-    });
-    rec = rec_t(d_rec.select(0, t));
-  }
-  return {d_rec, d_u, dh, rec.add_(carry)};  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H, og = 3 * o;
+    const Product mine = rec_t.rows(n);
+    at::Tensor rec = at::zeros({n, H}, hs.options());
+    for (int64_t t = T - 1; t >= 0; --t) {
+      const float* hp = (t > 0 ? HS + (t - 1) * sh : H0) + o;
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        backward_step(DO + t * sh + o, rec.data_ptr<float>(), A + t * sg + og, YN + t * sh + o, hp, C + o,
+                      DH + t * sh + o, DR + t * sg + og, DU + t * sg + og, b0, b1, H);
+      });
+      rec = mine(d_rec.select(0, t).narrow(0, r0, n));
+    }
+    auto mine_dh0 = dh0.narrow(0, r0, n);
+    at::add_out(mine_dh0, rec, carry.narrow(0, r0, n));  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
+  });
+  return {d_rec, d_u, dh, dh0};
 }

@@ -3,7 +3,8 @@
 // Same plan and same formulas as the Python loops: per step one GEMM for the recurrent product
 // (MKL's packed GEMM when the caller hands a packed weight) and ONE fused pass over the batch
 // for every element-wise operation of the step, instead of a dozen separate tensor operations.
-// float32 on the CPU only; everything else takes the Python loops.
+// float32 on the CPU only; everything else takes the Python loops. `blocks`: row blocks of the
+// batch run side by side (common.h).
 //
 // mode 0: i, f, g, o (with PEEP: peepholes p_i, p_f on c_{t-1}, p_o on c_t)
 // mode 1: i, g, o, no forget gate (1997): c' = c + i g
@@ -108,26 +109,31 @@ void backward_step(const float* d_out, const float* rec, const float* d_c_out, c
 template <int MODE, bool PEEP>
 std::vector<at::Tensor> forward_loop(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
-                                     const float* p) {
-  const int64_t T = u.size(0), B = u.size(1), H = h0.size(1);
+                                     const float* p, int64_t blocks) {
+  const int64_t T = u.size(0), B = u.size(1), H = h0.size(1), GH = u.size(2);
   auto acts = at::empty_like(u);
   auto hs = at::empty({T, B, H}, u.options()), cs = at::empty({T, B, H}, u.options());
   auto tcs = at::empty({T, B, H}, u.options());
-  const int64_t sg = B * u.size(2), sh = B * H;  // per-step strides: gates, states
+  const int64_t sg = B * GH, sh = B * H;  // per-step strides: gates, states
   float *A = acts.data_ptr<float>(), *HS = hs.data_ptr<float>(), *CS = cs.data_ptr<float>();
   float* TC = tcs.data_ptr<float>();
   const float* U = u.data_ptr<float>();
-  const float* c = c0.data_ptr<float>();
-  at::Tensor h = h0;
-  for (int64_t t = 0; t < T; ++t) {
-    const at::Tensor y = Product{w_hh, packed, B}(h);
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      forward_step<MODE, PEEP>(U + t * sg, y.data_ptr<float>(), c, p, A + t * sg, CS + t * sh, TC + t * sh, HS + t * sh,
-                               b0, b1, H);
-    });
-    h = hs.select(0, t);
-    c = CS + t * sh;
-  }
+  const Product rec{w_hh, packed, B};
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H, og = r0 * GH;
+    const Product mine = rec.rows(n);
+    const float* c = c0.data_ptr<float>() + o;
+    at::Tensor h = h0.narrow(0, r0, n);
+    for (int64_t t = 0; t < T; ++t) {
+      const at::Tensor y = mine(h);
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        forward_step<MODE, PEEP>(U + t * sg + og, y.data_ptr<float>(), c, p, A + t * sg + og, CS + t * sh + o,
+                                 TC + t * sh + o, HS + t * sh + o, b0, b1, H);
+      });
+      h = hs.select(0, t).narrow(0, r0, n);
+      c = CS + t * sh + o;
+    }
+  });
   return {acts, hs, cs, tcs};
 }
 
@@ -135,60 +141,67 @@ template <int MODE, bool PEEP>
 std::vector<at::Tensor> backward_loop(const c10::optional<at::Tensor>& d_hs, const c10::optional<at::Tensor>& d_cs,
                                       const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& tcs,
                                       const at::Tensor& c0, const at::Tensor& w_hh_t,
-                                      const c10::optional<at::Tensor>& packed_t, const float* p) {
-  const int64_t T = cs.size(0), B = cs.size(1), H = cs.size(2);
+                                      const c10::optional<at::Tensor>& packed_t, const float* p, int64_t blocks) {
+  const int64_t T = cs.size(0), B = cs.size(1), H = cs.size(2), GH = acts.size(2);
   auto d_pre = at::empty_like(acts);
-  auto dh = at::empty_like(cs);
+  auto dh = at::empty_like(cs), dh0 = at::empty_like(c0);
   auto dc = at::zeros_like(c0);
   const auto zeros = at::zeros_like(c0);  // stands in for an absent gradient
-  const int64_t sg = B * acts.size(2), sh = B * H;  // per-step strides: gates, states
+  const int64_t sg = B * GH, sh = B * H;  // per-step strides: gates, states
   const float *A = acts.data_ptr<float>(), *CS = cs.data_ptr<float>(), *TC = tcs.data_ptr<float>();
+  const float *C0 = c0.data_ptr<float>(), *Z = zeros.data_ptr<float>();
   const float* DO = d_hs.has_value() ? d_hs->data_ptr<float>() : nullptr;
   const float* DC = d_cs.has_value() ? d_cs->data_ptr<float>() : nullptr;
-  float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();
-  at::Tensor rec = zeros;
-  for (int64_t t = T - 1; t >= 0; --t) {
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      backward_step<MODE, PEEP>(DO ? DO + t * sh : zeros.data_ptr<float>(), rec.data_ptr<float>(),
-                                DC ? DC + t * sh : zeros.data_ptr<float>(), A + t * sg,
-                                t > 0 ? CS + (t - 1) * sh : c0.data_ptr<float>(), CS + t * sh, TC + t * sh, p,
-                                DH + t * sh, DP + t * sg, dc.data_ptr<float>(), b0, b1, H);
-    });
-    rec = Product{w_hh_t, packed_t, B}(d_pre.select(0, t));
-  }
-  return {d_pre, dh, rec, dc};  // rec is dL/dh0 after the loop
+  float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>(), *DCC = dc.data_ptr<float>();
+  const Product rec_t{w_hh_t, packed_t, B};
+  in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0, o = r0 * H, og = r0 * GH;
+    const Product mine = rec_t.rows(n);
+    at::Tensor rec = zeros.narrow(0, r0, n);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      over_rows(n, H, [&](int64_t b0, int64_t b1) {
+        backward_step<MODE, PEEP>((DO ? DO + t * sh : Z) + o, rec.data_ptr<float>(), (DC ? DC + t * sh : Z) + o,
+                                  A + t * sg + og, (t > 0 ? CS + (t - 1) * sh : C0) + o, CS + t * sh + o,
+                                  TC + t * sh + o, p, DH + t * sh + o, DP + t * sg + og, DCC + o, b0, b1, H);
+      });
+      rec = mine(d_pre.select(0, t).narrow(0, r0, n));
+    }
+    dh0.narrow(0, r0, n).copy_(rec);  // rec is dL/dh0 after the loop
+  });
+  return {d_pre, dh, dh0, dc};
 }
 
 }  // namespace
 
 std::vector<at::Tensor> lstm_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& c0,
                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
-                                     const c10::optional<at::Tensor>& peep, int64_t mode) {
+                                     const c10::optional<at::Tensor>& peep, int64_t mode, int64_t blocks) {
   check_float(u, "u");
   check_float(h0, "h0");
   check_float(c0, "c0");
   at::NoGradGuard no_grad;
   const float* p = peep.has_value() ? peep->data_ptr<float>() : nullptr;
   if (mode == 0) {
-    return p ? forward_loop<0, true>(u, h0, c0, w_hh, packed, p) : forward_loop<0, false>(u, h0, c0, w_hh, packed, p);
+    return p ? forward_loop<0, true>(u, h0, c0, w_hh, packed, p, blocks)
+             : forward_loop<0, false>(u, h0, c0, w_hh, packed, p, blocks);
   }
-  return mode == 1 ? forward_loop<1, false>(u, h0, c0, w_hh, packed, p)
-                   : forward_loop<2, false>(u, h0, c0, w_hh, packed, p);
+  return mode == 1 ? forward_loop<1, false>(u, h0, c0, w_hh, packed, p, blocks)
+                   : forward_loop<2, false>(u, h0, c0, w_hh, packed, p, blocks);
 }
 
 std::vector<at::Tensor> lstm_backward(const c10::optional<at::Tensor>& d_hs, const c10::optional<at::Tensor>& d_cs,
                                       const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& tcs,
                                       const at::Tensor& c0, const at::Tensor& w_hh_t,
                                       const c10::optional<at::Tensor>& packed_t, const c10::optional<at::Tensor>& peep,
-                                      int64_t mode) {
+                                      int64_t mode, int64_t blocks) {
   if (d_hs.has_value()) check_float(*d_hs, "d_hs");
   if (d_cs.has_value()) check_float(*d_cs, "d_cs");
   at::NoGradGuard no_grad;
   const float* p = peep.has_value() ? peep->data_ptr<float>() : nullptr;
   if (mode == 0) {
-    return p ? backward_loop<0, true>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p)
-             : backward_loop<0, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p);
+    return p ? backward_loop<0, true>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p, blocks)
+             : backward_loop<0, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p, blocks);
   }
-  return mode == 1 ? backward_loop<1, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p)
-                   : backward_loop<2, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p);
+  return mode == 1 ? backward_loop<1, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p, blocks)
+                   : backward_loop<2, false>(d_hs, d_cs, acts, cs, tcs, c0, w_hh_t, packed_t, p, blocks);
 }
