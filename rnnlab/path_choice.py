@@ -25,7 +25,8 @@ the faster one for the rest of the process.
 - Explicit BPTT is kept only if it is at least ``MARGIN`` faster: where the two are level, the
   fused kernel's exact equality with ``torch.nn`` is worth more.
 
-Known limit: costs that only the full length has are not seen. glibc maps blocks above 32 MiB
+Known limit: costs that only lengths past ``MEASURE_STEPS`` have are not seen (it was 32 steps,
+which missed oneDNN's LSTM kernel taking 2.1 times its 64-step time at 100 steps). glibc maps blocks above 32 MiB
 (its largest threshold) fresh from the kernel at every call, so once buffers pass that size each
 call pays page faults: at batch 128, hidden 256, a GRU's forward+backward took none on 64 steps
 and about 10,000 on 100 (either path), and the gap between the paths moved with it.
@@ -43,7 +44,9 @@ from rnnlab.bptt import native
 from rnnlab.fused import run_fused
 
 BUDGET_S = 0.3  # rough cap on one measurement, reached after the second round at most
-MEASURE_STEPS = 32  # steps timed at most: per-step costs settle well before
+MEASURE_STEPS = (
+    128  # steps timed at most: per-step costs settle before, and buffers reach the sizes that fault pages in
+)
 MIN_WORK = 1 << 14  # steps * batch * gate units below which the choice is not worth timing
 MARGIN = 0.95  # explicit BPTT must take at most this share of the fused kernel's time
 ROUNDS = 5  # timed calls of each path at most (at least 2)
