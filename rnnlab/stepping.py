@@ -54,7 +54,7 @@ class Stepper:
         cells = list(model.rnn.layers)
         self.kind = infer.kind_of(cells[0])
         V, GH = model.config.vocab_size, cells[0].weight_hh.shape[0]
-        self.embed, self.first = model.embed, cells[0]
+        self.embed, self.first, self.one_hot = model.embed, cells[0], model.embedding is None
         self.table = None  # past TABLE_LIMIT the first layer's input side is computed at each step
         if V * GH <= TABLE_LIMIT:
             self.table = self._input_side(torch.arange(V, device=model.readout.weight.device))  # (V, G*H)
@@ -72,7 +72,10 @@ class Stepper:
         self.compiled = native.loops(self.hs)
 
     def _input_side(self, ids: Tensor) -> Tensor:
-        """The first layer's ``embedding(ids) @ W_ih^T`` ``(N, G*H)``, its biases apart."""
+        """The first layer's ``embedding(ids) @ W_ih^T`` ``(N, G*H)``, its biases apart (for one-hot
+        input, the columns of ``W_ih`` the ids pick: no ``(N, V)`` one-hot matrix is made)."""
+        if self.one_hot:
+            return self.first.weight_ih.detach().t().index_select(0, ids).contiguous()
         return (self.embed(ids) @ self.first.weight_ih.t()).contiguous()
 
     @property

@@ -164,8 +164,9 @@ def test_stepper_equals_the_model_step_by_step(cell, embedding, loops):
         torch.testing.assert_close(a, b, **TOL[torch.float32])
 
 
-def test_stepper_without_a_table_for_large_vocabularies(monkeypatch, loops):
-    model, _ = _model("gru")
+@pytest.mark.parametrize("embedding", [8, 0])
+def test_stepper_without_a_table_for_large_vocabularies(embedding, monkeypatch, loops):
+    model, _ = _model("gru", embedding)
     ids = torch.tensor([3, 0])
     want = Stepper(model, batch_size=2)(ids)
     monkeypatch.setattr(stepping, "TABLE_LIMIT", 0)

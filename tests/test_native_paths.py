@@ -226,3 +226,20 @@ def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
     monkeypatch.setenv("RNNLAB_AUTO_TIMING", "0")
     assert Recurrent("gru", 8, 64).resolved_path(64, 16) == "fused"
     path_choice.forget()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
+def test_row_blocks_without_packed_weights_and_under_inference_mode(cell, monkeypatch):
+    """The worker threads of the row blocks take no part in autograd, whatever the caller's mode:
+    an unpacked weight (PyTorch without MKL) is a view that requires grad, and a model in training
+    mode with dropout between layers runs explicit BPTT even under ``inference_mode``."""
+    _needs_compiled_loops()
+    monkeypatch.setattr(common, "ROW_BLOCKS", 2)
+    monkeypatch.setattr(common, "PACKED_GEMM", False)
+    twin, ours = _pair(cell, 3, 4, 2, False, torch.float32)
+    hx = tuple(torch.randn(2, 8, 4, requires_grad=True) for _ in range(2 if cell == "lstm" else 1))
+    _compare(cell, torch.randn(6, 8, 3, requires_grad=True), None, twin, ours, hx, torch.float32)
+    layer = Recurrent(cell, 3, 4, num_layers=2, dropout=0.2, path="bptt").train()
+    with torch.inference_mode():
+        out, _ = layer(torch.randn(6, 8, 3))
+    assert out.shape == (6, 8, 4) and torch.isfinite(out).all()

@@ -37,7 +37,7 @@ def layer_pass(cell: Cell, x: Tensor) -> tuple[Tensor, list[Tensor], dict[str, T
     if kind in (infer.LSTM, infer.NOFG):
         mode = "lstm" if kind == infer.LSTM else "nofg"
         if compiled is not None:
-            acts, hs, cs, _ = compiled.lstm_forward(u, *state, rec.weight, rec.packed, None, lstm_loops.MODES[mode])
+            acts, hs, cs, _ = compiled.lstm_forward(u, *state, rec.weight, rec.packed, None, lstm_loops.MODES[mode], 1)
         else:
             acts, hs, cs, _ = lstm_loops._forward_loop(mode, u, *state, rec, None)
         G = cell.gates
@@ -45,7 +45,7 @@ def layer_pass(cell: Cell, x: Tensor) -> tuple[Tensor, list[Tensor], dict[str, T
         return hs, [hs[:, 0], cs[:, 0]], gates | {"o": acts[:, 0, (G - 1) * H :]}
     if kind == infer.GRU:
         if compiled is not None:
-            acts, _, hs = compiled.gru_forward(u, state[0], rec.weight, rec.packed, b_hn.contiguous())
+            acts, _, hs = compiled.gru_forward(u, state[0], rec.weight, rec.packed, b_hn.contiguous(), 1)
         else:
             acts, _, hs = gru_loops._forward_loop(u, state[0], b_hn, rec)
         return hs, [hs[:, 0]], {"r": acts[:, 0, :H], "z": acts[:, 0, H : 2 * H]}

@@ -51,6 +51,9 @@ template <class F>
 void in_row_blocks(int64_t B, int64_t blocks, const F& body) {
   if (blocks <= 1) return body(0, B);
   at::parallel_for(0, blocks, 1, [&](int64_t p0, int64_t p1) {
+    // PyTorch's worker threads do not inherit the caller's grad mode: without this, the per-step
+    // products of a block would be recorded by autograd (and refused with out= on unpacked weights)
+    at::NoGradGuard no_grad;
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t r0 = p * B / blocks, r1 = (p + 1) * B / blocks;
       if (r1 > r0) body(r0, r1);
