@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from rnnlab.commands.build import status
-
-
-def main() -> int:
-    code, line = status()
-    print(line, file=sys.stderr if code else sys.stdout)
-    return code
-
+from rnnlab.commands.build import build_now
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(build_now())

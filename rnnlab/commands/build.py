@@ -61,6 +61,11 @@ def run(args) -> int:
         where = native.build_dir(native.cpu_flags())[0]
         print(f"rnnlab: the compiled BPTT loops are not built ({where}); `rnnlab build` builds them")
         return 1
+    return build_now()
+
+
+def build_now() -> int:
+    """Build (or load) the loops, print where they are or why not; the exit status."""
     code, line = status()
     print(line, file=sys.stderr if code else sys.stdout)
     return code
