@@ -96,7 +96,13 @@ class RunConfig:
             "level at the first step (char-rnn stops at 3 times the first); 0 = off (NaN or inf always stop)"
         },
     )
-    threads: int = field(default=0, metadata={"help": "CPU threads while training; 0 = PyTorch's choice"})
+    threads: int = field(
+        default=0,
+        metadata={
+            "help": "CPU threads while training; 0 = PyTorch's count, fewer while other processes keep cores busy "
+            "(rnnlab.train.threads)"
+        },
+    )
     precision: str = field(
         default="fp32",
         metadata={

@@ -37,6 +37,7 @@ from rnnlab.train.signals import handled
 from rnnlab.train.state import TrainerState, Window, better, reached
 from rnnlab.train.task import Task
 from rnnlab.train.telemetry import Telemetry
+from rnnlab.train.threads import Threads
 
 HINT = "use --resume {out} to continue it or --force to replace it"
 WEIGHTS = "the weights are not finite"  # after a step with a finite gradient (a huge learning rate)
@@ -144,9 +145,7 @@ class Trainer:
         torch.set_flush_denormal(True)  # covers the calling thread (and threads started later)
         self.progress.log(self.describe())
         prepare_for(task.model)  # a first build of the compiled loops is not paid from the budget
-        threads = torch.get_num_threads()
-        if cfg.threads:  # small recurrent models gain little from threads, and lose much on shared cores
-            torch.set_num_threads(cfg.threads)
+        threads = Threads(cfg.threads, self.world.size, self.progress.log)  # fewer while others use the cores
         clock = budget_clock(cfg.clock)
         budget, started, base = cfg.budget_seconds(), clock(), st.elapsed_s
         window, last = Window(), self.records[-1] if self.records else None
@@ -171,6 +170,7 @@ class Trainer:
                     if self._diverged:
                         break
                     window.add(figures, norm, clipped, time.monotonic() - t0)
+                    threads.tick()
                     self.telemetry.add_step(st.step, figures["loss"], norm, clipped, lr)
                     left = self._time_left(budget, window)
                     speed = window.tokens / max(window.seconds, 1e-9)
@@ -187,7 +187,7 @@ class Trainer:
                 if (last is None or window.steps) and not self._diverged:
                     last = self._evaluate(window) or last
             finally:
-                torch.set_num_threads(threads)
+                threads.restore()
         return self._finish(last, "interrupted" if self._stop else stopped)
 
     def _finish(self, last: dict | None, stopped: str) -> dict:
