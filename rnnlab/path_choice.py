@@ -131,7 +131,7 @@ def fused_or_bptt(layer, steps: int, batch: int) -> str:
     T = min(steps, MEASURE_STEPS)
     cell = layer.layers[0]
     key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
-           weight.dtype, str(weight.device), torch.get_num_threads(), grad)  # fmt: skip
+           weight.dtype, str(weight.device), torch.get_num_threads(), grad, layer.training)  # fmt: skip
 
     def runs() -> dict[str, Callable[[], None]]:
         made_up = torch.Generator().manual_seed(0)

@@ -216,11 +216,14 @@ def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
     assert layer.resolved_path() in ("fused", "bptt")
     assert all(p.grad is None for p in layer.parameters())
     decided = path_choice.decisions()
-    assert len(decided) == 2 and {k[-1] for k in decided} == {False, True}  # no_grad and grad
+    assert len(decided) == 2 and {k[-2:] for k in decided} == {(False, False), (True, True)}  # (grad, training)
     for path, seconds in decided.values():
         assert set(seconds) == {"fused", "bptt"} and path in seconds
     layer(x)
     assert len(path_choice.decisions()) == 2  # cached, not timed again
+    with torch.no_grad():
+        layer(x)  # training mode (dropout between the layers) without gradients: timed on its own
+    assert {k[-2:] for k in path_choice.decisions()} == {(False, False), (True, True), (False, True)}
     with torch.autocast("cpu", dtype=torch.bfloat16):  # explicit BPTT would be the step loop there
         assert Recurrent("gru", 8, 64).resolved_path(64, 16) == "fused"
     monkeypatch.setenv("RNNLAB_AUTO_TIMING", "0")

@@ -329,8 +329,7 @@ class Trainer:
     def _evaluate(self, window: Window) -> dict | None:
         """Score, record and checkpoint; ``None`` (nothing written) if a step made the weights
         non-finite (a finite gradient times a huge learning rate can), which ends the run as diverged."""
-        task, cfg, st = self.task, self.cfg, self.state
-        model = task.model
+        task, cfg, st, model = self.task, self.cfg, self.state, self.task.model
         if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
             self._diverged = WEIGHTS
             return None
