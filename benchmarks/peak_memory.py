@@ -32,7 +32,7 @@ cross-entropy); for these, the implementation ``bf16`` is the fused kernel under
 --precision bf16``'s mixed precision.
 
 ``--figures`` prints what this measured here (torch 2.13, one thread), with what explicit BPTT
-could leave out.
+holds for backward and what its backward adds.
 """
 
 from __future__ import annotations
@@ -65,32 +65,37 @@ MIB = 1 << 20
 FIGURES = ("held_mib", "peak_mib", "saved_mib", "touched_mib")
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
-FIGURES = """\
-MiB over the resident set before the step; medians of 3 processes (torch 2.13, one thread)
+MEASURED = """\
+MiB over the resident set before the step; medians of 3 processes (torch 2.13, one thread, load
+average 5 on 2 cores; bf16 from an earlier run: the fused kernel, which explicit BPTT does not touch)
 config               held: nn  bptt   bf16 | peak: nn   bptt  bf16 | saved: nn (touched)  bptt
-lstm 32x100x64x256       19.1  22.2        |     52.6   43.0       |       52.0 (19.1)   21.9
-lstm 32x100x64x512       37.9  44.0        |    109.5   90.1       |      102.4 (37.9)   43.9
-gru  32x100x64x256       23.2  15.8        |     35.7   42.6       |       21.9 (22.4)   15.7
-gru  32x100x64x512       46.7  31.5        |     71.6   87.8       |       43.8 (45.6)   31.3
-rnn  32x100x64x256        9.4   3.2        |     13.0   13.3       |        3.2  (3.5)    3.2
-rnn  32x100x64x512        7.0   6.4        |     19.3   27.2       |        6.3  (6.7)    6.3
-lm 1x256 (B 32, T 64)    13.4  15.5    7.9 |     35.5   30.1  22.4 |       34.6 (13.4)   15.2
-lm 2x256                 25.6  29.5   15.2 |     52.0   44.4  33.2 |       68.0 (25.6)   29.2
+lstm 32x100x64x256       19.1  19.0        |     52.6   36.8       |       52.0 (19.1)   18.8
+lstm 32x100x64x512       37.9  37.8        |    109.5   77.6       |      102.4 (37.9)   37.6
+gru  32x100x64x256       23.2  15.7        |     35.4   30.7       |       21.9 (22.4)   15.7
+gru  32x100x64x512       46.7  31.4        |     71.6   65.9       |       43.8 (45.6)   31.3
+rnn  32x100x64x256        7.2   3.3        |     12.1    7.4       |        3.2  (3.3)    3.2
+rnn  32x100x64x512        7.1   6.6        |     19.3   15.7       |        6.3  (6.7)    6.3
+lm 1x256 (B 32, T 64)    13.4  13.6    7.9 |     35.6   26.0  22.4 |       34.6 (13.4)   13.2
+lm 2x256                 25.6  25.5   15.2 |     52.1   38.3  33.2 |       68.0 (25.6)   25.2
 path="fused" measures as torch.nn (the same kernels); path="auto" as the path it took.
 
-LSTM: explicit BPTT peaks 15-18 % below torch.nn (oneDNN's backward allocates workspaces as
-large as the forward's), but holds 15 % more between forward and backward: it saves the gates
-(4H), h, c and tanh(c) (3H) of every step, where backward needs the gates, h and c. Recomputing
-tanh(c_t) from c_t in the backward step (one tanh an element) would drop T*B*H*4 bytes a layer
-(3.1 MiB at 32x100x256, 6.3 at 512): held about 19.1 / 37.8, level with torch.nn. Writing the gates'
-gradients over the saved gates in backward (each element's four gates are read before its four
-gradients are written) would drop the T*B*4H*4 bytes of d_pre from the peak (12.5 / 25 MiB):
-peak about 30.5 / 65, 0.58 / 0.59 of torch.nn's (a second backward through the graph would then need
-refusing, by bumping the saved tensor's version). GRU: it holds 32 % less but peaks 19-23 % above
-torch.nn: its backward keeps two gate-gradient buffers (d_rec and d_u, T*B*3H each); d_rec could
-likewise overwrite the saved gates (9.4 / 18.8 MiB): peak about 33 / 69, below torch.nn. RNN: backward keeps dh and
-d_pre (T*B*H each); d_pre could overwrite dh once each step's norm for the gradient-flow record
-is taken in the loop (3.1 / 6.3 MiB): peak about 10 / 21, about level with torch.nn.
+In units of T*B*H floats (3.1 MiB at 32x100x256, 6.3 at 512), what explicit BPTT holds between
+forward and backward, and what backward adds on top:
+
+- LSTM: holds the gates (4), h and c (2), as much as oneDNN's workspace touches; tanh(c_t) is
+  taken again from c_t in backward (one tanh an element). Backward adds a private copy of the
+  outputs' gradient (1, where that arrives as an expanded scalar or strided) and the gates'
+  gradients (4): 11 units, 0.7 of torch.nn's peak (oneDNN's backward allocates workspaces as
+  large as the forward's). Writing the gates' gradients over the saved gates would save 4 more,
+  but a second backward through a retained graph would then read gradients as gates.
+- GRU: holds r, z, n, y_n = W_hn h + b_hn and h (5). Backward adds the outputs' gradient (1),
+  over which dN is written where it is a private copy (else dN takes 1 more), and ONE buffer of
+  gate gradients (3): [dR, dZ, dY_n] for dW_hh, then dN written over dY_n for the input side.
+- Elman: holds h (1); backward writes d_pre over the private copy of the outputs' gradient (1;
+  one more where the gradient arrives contiguous, from a readout layer, as it may be shared).
+- dL/dh_t of every step (1) is kept only inside a GradientFlow block, which records its norms.
+The rest of the peak: the weight gradients' GEMMs, MKL's packed weights, the input side's
+gradient through the projection.
 
 bf16 (rnnlab train --precision bf16, the fused kernel under autocast): 0.6 of fp32's memory.
 """
@@ -232,7 +237,7 @@ def main() -> None:
     parser.add_argument("--figures", action="store_true", help="print the figures measured here, and stop")
     args = parser.parse_args()
     if args.figures:
-        print(FIGURES)
+        print(MEASURED)
         return
     if args.child:
         print(json.dumps(measure(*args.child, args.threads)))

@@ -170,8 +170,15 @@ class GradientFlow:
         self.norms = [s[0] for s in self._slots if s]
 
 
-def record_norms(ctx, dh: Tensor) -> None:
-    """Hand ``||dL/dh_t||`` of every step (``dh (T, B, H)``) to the block that asked in forward."""
+def recording(ctx) -> bool:
+    """Whether a :class:`GradientFlow` asked for this layer's norms in forward: only then does
+    backward keep ``dL/dh_t`` of every step, else one step's at a time."""
+    return ctx.flow_slot is not None
+
+
+def record_norms(ctx, dh: Tensor | None) -> None:
+    """Hand ``||dL/dh_t||`` of every step (``dh (T, B, H)``) to the block that asked in forward
+    (``dh`` is ``None`` where none asked)."""
     if ctx.flow_slot is not None:
         ctx.flow_slot[:] = [torch.linalg.vector_norm(dh.detach(), dim=(1, 2))]
         ctx.flow._collect()
@@ -183,6 +190,18 @@ def save(ctx, *tensors: Tensor | None) -> None:
     ctx.flow = GradientFlow.current()
     ctx.flow_slot = ctx.flow.slot() if ctx.flow is not None else None
     ctx.save_for_backward(*tensors)
+
+
+def own_contiguous(d_out: Tensor) -> tuple[Tensor, bool]:
+    """The outputs' gradient as a contiguous tensor, and whether that is a private copy, which
+    backward may then overwrite with a gradient of the same shape instead of allocating one.
+
+    An incoming gradient that is contiguous already may be shared (the caller's ``grad_outputs``,
+    or a tensor another node still reads) and is never written; one that is not (``sum``'s
+    gradient is an expanded scalar) is copied here anyway.
+    """
+    dense = d_out.contiguous()
+    return dense, dense is not d_out
 
 
 def gradient_buffer(d_out: Tensor | None, like: Tensor) -> Tensor:

@@ -2,7 +2,9 @@
 
 ``u_t = W_ih x_t + b`` for all steps is one GEMM under autograd before the loop; the loop adds the
 recurrent product and applies ``f`` in place, so the buffer of states is all backward needs
-(each ``f'`` is a function of ``h``). Backward per step: one fused derivative op and one GEMM.
+(each ``f'`` is a function of ``h``). Backward per step: one fused derivative op and one GEMM; the
+compiled loop writes ``d_pre`` over the outputs' gradient where that is a private copy, and keeps
+``dL/dh_t`` of every step only for a :class:`~rnnlab.bptt.common.GradientFlow`.
 IRNN is the ReLU case; SCRN's hidden layer is the sigmoid case (:mod:`rnnlab.bptt.scrn`).
 """
 
@@ -17,8 +19,10 @@ from rnnlab.bptt.common import (
     both_biases,
     first_order,
     gradient_buffer,
+    own_contiguous,
     project,
     record_norms,
+    recording,
     recurrent_weight_grad,
     row_blocks,
     save,
@@ -72,7 +76,7 @@ class ElmanSequence(torch.autograd.Function):
         compiled = native.loops(hs)
         if compiled is not None:
             d_pre, dh, dh0 = compiled.elman_backward(
-                d_hs.contiguous(), hs, rec.weight, rec.packed, CODES[ctx.activation], row_blocks(B)
+                *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx), row_blocks(B)
             )
         else:
             dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place

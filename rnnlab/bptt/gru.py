@@ -14,7 +14,9 @@ with ``g`` the total ``dL/dh_t``::
     dh_{t-1} = g z + [dR, dZ, dY_n] @ W_hh
 
 The input side's gradient is ``[dR, dZ, dN]``; ``dW_hh`` is one GEMM of ``[dR, dZ, dY_n]`` with the
-previous states over all steps.
+previous states over all steps, after which ``dN`` is written over ``dY_n``: one ``(T, B, 3H)``
+buffer for both sides. ``dN`` goes over the outputs' gradient where that is a private copy, and
+``dL/dh_t`` of every step is kept only for a :class:`~rnnlab.bptt.common.GradientFlow`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _forward_loop(u: Tensor, h0: Tensor, b_hn: Tensor, rec: Matmul) -> tuple[Ten
 
 
 def _backward_loop(d_hs: Tensor, h0: Tensor, acts: Tensor, yns: Tensor, hs: Tensor, rec_t: Matmul):
-    """The backward loop in PyTorch operations: ``(d_rec, d_u, dh, dh0)``."""
+    """The backward loop in PyTorch operations: ``(d_rec, dn, dh, dh0)``."""
     T, B, H = hs.shape
     r, z, n = acts[:, :, :H], acts[:, :, H : 2 * H], acts[:, :, 2 * H :]
     h_prev = torch.cat([h0.unsqueeze(0), hs[:-1]])  # (T, B, H)
@@ -52,18 +54,17 @@ def _backward_loop(d_hs: Tensor, h0: Tensor, acts: Tensor, yns: Tensor, hs: Tens
     n_factor = (1 - z) * (1 - n * n)  # dN = g * this
     r_factor = yns * r * (1 - r)  # dR = dN * this
     dh = common.gradient_buffer(d_hs, hs)  # receives the recurrent part in place
-    d_rec, d_u = torch.empty_like(acts), torch.empty_like(acts)  # [dR, dZ, dY_n] for W_hh, [dR, dZ, dN] for u
+    d_rec, dns = torch.empty_like(acts), torch.empty_like(hs)  # [dR, dZ, dY_n], dN
     dh0 = torch.empty_like(h0)
     for t in range(T - 1, -1, -1):
         g = dh[t]
-        dn = torch.mul(g, n_factor[t], out=d_u[t, :, 2 * H :])
+        dn = torch.mul(g, n_factor[t], out=dns[t])
         torch.mul(dn, r_factor[t], out=d_rec[t, :, :H])
         torch.mul(g, z_factor[t], out=d_rec[t, :, H : 2 * H])
         torch.mul(dn, r[t], out=d_rec[t, :, 2 * H :])
         target = dh[t - 1] if t > 0 else dh0.zero_()
         rec_t.add_to(target.addcmul_(g, z[t]), d_rec[t])
-    d_u[:, :, : 2 * H] = d_rec[:, :, : 2 * H]  # dR and dZ are the same on both sides
-    return d_rec, d_u, dh, dh0
+    return d_rec, dns, dh, dh0
 
 
 class GRUSequence(torch.autograd.Function):
@@ -95,16 +96,21 @@ class GRUSequence(torch.autograd.Function):
         compiled = native.loops(hs)
         if compiled is not None:
             blocks = common.row_blocks(hs.shape[1])
-            d_rec, d_u, dh, dh0 = compiled.gru_backward(
-                d_hs.contiguous(), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed, blocks
-            )
+            d_rec, dn, dh, dh0 = compiled.gru_backward(
+                *common.own_contiguous(d_hs), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed,
+                common.recording(ctx), blocks,
+            )  # fmt: skip
         else:
-            d_rec, d_u, dh, dh0 = _backward_loop(d_hs, h0, acts, yns, hs, rec_t)
+            d_rec, dn, dh, dh0 = _backward_loop(d_hs, h0, acts, yns, hs, rec_t)
         common.record_norms(ctx, dh)
         need = ctx.needs_input_grad
         dw_hh = common.recurrent_weight_grad(d_rec, h0, hs) if need[2] else None
         d_b_hn = d_rec[:, :, 2 * H :].sum((0, 1)) if need[3] else None
-        return d_u if need[0] else None, dh0, dw_hh, d_b_hn
+        d_u = None
+        if need[0]:  # dR and dZ are the same on both sides; dN in place of dY_n
+            d_u = d_rec
+            d_u[:, :, 2 * H :] = dn
+        return d_u, dh0, dw_hh, d_b_hn
 
 
 def gru_sequence(cell, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:

@@ -7,6 +7,10 @@ incoming gradient is computed for all steps at once, so that backward per step i
 element-wise operations and one GEMM (``d_pre_t @ W_hh``, fused with adding the output's
 ``dL/dh_{t-1}``). Weight gradients are one GEMM each over all steps.
 
+Forward saves the gates, ``h`` and ``c`` of every step; backward takes ``tc = tanh(c_t)`` again
+from ``c_t`` (one tanh an element, where saving it would hold ``T*B*H`` floats more between
+forward and backward), and keeps ``dL/dh_t`` of every step only for a :class:`GradientFlow`.
+
 Per step, with ``tc = tanh(c_t)`` and the pre-activation gradients written ``dI, dF, dG, dO``::
 
     dO = dh * tc * o(1-o)
@@ -30,6 +34,7 @@ from rnnlab.bptt.common import (
     gradient_buffer,
     project,
     record_norms,
+    recording,
     recurrent_weight_grad,
     row_blocks,
     save,
@@ -50,7 +55,7 @@ def _forward_loop(mode: str, u: Tensor, h0: Tensor, c0: Tensor, rec: Matmul, pee
     T, B, H = u.shape[0], u.shape[1], h0.shape[1]
     G = 4 if mode == "lstm" else 3
     acts = torch.empty_like(u)  # (T, B, G*H): pre-activations, then activations in place
-    hs, cs, tcs = u.new_empty(T, B, H), u.new_empty(T, B, H), u.new_empty(T, B, H)
+    hs, cs = u.new_empty(T, B, H), u.new_empty(T, B, H)
     sig = 2 * H if mode == "lstm" else H  # i (and f) are the leading sigmoid gates
     g_at = slice(sig, sig + H)
     o_at = slice((G - 1) * H, G * H)
@@ -73,14 +78,15 @@ def _forward_loop(mode: str, u: Tensor, h0: Tensor, c0: Tensor, rec: Matmul, pee
         if peep is not None:  # o sees c_t
             a[:, o_at].addcmul_(c_next, peep[2])
         o = a[:, o_at].sigmoid_()
-        torch.mul(o, torch.tanh(c_next, out=tcs[t]), out=hs[t])
+        torch.mul(o, torch.tanh(c_next), out=hs[t])
         h, c = hs[t], c_next
-    return acts, hs, cs, tcs
+    return acts, hs, cs
 
 
-def _backward_loop(mode, d_hs, d_cs, acts, hs, cs, tcs, c0, rec: Matmul, peep):
+def _backward_loop(mode, d_hs, d_cs, acts, hs, cs, c0, rec: Matmul, peep):
     """The backward loop in PyTorch operations: ``(d_pre, dh, dh0, dc0)``."""
     T, B, H = hs.shape
+    tcs = torch.tanh(cs)
     G = acts.shape[2] // H
     a = acts.view(T, B, G, H)
     i, o = a[:, :, 0], a[:, :, G - 1]
@@ -146,32 +152,32 @@ class LSTMSequence(torch.autograd.Function):
         compiled = native.loops(u)
         if compiled is not None:
             blocks = row_blocks(B)
-            acts, hs, cs, tcs = compiled.lstm_forward(
+            acts, hs, cs = compiled.lstm_forward(
                 u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode], blocks
             )
         else:
-            acts, hs, cs, tcs = _forward_loop(mode, u, h0, c0, rec, peep)
+            acts, hs, cs = _forward_loop(mode, u, h0, c0, rec, peep)
         G = 4 if mode == "lstm" else 3
         ctx.mode, ctx.G = mode, G
         ctx.set_materialize_grads(False)  # an unused c sequence arrives as None, not zeros
-        save(ctx, h0, c0, w_hh, peep, acts, hs, cs, tcs)
+        save(ctx, h0, c0, w_hh, peep, acts, hs, cs)
         return hs, cs
 
     @staticmethod
     @first_order
     def backward(ctx, d_hs, d_cs):
-        h0, c0, w_hh, peep, acts, hs, cs, tcs = ctx.saved_tensors
+        h0, c0, w_hh, peep, acts, hs, cs = ctx.saved_tensors
         mode, G = ctx.mode, ctx.G
         T, B, H = hs.shape
         rec = Matmul(w_hh.t(), B)
         compiled = native.loops(hs)
         if compiled is not None:
             d_pre, dh, dh0, dc = compiled.lstm_backward(
-                _contiguous(d_hs), _contiguous(d_cs), acts, cs, tcs, c0.contiguous(), rec.weight, rec.packed, peep,
-                MODES[mode], row_blocks(B),
+                _contiguous(d_hs), _contiguous(d_cs), acts, cs, c0.contiguous(), rec.weight, rec.packed, peep,
+                MODES[mode], recording(ctx), row_blocks(B),
             )  # fmt: skip
         else:
-            d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, tcs, c0, rec, peep)
+            d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, c0, rec, peep)
         record_norms(ctx, dh)
         need = ctx.needs_input_grad
         dw_hh = recurrent_weight_grad(d_pre, h0, hs) if need[4] else None

@@ -37,9 +37,9 @@ def layer_pass(cell: Cell, x: Tensor) -> tuple[Tensor, list[Tensor], dict[str, T
     if kind in (infer.LSTM, infer.NOFG):
         mode = "lstm" if kind == infer.LSTM else "nofg"
         if compiled is not None:
-            acts, hs, cs, _ = compiled.lstm_forward(u, *state, rec.weight, rec.packed, None, lstm_loops.MODES[mode], 1)
+            acts, hs, cs = compiled.lstm_forward(u, *state, rec.weight, rec.packed, None, lstm_loops.MODES[mode], 1)
         else:
-            acts, hs, cs, _ = lstm_loops._forward_loop(mode, u, *state, rec, None)
+            acts, hs, cs = lstm_loops._forward_loop(mode, u, *state, rec, None)
         G = cell.gates
         gates = {"i": acts[:, 0, :H]} | ({"f": acts[:, 0, H : 2 * H]} if G == 4 else {})
         return hs, [hs[:, 0], cs[:, 0]], gates | {"o": acts[:, 0, (G - 1) * H :]}

@@ -32,6 +32,7 @@ void forward_step(const float* u, const float* y, float* h, int64_t b0, int64_t 
   for (int64_t k = b0 * H; k < B * H; ++k) h[k] = activate<ACT>(u[k] + y[k]);
 }
 
+// d_pre may be d_out itself: each element of d_out is read before the same element of d_pre is written.
 template <int ACT>
 void backward_step(const float* d_out, const float* rec, const float* h, float* dh, float* d_pre, int64_t b0,
                    int64_t B, int64_t H) {
@@ -65,10 +66,12 @@ at::Tensor forward_loop(const at::Tensor& u, const at::Tensor& h0, const Product
 }
 
 template <int ACT>
-std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& hs, const Product& rec_t,
-                                      int64_t blocks) {
+std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, bool own_d_hs, const at::Tensor& hs,
+                                      const Product& rec_t, bool keep_dh, int64_t blocks) {
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sh = B * H;
-  auto d_pre = at::empty_like(hs), dh = at::empty_like(hs), dh0 = at::empty({B, H}, hs.options());
+  const int64_t sdh = keep_dh ? sh : 0;  // else each step's dh goes to one (B, H) scratch
+  auto d_pre = own_d_hs ? d_hs : at::empty_like(hs), dh0 = at::empty({B, H}, hs.options());
+  auto dh = keep_dh ? at::empty_like(hs) : at::empty_like(dh0);
   const float *DO = d_hs.data_ptr<float>(), *HS = hs.data_ptr<float>();
   float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
@@ -77,14 +80,14 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, const at::Tensor& 
     at::Tensor rec = at::zeros({n, H}, hs.options());
     for (int64_t t = T - 1; t >= 0; --t) {
       over_rows(n, H, [&](int64_t b0, int64_t b1) {
-        backward_step<ACT>(DO + t * sh + o, rec.data_ptr<float>(), HS + t * sh + o, DH + t * sh + o,
+        backward_step<ACT>(DO + t * sh + o, rec.data_ptr<float>(), HS + t * sh + o, DH + t * sdh + o,
                            DP + t * sh + o, b0, b1, H);
       });
       rec = mine(d_pre.select(0, t).narrow(0, r0, n));
     }
     dh0.narrow(0, r0, n).copy_(rec);  // rec is dL/dh0 after the loop
   });
-  return {d_pre, dh, dh0};
+  return {d_pre, keep_dh ? dh : at::Tensor(), dh0};
 }
 
 }  // namespace
@@ -103,15 +106,18 @@ at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Te
   }
 }
 
-std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                       const c10::optional<at::Tensor>& packed_t, int64_t act, int64_t blocks) {
+// d_hs: the outputs' gradient, overwritten with d_pre where `own_d_hs` (a private copy). dh
+// (T, B, H) only with `keep_dh` (for the gradient-flow record).
+std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, bool own_d_hs, const at::Tensor& hs,
+                                       const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t, int64_t act,
+                                       bool keep_dh, int64_t blocks) {
   check_float(d_hs, "d_hs");
   at::NoGradGuard no_grad;
   const Product rec_t{w_hh_t, packed_t, hs.size(1)};
   switch (act) {
-    case 0: return backward_loop<0>(d_hs, hs, rec_t, blocks);
-    case 1: return backward_loop<1>(d_hs, hs, rec_t, blocks);
-    case 2: return backward_loop<2>(d_hs, hs, rec_t, blocks);
-    default: return backward_loop<3>(d_hs, hs, rec_t, blocks);
+    case 0: return backward_loop<0>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);
+    case 1: return backward_loop<1>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);
+    case 2: return backward_loop<2>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);
+    default: return backward_loop<3>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);
   }
 }

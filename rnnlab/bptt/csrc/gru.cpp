@@ -34,27 +34,27 @@ void forward_step(const float* u, const float* y, const float* bn, const float* 
 }
 
 // g = d_out + rec + carry is the total dL/dh_t (rec = the previous step's d_rec @ W_hh, carry =
-// its g z); writes dh_t, d_rec = [dR, dZ, dY_n] (for W_hh), d_u = [dR, dZ, dN] (for the input
-// side) and the new carry g z in place.
+// its g z); writes dh_t, d_rec = [dR, dZ, dY_n] (for W_hh), dn = dN and the new carry g z in
+// place. The input side's gradient is d_rec with dN in place of dY_n, put together once the loop
+// is done, instead of a second (T, B, 3H) buffer. dn may be d_out itself: each element of d_out
+// is read before the same element of dn is written.
 void backward_step(const float* d_out, const float* rec, const float* a, const float* yn, const float* hp,
-                   float* carry, float* dh_t, float* d_rec, float* d_u, int64_t b0, int64_t B, int64_t H) {
+                   float* carry, float* dh_t, float* d_rec, float* dn, int64_t b0, int64_t B, int64_t H) {
   for (int64_t b = b0; b < B; ++b) {
     const float* ab = a + b * 3 * H;
     float* db = d_rec + b * 3 * H;
-    float* du = d_u + b * 3 * H;
     const int64_t o = b * H;
 #pragma omp simd
     for (int64_t j = 0; j < H; ++j) {
       const int64_t k = o + j;
       const float g = d_out[k] + rec[k] + carry[k];
       const float r = ab[j], z = ab[H + j], n = ab[2 * H + j];
-      const float dn = g * (1.f - z) * (1.f - n * n);
-      const float dr = dn * yn[k] * r * (1.f - r), dz = g * (hp[k] - n) * z * (1.f - z);
+      const float d_n = g * (1.f - z) * (1.f - n * n);
       dh_t[k] = g;
-      db[j] = du[j] = dr;
-      db[H + j] = du[H + j] = dz;
-      db[2 * H + j] = dn * r;
-      du[2 * H + j] = dn;
+      db[j] = d_n * yn[k] * r * (1.f - r);
+      db[H + j] = g * (hp[k] - n) * z * (1.f - z);
+      db[2 * H + j] = d_n * r;
+      dn[k] = d_n;
       carry[k] = g * z;
     }
   }
@@ -91,18 +91,23 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, c
   return {acts, yns, hs};
 }
 
-std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& acts,
-                                     const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                     const c10::optional<at::Tensor>& packed_t, int64_t blocks) {
+// d_hs: the outputs' gradient, overwritten with dN where `own_d_hs` (a private copy), else dN
+// gets a buffer of its own. dh (T, B, H) only with `keep_dh` (for the gradient-flow record).
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, bool own_d_hs, const at::Tensor& h0,
+                                     const at::Tensor& acts, const at::Tensor& yns, const at::Tensor& hs,
+                                     const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t, bool keep_dh,
+                                     int64_t blocks) {
   check_float(d_hs, "d_hs");
   check_float(h0, "h0");
   at::NoGradGuard no_grad;
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sg = B * 3 * H, sh = B * H;
-  auto d_rec = at::empty_like(acts), d_u = at::empty_like(acts), dh = at::empty_like(hs);
+  const int64_t sdh = keep_dh ? sh : 0;  // else each step's dh goes to one (B, H) scratch
+  auto d_rec = at::empty_like(acts), dn = own_d_hs ? d_hs : at::empty_like(hs);
+  auto dh = keep_dh ? at::empty_like(hs) : at::empty_like(h0);
   auto carry = at::zeros_like(h0), dh0 = at::empty_like(h0);
   const float *DO = d_hs.data_ptr<float>(), *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>();
   const float *HS = hs.data_ptr<float>(), *H0 = h0.data_ptr<float>();
-  float *DR = d_rec.data_ptr<float>(), *DU = d_u.data_ptr<float>(), *DH = dh.data_ptr<float>();
+  float *DR = d_rec.data_ptr<float>(), *DN = dn.data_ptr<float>(), *DH = dh.data_ptr<float>();
   float* C = carry.data_ptr<float>();
   const Product rec_t{w_hh_t, packed_t, B};
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
@@ -113,12 +118,12 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h
       const float* hp = (t > 0 ? HS + (t - 1) * sh : H0) + o;
       over_rows(n, H, [&](int64_t b0, int64_t b1) {
         backward_step(DO + t * sh + o, rec.data_ptr<float>(), A + t * sg + og, YN + t * sh + o, hp, C + o,
-                      DH + t * sh + o, DR + t * sg + og, DU + t * sg + og, b0, b1, H);
+                      DH + t * sdh + o, DR + t * sg + og, DN + t * sh + o, b0, b1, H);
       });
       rec = mine(d_rec.select(0, t).narrow(0, r0, n));
     }
     auto mine_dh0 = dh0.narrow(0, r0, n);
     at::add_out(mine_dh0, rec, carry.narrow(0, r0, n));  // dL/dh0 = d_rec_0 @ W_hh + g_0 z_0
   });
-  return {d_rec, d_u, dh, dh0};
+  return {d_rec, dn, keep_dh ? dh : at::Tensor(), dh0};
 }

@@ -5,10 +5,10 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& u, const at::Tensor& h0, 
                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
                                      const c10::optional<at::Tensor>& peep, int64_t mode, int64_t blocks);
 std::vector<at::Tensor> lstm_backward(const c10::optional<at::Tensor>& d_hs, const c10::optional<at::Tensor>& d_cs,
-                                      const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& tcs,
-                                      const at::Tensor& c0, const at::Tensor& w_hh_t,
-                                      const c10::optional<at::Tensor>& packed_t, const c10::optional<at::Tensor>& peep,
-                                      int64_t mode, int64_t blocks);
+                                      const at::Tensor& acts, const at::Tensor& cs, const at::Tensor& c0,
+                                      const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t,
+                                      const c10::optional<at::Tensor>& peep, int64_t mode, bool keep_dh,
+                                      int64_t blocks);
 
 std::vector<at::Tensor> mut_forward(const at::Tensor& u_zr, const at::Tensor& u_h, const at::Tensor& h0,
                                     const at::Tensor& w_rec, const c10::optional<at::Tensor>& p_rec,
@@ -35,8 +35,9 @@ std::vector<at::Tensor> lnlstm_backward(const c10::optional<at::Tensor>& d_hs, c
 
 at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
                          const c10::optional<at::Tensor>& packed, int64_t act, int64_t blocks);
-std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                       const c10::optional<at::Tensor>& packed_t, int64_t act, int64_t blocks);
+std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, bool own_d_hs, const at::Tensor& hs,
+                                       const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t, int64_t act,
+                                       bool keep_dh, int64_t blocks);
 
 at::Tensor clockwork_forward(const at::Tensor& u, const at::Tensor& h0, const std::vector<at::Tensor>& weights,
                              const std::vector<c10::optional<at::Tensor>>& packed, const std::vector<int64_t>& which,
@@ -49,9 +50,10 @@ std::vector<at::Tensor> clockwork_backward(const at::Tensor& d_hs, const at::Ten
 
 std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, const at::Tensor& w_hh,
                                     const c10::optional<at::Tensor>& packed, const at::Tensor& b_hn, int64_t blocks);
-std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, const at::Tensor& h0, const at::Tensor& acts,
-                                     const at::Tensor& yns, const at::Tensor& hs, const at::Tensor& w_hh_t,
-                                     const c10::optional<at::Tensor>& packed_t, int64_t blocks);
+std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, bool own_d_hs, const at::Tensor& h0,
+                                     const at::Tensor& acts, const at::Tensor& yns, const at::Tensor& hs,
+                                     const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t, bool keep_dh,
+                                     int64_t blocks);
 
 void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, at::Tensor& out, at::Tensor& h,
                     const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
