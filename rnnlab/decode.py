@@ -82,7 +82,7 @@ def _lengths(memory: Memory) -> Tensor:
 def _log_probs(logits: Tensor, last: bool) -> Tensor:
     """The model's log-probabilities ``(R, V)`` in float64 with ``PAD`` and ``BOS`` (and, at the
     ``last`` step, everything but ``EOS``) set to ``-inf``."""
-    logp = torch.log_softmax(logits.double(), dim=-1)  # (R, V)
+    logp = torch.log_softmax(logits, dim=-1, dtype=torch.float64)  # (R, V): cast as it is read
     if last:
         allowed = torch.full_like(logp, float("-inf"))
         allowed[:, EOS] = 0.0
@@ -228,7 +228,7 @@ def beam_search(
             logits, state, w = step(tokens, state, memory)
             logp = _log_probs(logits, last=t == L)  # (B * K, V)
             V = logp.shape[1]
-            candidates = (scores.view(-1, 1) + logp).view(B, K * V)
+            candidates = logp.add_(scores.view(-1, 1)).view(B, K * V)  # logp is not read again
             values, index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, M)
             origin, token = index // V, index % V  # the beam each extends, and the token
             ended = token == EOS
