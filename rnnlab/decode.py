@@ -3,7 +3,9 @@
 Every decoder here drives an encoder–decoder (:class:`rnnlab.models.decoder.AttentionDecoder`:
 the sequence-to-sequence model, the image captioner) through its incremental API (``encode``,
 ``start``, ``step``, and ``index_select`` on the memory and the state), one batched call of the
-network per output position for all inputs (and all their beams) at once. The inputs are whatever
+network per output position for all inputs (and all their beams) at once; the step is
+:class:`rnnlab.models.decoder_step.DecoderStepper`'s (the recurrence in one compiled call) where
+the decoder's cells allow it. The inputs are whatever
 the model's ``encode(src, lengths)`` reads: padded source ids ``(S, B)`` and their lengths, or a
 batch of images (``lengths`` ``None``).
 
@@ -31,6 +33,7 @@ from rnnlab import checks
 from rnnlab.data.symbols import BOS, EOS, PAD
 from rnnlab.generate import check_sampling, sampling_probs
 from rnnlab.models.decoder import AttentionDecoder, Memory
+from rnnlab.models.decoder_step import stepper
 
 
 @dataclass
@@ -79,7 +82,7 @@ def _lengths(memory: Memory) -> Tensor:
 def _log_probs(logits: Tensor, last: bool) -> Tensor:
     """The model's log-probabilities ``(R, V)`` in float64 with ``PAD`` and ``BOS`` (and, at the
     ``last`` step, everything but ``EOS``) set to ``-inf``."""
-    logp = torch.log_softmax(logits.double(), dim=-1)  # (R, V)
+    logp = torch.log_softmax(logits, dim=-1, dtype=torch.float64)  # (R, V): cast as it is read
     if last:
         allowed = torch.full_like(logp, float("-inf"))
         allowed[:, EOS] = 0.0
@@ -100,12 +103,13 @@ def _one_per_sentence(
         lengths = _lengths(memory)
         state = model.start(memory)
         B, device = memory.mask.shape[1], memory.mask.device
+        step = stepper(model, B, max_length + 1)
         tokens = torch.full((B,), BOS, dtype=torch.long, device=device)
         out, weights = [], []
         log_prob = torch.zeros(B, dtype=torch.float64, device=device)
         done = torch.zeros(B, dtype=torch.bool, device=device)
         for t in range(max_length + 1):
-            logits, state, w = model.step(tokens, state, memory)
+            logits, state, w = step(tokens, state, memory)
             logp = _log_probs(logits, last=t == max_length)  # (B, V)
             tokens = choose(logp).masked_fill(done, PAD)  # (B,)
             log_prob += logp.gather(1, tokens.unsqueeze(1)).squeeze(1).masked_fill(done, 0.0)
@@ -211,6 +215,7 @@ def beam_search(
         device = memory.mask.device
         memory = memory.index_select(torch.arange(B).repeat_interleave(K))  # B * K rows
         state = model.start(memory)
+        step = stepper(model, B * K, L + 1)
         base = (torch.arange(B, device=device) * K).unsqueeze(1)  # (B, 1): each sentence's first row
         scores = torch.full((B, K), float("-inf"), dtype=torch.float64, device=device)
         scores[:, 0] = 0.0  # one live beam to start with: the others would repeat it
@@ -220,10 +225,10 @@ def beam_search(
         seen = torch.zeros(B * K, L, S, dtype=dtype, device=device) if model.attention is not None else None
         pool = _Pool(B, N, L, S, None if seen is None else dtype, device)
         for t in range(L + 1):
-            logits, state, w = model.step(tokens, state, memory)
+            logits, state, w = step(tokens, state, memory)
             logp = _log_probs(logits, last=t == L)  # (B * K, V)
             V = logp.shape[1]
-            candidates = (scores.view(-1, 1) + logp).view(B, K * V)
+            candidates = logp.add_(scores.view(-1, 1)).view(B, K * V)  # logp is not read again
             values, index = candidates.topk(min(2 * K, K * V), dim=1)  # (B, M)
             origin, token = index // V, index % V  # the beam each extends, and the token
             ended = token == EOS

@@ -114,11 +114,12 @@ class Recurrent(nn.Module):
         bptt = ("bptt",) if all(has_bptt(c) for c in self.layers) else ()
         return (*fused, *bptt, "steps")
 
-    def resolved_path(self, steps: int | None = None, batch_size: int | None = None) -> str:
+    def resolved_path(self, steps: int | None = None, batch_size: int | None = None, padded: bool = False) -> str:
         """The path a forward call takes.
 
         With ``path="auto"`` and both a fused kernel and explicit BPTT at hand, the faster of the
-        two for the shape ``steps x batch_size``, timed once per process and shape (see
+        two for the shape ``steps x batch_size`` (``padded``: a padded batch with lengths, which the
+        fused kernel reads through packing), timed once per process and shape (see
         :mod:`rnnlab.path_choice`); without a shape, the path the last forward call took (the
         fused kernel before any).
         """
@@ -131,7 +132,7 @@ class Recurrent(nn.Module):
             return paths[0]
         if steps is None or batch_size is None:
             return self._auto_choice or paths[0]
-        self._auto_choice = path_choice.fused_or_bptt(self, steps, batch_size)
+        self._auto_choice = path_choice.fused_or_bptt(self, steps, batch_size, padded)
         return self._auto_choice
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:
@@ -198,13 +199,13 @@ class Recurrent(nn.Module):
         T, B = x.shape[0], x.shape[1]
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
-        path = self.resolved_path(T, B)
+        path = self.resolved_path(T, B, lengths is not None)
         if path == "fused" and lengths is None and self._drops_per_column():
             out, state = self._forward_fused_layers(input, state)
         elif path == "fused" and lengths is None:
             out, state = run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
         elif path == "fused":
-            out, state = through_packing(lambda packed: self._forward_packed(packed, state), x, lengths, False)
+            out, state = through_packing(lambda packed: self._fused_packed(packed, state), x, lengths, False)
             out = out.transpose(0, 1) if self.batch_first else out
         else:
             out, state = self._forward_steps(x, state, lengths, path)
@@ -228,6 +229,11 @@ class Recurrent(nn.Module):
                 lengths = lengths.index_select(0, sorted_idx.cpu())
             out_data = pack_padded_sequence(out, lengths).data
             return PackedSequence(out_data, batch_sizes, sorted_idx, unsorted_idx), state
+        return self._fused_packed(packed, state)
+
+    def _fused_packed(self, packed: PackedSequence, state: State) -> tuple[PackedSequence, State]:
+        """The fused kernel over a packed batch, ``state`` in the caller's order of rows."""
+        data, batch_sizes, sorted_idx, unsorted_idx = packed
         if sorted_idx is not None:
             state = tuple(s.index_select(1, sorted_idx) for s in state)
         out, state = run_fused(self.fused_mode, data, state, *self._fused_args(), False, batch_sizes)

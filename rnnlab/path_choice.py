@@ -8,7 +8,8 @@ the faster one for the rest of the process.
 
 - The key holds what decides the speed: the cell and its options, input and hidden sizes, layers
   and directions, the batch rounded up to a power of two, the measured steps, dtype, device,
-  PyTorch's thread count, and whether gradients are taken (forward+backward in training, forward
+  PyTorch's thread count, whether the batch is padded with lengths (the fused kernel then
+  runs through packing), and whether gradients are taken (forward+backward in training, forward
   alone under ``no_grad``).
 - The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input, with the layer's own
   weights, and takes gradients with ``torch.autograd.grad`` (no ``.grad`` is touched) under a
@@ -117,9 +118,14 @@ def spent(clock: str = "wall") -> float:
     return _spent[clock]
 
 
-def fused_or_bptt(layer, steps: int, batch: int) -> str:
+def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False) -> str:
     """``"fused"`` or ``"bptt"`` for a :class:`rnnlab.layers.Recurrent` on ``steps x batch``:
-    measured (once per key) where that is worth it, else the fused kernel."""
+    measured (once per key) where that is worth it, else the fused kernel.
+
+    ``padded``: the call reads a padded batch with lengths. The fused kernel then runs through
+    packing (a sort, a pack and an unpack) and explicit BPTT stops each sequence at its length,
+    so both are timed so, on made-up lengths from ``T`` down to ``T / 2``: timed on a full batch
+    instead, the fused kernel looked faster than it is for the classifiers and taggers."""
     weight = layer.layers[0].weight_hh
     gate_units = weight.shape[0] * len(layer.layers)  # G*H per layer and direction
     if not worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
@@ -131,20 +137,25 @@ def fused_or_bptt(layer, steps: int, batch: int) -> str:
     T = min(steps, MEASURE_STEPS)
     cell = layer.layers[0]
     key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
-           weight.dtype, str(weight.device), torch.get_num_threads(), grad, layer.training)  # fmt: skip
+           weight.dtype, str(weight.device), torch.get_num_threads(), padded, grad, layer.training)  # fmt: skip
 
     def runs() -> dict[str, Callable[[], None]]:
+        from rnnlab.layers import through_packing  # the layers import this module
+
         made_up = torch.Generator().manual_seed(0)
         x = torch.rand(T, batch, layer.input_size, generator=made_up).to(weight)  # (T, B, D)
         state = layer.init_state(batch, weight.device, weight.dtype)
+        lengths = torch.linspace(T, (T + 1) // 2, batch).round().to(torch.int64) if padded else None
 
         def call(path: str) -> Callable[[], None]:
             def once() -> None:
                 with torch.set_grad_enabled(grad):
-                    if path == "fused":
+                    if path == "fused" and padded:
+                        out = through_packing(lambda p: layer._fused_packed(p, state), x, lengths, False)[0]
+                    elif path == "fused":
                         out = run_fused(layer.fused_mode, x, state, *layer._fused_args(), False)[0]
                     else:
-                        out = layer._forward_steps(x, state, None, "bptt")[0]
+                        out = layer._forward_steps(x, state, lengths, "bptt")[0]
                     if grad:
                         torch.autograd.grad(out.sum(), params)
 

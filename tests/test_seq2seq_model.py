@@ -263,7 +263,10 @@ def reverse_batch(generator: torch.Generator, B: int = 32) -> tuple[torch.Tensor
     "options",
     [dict(attention="general"), pytest.param(dict(attention="additive", input_feeding=True), marks=pytest.mark.slow)],
 )
-def test_learns_to_reverse_a_sentence(options):
+def test_learns_to_reverse_a_sentence(options, monkeypatch):
+    # 300 steps at lr 1e-2 go through a loss spike for some float roundings (the explicit-BPTT
+    # encoder with the fused decoder): the fused kernels throughout, not what "auto" timed
+    monkeypatch.setenv("RNNLAB_AUTO_TIMING", "0")
     torch.manual_seed(0)
     model = Seq2Seq(
         Seq2SeqConfig(source_vocab=12, target_vocab=12, embedding_size=16, hidden_size=32, dropout=0.0, **options)
