@@ -102,7 +102,7 @@ def test_padded_batches_are_timed_through_packing_and_with_their_lengths(monkeyp
         layer(torch.randn(6, 4, 3), lengths=torch.tensor([6, 2, 5, 3]))
     assert packed and all(n is not None for n in lengths) and int(lengths[0].min()) == 3  # made up: 6 down to 3
     keys = list(path_choice.decisions())
-    assert len(keys) == 1 and keys[0][-2] is True and keys[0][-1] is False  # padded, no gradient
+    assert len(keys) == 1 and keys[0][-3:] == (True, False, False)  # padded, no gradient, evaluation mode
     with torch.no_grad():
         layer(torch.randn(6, 4, 3))
     assert len(path_choice.decisions()) == 2  # a full batch is another decision
