@@ -86,12 +86,16 @@ def test_empty_batch_keeps_the_directions_apart(monkeypatch):
     assert out.shape == (3, 0, 10) and h.shape == c.shape == (2, 0, 5)
 
 
-def test_one_thread_or_a_large_batch_keeps_the_directions_apart(monkeypatch):
+def test_one_thread_a_large_batch_or_large_weights_keep_the_directions_apart(monkeypatch):
     _, ours = _pair("gru", 4, 5, 1, True, torch.float32)
     x = torch.randn(3, 2, 4)
     monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_BATCH", 1)
     assert not infer.both_at_once(ours, x)
     monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_BATCH", 2)
+    assert infer.both_at_once(ours, x)
+    monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_WEIGHT", 3 * 5 * 5 * 4 - 1)  # W_hh of (15, 5) floats
+    assert not infer.both_at_once(ours, x)
+    monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_WEIGHT", 3 * 5 * 5 * 4)
     assert infer.both_at_once(ours, x)
     torch.set_num_threads(1)
     assert not infer.both_at_once(ours, x)

@@ -157,21 +157,26 @@ def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Ten
 
 
 # Both directions of a bidirectional layer run at once, one per thread (``infer_directions``),
-# up to this batch size; larger batches keep the directions one after another, each step's GEMM
-# and element-wise pass spread over the threads. ``benchmarks/two_cores.py`` on 2 threads (T 100,
-# I 64, medians of 15), time of one after another over both at once at load 0.8-2.7: LSTM H 256
-# 1.29 at batch 1, 1.19 at 4; tanh RNN H 256 2.01, 1.47, 1.48, 1.60, 1.41, 1.28 at batch 1, 2, 4,
-# 8, 16, 32, H 512 1.37 at 1 down to 1.07 at 32. Under load 4-6 (other processes on the cores)
-# both at once won 1.5-4 times at batch 1-64: no per-step barrier waits on a busy core.
-BOTH_DIRECTIONS_MAX_BATCH = 32
+# up to a batch of BOTH_DIRECTIONS_MAX_BATCH and while one direction's W_hh takes at most
+# BOTH_DIRECTIONS_MAX_WEIGHT bytes; otherwise the directions run one after another, each step's
+# GEMM and element-wise pass spread over the threads. ``benchmarks/two_cores.py`` on 2 threads
+# (T 100, I 64, medians of 9), time of one after another over both at once, load 1.2-1.3:
+# LSTM H 256 1.34, 1.23, 1.14, 1.02 at batch 1, 4, 8, 32; GRU H 256 1.71, 1.42, 1.31, 1.01; tanh
+# RNN H 256 2.01, 1.48, 1.60, 1.41, 1.28 at batch 1, 4, 8, 16, 32 (load 0.8-2.7). With W_hh past
+# a core's share of L2 (2 MiB here) both at once loses: LSTM H 512 (4 MiB) 0.84-0.89 at batch
+# 1-8, GRU H 512 (3 MiB) 0.59-0.72; the tanh RNN's 1 MiB at H 512 still wins 1.37 at batch 1.
+BOTH_DIRECTIONS_MAX_BATCH = 16
+BOTH_DIRECTIONS_MAX_WEIGHT = 1 << 20
 
 
 def both_at_once(layer, x: Tensor) -> bool:
     """Whether :func:`run_stack` runs the two directions of each layer side by side."""
+    w_hh = layer.layers[0].weight_hh
     return (
         layer.num_directions == 2
         and torch.get_num_threads() >= 2
         and 0 < x.shape[1] <= BOTH_DIRECTIONS_MAX_BATCH
+        and w_hh.numel() * w_hh.element_size() <= BOTH_DIRECTIONS_MAX_WEIGHT
         and native.loops(x) is not None
     )
 
