@@ -121,36 +121,88 @@ def _python_loop(kind, u, out, h, c, w_hh, b_hn, lengths, reverse) -> tuple[Tens
     return h, c
 
 
+def _compiled_args(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Tensor | None) -> list:
+    """``infer_sequence``'s arguments from ``u`` to ``lengths`` (``csrc/infer.cpp``): the input
+    side without the biases (added inside the loop: a GEMM with a bias makes one more pass over
+    ``u``), fresh copies of the state that the loop updates in place, the recurrent product."""
+    kind = kind_of(cell)
+    h = state[0].clone(memory_format=torch.contiguous_format)
+    c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
+    bias, b_hn = biases(cell)
+    u = project(x, cell.weight_ih).contiguous()  # (T, B, G*H)
+    rec = Matmul(cell.weight_hh, x.shape[1])
+    lens = lengths.to(torch.int64).contiguous() if lengths is not None else None
+    return [u, bias.contiguous(), out, h, c, rec.weight, rec.packed, b_hn, lens]
+
+
+def _final(args: list) -> State:
+    h, c = args[3], args[4]
+    return (h,) if c is None else (h, c)
+
+
 def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Tensor | None, reverse: bool) -> State:
     """Run one layer and direction over ``x (T, B, D)``, writing ``h_t`` into ``out (T, B, H)``
     (rows may be strided); returns the state after each sequence's last valid step."""
     kind = kind_of(cell)
-    h = state[0].clone(memory_format=torch.contiguous_format)
-    c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
     compiled = native.loops(x)
     if compiled is None or x.shape[1] == 0:
+        h = state[0].clone(memory_format=torch.contiguous_format)
+        c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
         u, b_hn = input_side(cell, x)
         h, c = _python_loop(kind, u, out, h, c, cell.weight_hh, b_hn, lengths, reverse)
         return (h,) if c is None else (h, c)
-    bias, b_hn = biases(cell)  # added inside the loop: a GEMM with a bias makes one more pass over u
-    u = project(x, cell.weight_ih)  # (T, B, G*H)
-    rec = Matmul(cell.weight_hh, x.shape[1])
-    lens = lengths.to(torch.int64).contiguous() if lengths is not None else None
-    u, bias = u.contiguous(), bias.contiguous()
-    compiled.infer_sequence(kind, u, bias, out, h, c, rec.weight, rec.packed, b_hn, lens, reverse)
-    return (h,) if c is None else (h, c)
+    args = _compiled_args(cell, x, state, out, lengths)
+    compiled.infer_sequence(kind, *args, reverse)
+    return _final(args)
+
+
+# Both directions of a bidirectional layer run at once, one per thread (``infer_directions``),
+# up to a batch of BOTH_DIRECTIONS_MAX_BATCH and while one direction's W_hh takes at most
+# BOTH_DIRECTIONS_MAX_WEIGHT bytes; otherwise the directions run one after another, each step's
+# GEMM and element-wise pass spread over the threads. ``benchmarks/two_cores.py`` on 2 threads
+# (T 100, I 64, medians of 9), time of one after another over both at once, load 1.2-1.3:
+# LSTM H 256 1.34, 1.23, 1.14, 1.02 at batch 1, 4, 8, 32; GRU H 256 1.71, 1.42, 1.31, 1.01; tanh
+# RNN H 256 2.01, 1.48, 1.60, 1.41, 1.28 at batch 1, 4, 8, 16, 32 (load 0.8-2.7). With W_hh past
+# a core's share of L2 (2 MiB here) both at once loses: LSTM H 512 (4 MiB) 0.84-0.89 at batch
+# 1-8, GRU H 512 (3 MiB) 0.59-0.72; the tanh RNN's 1 MiB at H 512 still wins 1.37 at batch 1.
+BOTH_DIRECTIONS_MAX_BATCH = 16
+BOTH_DIRECTIONS_MAX_WEIGHT = 1 << 20
+
+
+def both_at_once(layer, x: Tensor) -> bool:
+    """Whether :func:`run_stack` runs the two directions of each layer side by side."""
+    w_hh = layer.layers[0].weight_hh
+    return (
+        layer.num_directions == 2
+        and torch.get_num_threads() >= 2
+        and 0 < x.shape[1] <= BOTH_DIRECTIONS_MAX_BATCH
+        and w_hh.numel() * w_hh.element_size() <= BOTH_DIRECTIONS_MAX_WEIGHT
+        and native.loops(x) is not None
+    )
+
+
+def run_directions(cells: list[Cell], x: Tensor, states: list[State], outs: list[Tensor], lengths) -> list[State]:
+    """Both directions of one layer (:func:`run_direction` for each), the two on two threads."""
+    args = [_compiled_args(c, x, s, o, lengths) for c, s, o in zip(cells, states, outs)]
+    per_direction = [list(pair) for pair in zip(*(a[:-1] for a in args))]
+    native.loops(x).infer_directions(kind_of(cells[0]), *per_direction, args[0][-1])
+    return [_final(a) for a in args]
 
 
 def run_stack(layer, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
     """A whole :class:`rnnlab.layers.Recurrent` forward-only over ``x (T, B, D)``: the outputs
     ``(T, B, dirs * H)`` and the final state, as its other paths give them."""
     T, B = x.shape[0], x.shape[1]
-    dirs, finals = layer.num_directions, []
+    dirs, H, finals = layer.num_directions, layer.hidden_size, []
+    together = both_at_once(layer, x)
     for index in range(layer.num_layers):
-        out = x.new_empty(T, B, dirs * layer.hidden_size)  # each direction writes its half
-        for d in range(dirs):
-            i = index * dirs + d
-            half = out[:, :, d * layer.hidden_size : (d + 1) * layer.hidden_size]
-            finals.append(run_direction(layer.layers[i], x, tuple(s[i] for s in state), half, lengths, d == 1))
+        out = x.new_empty(T, B, dirs * H)  # each direction writes its half
+        cells = [layer.layers[index * dirs + d] for d in range(dirs)]
+        states = [tuple(s[index * dirs + d] for s in state) for d in range(dirs)]
+        halves = [out[:, :, d * H : (d + 1) * H] for d in range(dirs)]
+        if together:
+            finals += run_directions(cells, x, states, halves, lengths)
+        else:
+            finals += [run_direction(cells[d], x, states[d], halves[d], lengths, d == 1) for d in range(dirs)]
         x = out
     return x, tuple(torch.stack(parts) for parts in zip(*finals))

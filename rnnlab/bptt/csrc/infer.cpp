@@ -174,3 +174,24 @@ at::Tensor stack_step(int64_t kind, const at::Tensor& table, const at::Tensor& i
   const at::Tensor last = hs.select(1, L - 1);
   return b_out.has_value() ? at::addmm(*b_out, last, w_out.t()) : at::mm(last, w_out.t());
 }
+
+// Both directions of a bidirectional layer at once: infer_sequence for direction d on u[d],
+// bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d] (d = 1 reversed), the two on two of
+// PyTorch's intra-op threads. Each direction's per-step GEMM then runs single-threaded (MKL inside
+// a parallel region): at a batch too small for row blocks, one thread per direction with no
+// synchronisation between steps does better than both threads on every step's small GEMM.
+void infer_directions(int64_t kind, const std::vector<at::Tensor>& u, const std::vector<at::Tensor>& bias,
+                      std::vector<at::Tensor> out, std::vector<at::Tensor> h,
+                      const std::vector<c10::optional<at::Tensor>>& c, const std::vector<at::Tensor>& w_hh,
+                      const std::vector<c10::optional<at::Tensor>>& packed,
+                      const std::vector<c10::optional<at::Tensor>>& b_hn, const c10::optional<at::Tensor>& lengths) {
+  TORCH_CHECK(u.size() == 2 && bias.size() == 2 && out.size() == 2 && h.size() == 2 && c.size() == 2 &&
+                  w_hh.size() == 2 && packed.size() == 2 && b_hn.size() == 2,
+              "infer_directions: expected two of each argument, one per direction");
+  at::parallel_for(0, 2, 1, [&](int64_t d0, int64_t d1) {
+    at::NoGradGuard no_grad;  // worker threads do not inherit the caller's grad mode
+    for (int64_t d = d0; d < d1; ++d) {
+      infer_sequence(kind, u[d], bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d], lengths, d == 1);
+    }
+  });
+}

@@ -59,6 +59,11 @@ void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, a
                     const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
                     const c10::optional<at::Tensor>& packed, const c10::optional<at::Tensor>& b_hn,
                     const c10::optional<at::Tensor>& lengths, bool reverse);
+void infer_directions(int64_t kind, const std::vector<at::Tensor>& u, const std::vector<at::Tensor>& bias,
+                      std::vector<at::Tensor> out, std::vector<at::Tensor> h,
+                      const std::vector<c10::optional<at::Tensor>>& c, const std::vector<at::Tensor>& w_hh,
+                      const std::vector<c10::optional<at::Tensor>>& packed,
+                      const std::vector<c10::optional<at::Tensor>>& b_hn, const c10::optional<at::Tensor>& lengths);
 at::Tensor stack_step(int64_t kind, const at::Tensor& table, const at::Tensor& ids, at::Tensor& hs,
                       const c10::optional<at::Tensor>& cs, const std::vector<at::Tensor>& w_ih,
                       const std::vector<at::Tensor>& bias, const std::vector<at::Tensor>& w_hh,
@@ -68,16 +73,19 @@ at::Tensor stack_step(int64_t kind, const at::Tensor& table, const at::Tensor& i
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("clockwork_forward", &clockwork_forward, "Clockwork RNN: forward loop");
   m.def("clockwork_backward", &clockwork_backward, "Clockwork RNN: backward loop");
-  m.def("elman_forward", &elman_forward, "Elman family: forward loop");
-  m.def("elman_backward", &elman_backward, "Elman family: backward loop");
-  m.def("gru_forward", &gru_forward, "GRU: forward loop");
-  m.def("gru_backward", &gru_backward, "GRU: backward loop");
-  m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop");
-  m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop");
+  m.def("elman_forward", &elman_forward, "Elman family: forward loop", py::call_guard<py::gil_scoped_release>());
+  m.def("elman_backward", &elman_backward, "Elman family: backward loop", py::call_guard<py::gil_scoped_release>());
+  m.def("gru_forward", &gru_forward, "GRU: forward loop", py::call_guard<py::gil_scoped_release>());
+  m.def("gru_backward", &gru_backward, "GRU: backward loop", py::call_guard<py::gil_scoped_release>());
+  m.def("lstm_forward", &lstm_forward, "LSTM family: forward loop", py::call_guard<py::gil_scoped_release>());
+  m.def("lstm_backward", &lstm_backward, "LSTM family: backward loop", py::call_guard<py::gil_scoped_release>());
   m.def("mut_forward", &mut_forward, "MUT1-3: forward loop");
   m.def("mut_backward", &mut_backward, "MUT1-3: backward loop");
   m.def("lnlstm_forward", &lnlstm_forward, "layer-normalised LSTM: forward loop");
-  m.def("infer_sequence", &infer_sequence, "standard cells: forward-only loop over a sequence");
+  m.def("infer_sequence", &infer_sequence, "standard cells: forward-only loop over a sequence",
+        py::call_guard<py::gil_scoped_release>());
+  m.def("infer_directions", &infer_directions, "standard cells: both directions at once, forward-only",
+        py::call_guard<py::gil_scoped_release>());
   m.def("stack_step", &stack_step, "standard cells: one step of a stack and its readout");
   m.def("lnlstm_backward", &lnlstm_backward, "layer-normalised LSTM: backward loop");
 }
