@@ -123,16 +123,16 @@ def loop_jobs(compiled, cell: str, B: int, T: int, H: int) -> tuple[list, list]:
         c0 = torch.zeros(B, H)
         fwd = lambda: saved.update(o=compiled.lstm_forward(u, h0, c0, rec.weight, rec.packed, None, MODES["lstm"], 1))  # noqa: E731
         bwd = lambda: compiled.lstm_backward(  # noqa: E731
-            d_hs, None, saved["o"][0], saved["o"][2], saved["o"][3], c0, rec_t.weight, rec_t.packed, None, 0, 1
+            d_hs, None, saved["o"][0], saved["o"][2], c0, rec_t.weight, rec_t.packed, None, 0, False, 1
         )
     elif cell == "gru":
         b_hn = torch.zeros(H)
         fwd = lambda: saved.update(o=compiled.gru_forward(u, h0, rec.weight, rec.packed, b_hn, 1))  # noqa: E731
-        bwd = lambda: compiled.gru_backward(d_hs, h0, *saved["o"], rec_t.weight, rec_t.packed, 1)  # noqa: E731
+        bwd = lambda: compiled.gru_backward(d_hs, False, h0, *saved["o"], rec_t.weight, rec_t.packed, False, 1)  # noqa: E731
     else:
         code = CODES["tanh"]
         fwd = lambda: saved.update(o=compiled.elman_forward(u, h0, rec.weight, rec.packed, code, 1))  # noqa: E731
-        bwd = lambda: compiled.elman_backward(d_hs, saved["o"], rec_t.weight, rec_t.packed, code, 1)  # noqa: E731
+        bwd = lambda: compiled.elman_backward(d_hs, False, saved["o"], rec_t.weight, rec_t.packed, code, False, 1)  # noqa: E731
     return fwd, bwd
 
 

@@ -99,3 +99,20 @@ def test_one_thread_a_large_batch_or_large_weights_keep_the_directions_apart(mon
     assert infer.both_at_once(ours, x)
     torch.set_num_threads(1)
     assert not infer.both_at_once(ours, x)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_the_benchmark_s_training_loops_call_the_compiled_loops_as_they_are(cell):
+    """``benchmarks/two_cores.py --parts training`` calls the compiled loops directly: their
+    signatures must be those it passes."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "two_cores.py"
+    spec = importlib.util.spec_from_file_location("two_cores", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    forward, backward = bench.loop_jobs(native.loops(torch.zeros(1)), cell, 3, 5, 8)
+    forward()
+    d_pre = backward()[0]
+    assert d_pre.shape[:2] == (5, 3) and torch.isfinite(d_pre).all()
