@@ -220,7 +220,7 @@ class Recurrent(nn.Module):
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
         state = self._check_state(hx, B, data)
-        path = self.resolved_path(len(batch_sizes), B)
+        path = self.resolved_path(len(batch_sizes), B, padded=True)  # sequences of their own lengths
         if path != "fused":
             padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
             out, state = self._forward_steps(padded, state, lengths, path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -30,20 +32,26 @@ class Machine:
         self.machine += (self.own + self.others) * seconds
 
     def threads(self, fixed: int = 0, processes: int = 1, log=None) -> Threads:
-        return Threads(fixed, processes, log or (lambda line: None), lambda: self.machine, lambda: self.mine,
+        return Threads(fixed, processes, log or (lambda line: None), lambda: self.machine, 2, lambda: self.mine,
                        lambda: self.t)  # fmt: skip
 
 
 def test_wanted_drops_to_the_free_cores_and_comes_back_only_when_they_are_idle():
-    assert wanted(2, 2, 0.0) == 2
-    assert wanted(2, 2, 0.3) == 2  # background noise
-    assert wanted(2, 2, 0.6) == 1
-    assert wanted(2, 2, 1.9) == 1  # never below one
-    assert wanted(2, 1, 0.9) == 1
-    assert wanted(2, 1, 0.25) == 1  # between the two thresholds: stays
-    assert wanted(2, 1, 0.05) == 2
-    assert wanted(8, 8, 2.7) == 5
-    assert wanted(8, 5, 1.0) == 7
+    assert wanted(2, 2, 2, 0.0) == 2
+    assert wanted(2, 2, 2, 0.45) == 2  # a little background work
+    assert wanted(2, 2, 2, 0.6) == 1
+    assert wanted(2, 2, 2, 1.9) == 1  # never below one
+    assert wanted(2, 2, 1, 0.9) == 1
+    assert wanted(2, 2, 1, 0.4) == 1  # between the two thresholds: stays
+    assert wanted(2, 2, 1, 0.2) == 2
+    assert wanted(8, 8, 8, 2.7) == 5
+    assert wanted(8, 8, 5, 1.0) == 7
+
+
+def test_wanted_counts_the_cpus_left_not_the_threads_asked_for():
+    assert wanted(2, 8, 2, 3.0) == 2  # 2 threads of 8 CPUs, 5 free
+    assert wanted(4, 8, 4, 0.6) == 4  # 4 cores, 8 hyperthreads
+    assert wanted(2, 8, 2, 6.8) == 1
 
 
 def test_drops_a_thread_after_two_busy_readings_and_takes_it_back(two_threads):
@@ -100,6 +108,22 @@ def test_without_proc_stat_nothing_adapts(two_threads, monkeypatch, tmp_path):
     monkeypatch.setattr(th, "STAT", tmp_path / "missing")
     assert machine_cpu_seconds() is None
     assert not Threads(0, 1, print).adaptive
+
+
+def test_only_the_cpus_this_process_may_use_count_and_steal_is_not_busy(monkeypatch, tmp_path):
+    stat = tmp_path / "stat"
+    hz = os.sysconf("SC_CLK_TCK")
+    stat.write_text(
+        f"cpu  {9 * hz} 0 0 0 0 0 0 {50 * hz} 0 0\n"
+        f"cpu0 {2 * hz} {hz} {hz} {100 * hz} {5 * hz} 0 {hz} {50 * hz} 0 0\n"
+        f"cpu1 {3 * hz} 0 0 {100 * hz} 0 0 0 0 0 0\n"
+        f"cpu2 {4 * hz} 0 0 {100 * hz} 0 0 0 0 0 0\n"
+        "intr 1 2 3\nctxt 5\n"
+    )
+    monkeypatch.setattr(th, "STAT", stat)
+    assert machine_cpu_seconds({0, 1}) == pytest.approx(8.0)  # user, nice, system, softirq; not idle, iowait, steal
+    assert machine_cpu_seconds({2}) == pytest.approx(4.0)
+    assert machine_cpu_seconds({7}) is None
 
 
 @pytest.mark.skipif(machine_cpu_seconds() is None, reason="no /proc/stat")
