@@ -58,11 +58,7 @@ class Stepper:
         self.table = None  # past TABLE_LIMIT the first layer's input side is computed at each step
         if V * GH <= TABLE_LIMIT:
             self.table = self._input_side(torch.arange(V, device=model.readout.weight.device))  # (V, G*H)
-        self.w_ih = [c.weight_ih.detach().contiguous() for c in cells[1:]]
-        self.w_hh = [c.weight_hh.detach().contiguous() for c in cells]
-        biases = [infer.biases(c) for c in cells]
-        self.bias = [b.detach().contiguous() for b, _ in biases]  # (G*H,) each, added to the input side
-        self.b_hn = [b.detach().contiguous() for _, b in biases] if self.kind == infer.GRU else []
+        self.w_ih, self.w_hh, self.bias, self.b_hn = infer.stack_weights(cells)
         self.w_out = model.readout.weight.detach().contiguous()
         self.b_out = model.readout.bias.detach() if model.readout.bias is not None else None
         if state is None:

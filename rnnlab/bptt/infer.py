@@ -71,6 +71,18 @@ def biases(cell: Cell) -> tuple[Tensor, Tensor | None]:
     return cell.bias_ih + b_rz, cell.bias_hh[2 * H :]
 
 
+def stack_weights(cells: list[Cell]) -> tuple[list[Tensor], list[Tensor], list[Tensor], list[Tensor]]:
+    """What ``stack_step`` reads of a stack of standard cells of one kind, detached and contiguous:
+    ``W_ih`` of the layers above the first (the first's input side is the caller's), ``W_hh`` and
+    the input-side biases of all, and the GRU's ``b_hn`` (empty for the other cells)."""
+    w_ih = [c.weight_ih.detach().contiguous() for c in cells[1:]]
+    w_hh = [c.weight_hh.detach().contiguous() for c in cells]
+    pairs = [biases(c) for c in cells]
+    bias = [b.detach().contiguous() for b, _ in pairs]
+    b_hn = [b.detach().contiguous() for _, b in pairs] if kind_of(cells[0]) == GRU else []
+    return w_ih, w_hh, bias, b_hn
+
+
 def input_side(cell: Cell, x: Tensor) -> tuple[Tensor, Tensor | None]:
     """All steps' input side ``(T, B, G*H)`` as one GEMM, the biases added, and the GRU's ``b_hn``
     (see :func:`biases`)."""

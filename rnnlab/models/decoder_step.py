@@ -71,11 +71,7 @@ class DecoderStepper:
         self.table = None
         if V <= lookups and V * GH <= TABLE_LIMIT:
             self.table = (self.words @ self.w_word.t()).contiguous()  # (V, G*H)
-        self.w_ih = [c.weight_ih.detach().contiguous() for c in cells[1:]]
-        self.w_hh = [c.weight_hh.detach().contiguous() for c in cells]
-        biases = [infer.biases(c) for c in cells]
-        self.bias = [b.detach().contiguous() for b, _ in biases]
-        self.b_hn = [b.detach().contiguous() for _, b in biases] if self.kind == infer.GRU else []
+        self.w_ih, self.w_hh, self.bias, self.b_hn = infer.stack_weights(cells)
         self.no_readout = first.new_zeros(0, model.decoder.hidden_size)  # the logits come after the attention
 
     def _word_side(self, tokens: Tensor) -> Tensor:
