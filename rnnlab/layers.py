@@ -114,12 +114,15 @@ class Recurrent(nn.Module):
         bptt = ("bptt",) if all(has_bptt(c) for c in self.layers) else ()
         return (*fused, *bptt, "steps")
 
-    def resolved_path(self, steps: int | None = None, batch_size: int | None = None, padded: bool = False) -> str:
+    def resolved_path(
+        self, steps: int | None = None, batch_size: int | None = None, padded: bool = False, input_grad: bool = False
+    ) -> str:
         """The path a forward call takes.
 
         With ``path="auto"`` and both a fused kernel and explicit BPTT at hand, the faster of the
         two for the shape ``steps x batch_size`` (``padded``: a padded batch with lengths, which the
-        fused kernel reads through packing), timed once per process and shape (see
+        fused kernel reads through packing; ``input_grad``: the input or state wants a gradient,
+        which frozen weights alone would not show), timed once per process and shape (see
         :mod:`rnnlab.path_choice`); without a shape, the path the last forward call took (the
         fused kernel before any).
         """
@@ -132,7 +135,7 @@ class Recurrent(nn.Module):
             return paths[0]
         if steps is None or batch_size is None:
             return self._auto_choice or paths[0]
-        self._auto_choice = path_choice.fused_or_bptt(self, steps, batch_size, padded)
+        self._auto_choice = path_choice.fused_or_bptt(self, steps, batch_size, padded, input_grad)
         return self._auto_choice
 
     def cell_at(self, layer: int, direction: int = 0) -> Cell:
@@ -199,7 +202,7 @@ class Recurrent(nn.Module):
         T, B = x.shape[0], x.shape[1]
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
-        path = self.resolved_path(T, B, lengths is not None)
+        path = self.resolved_path(T, B, lengths is not None, _wants_grad(x, state))
         if path == "fused" and lengths is None and self._drops_per_column():
             out, state = self._forward_fused_layers(input, state)
         elif path == "fused" and lengths is None:
@@ -220,7 +223,7 @@ class Recurrent(nn.Module):
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
         state = self._check_state(hx, B, data)
-        path = self.resolved_path(len(batch_sizes), B, padded=True)  # sequences of their own lengths
+        path = self.resolved_path(len(batch_sizes), B, True, _wants_grad(data, state))  # sequences of their own lengths
         if path != "fused":
             padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
             out, state = self._forward_steps(padded, state, lengths, path)
@@ -338,6 +341,10 @@ class Recurrent(nn.Module):
         if self.batch_first:
             extra += ", batch_first=True"
         return extra
+
+
+def _wants_grad(x: Tensor, state: State) -> bool:
+    return torch.is_grad_enabled() and (x.requires_grad or any(s.requires_grad for s in state))
 
 
 def _as_tuple(hx: State | Tensor) -> State:

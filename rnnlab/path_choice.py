@@ -118,14 +118,17 @@ def spent(clock: str = "wall") -> float:
     return _spent[clock]
 
 
-def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False) -> str:
+def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_grad: bool = False) -> str:
     """``"fused"`` or ``"bptt"`` for a :class:`rnnlab.layers.Recurrent` on ``steps x batch``:
     measured (once per key) where that is worth it, else the fused kernel.
 
     ``padded``: the call reads a padded batch with lengths. The fused kernel then runs through
     packing (a sort, a pack and an unpack) and explicit BPTT stops each sequence at its length,
     so both are timed so, on made-up lengths from ``T`` down to ``T / 2``: timed on a full batch
-    instead, the fused kernel looked faster than it is for the classifiers and taggers."""
+    instead, the fused kernel looked faster than it is for the classifiers and taggers.
+
+    ``input_grad``: the input or state wants a gradient, so backward runs even with frozen weights;
+    it is timed with the gradient of the input."""
     weight = layer.layers[0].weight_hh
     gate_units = weight.shape[0] * len(layer.layers)  # G*H per layer and direction
     if not worth_timing(steps, batch, gate_units, weight.dtype, weight.device) or not native.ready():
@@ -133,7 +136,7 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False) -> str:
     if torch.compiler.is_compiling() or torch.is_autocast_enabled(weight.device.type) or _distributed():
         return "fused"  # not traceable; the step loop under autocast; ranks could choose apart
     params = [p for p in layer.parameters() if p.requires_grad]
-    grad = torch.is_grad_enabled() and bool(params)
+    grad = torch.is_grad_enabled() and (bool(params) or input_grad)
     T = min(steps, MEASURE_STEPS)
     cell = layer.layers[0]
     key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
@@ -144,6 +147,7 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False) -> str:
 
         made_up = torch.Generator().manual_seed(0)
         x = torch.rand(T, batch, layer.input_size, generator=made_up).to(weight)  # (T, B, D)
+        wrt = params + [x.requires_grad_()] if input_grad else params
         state = layer.init_state(batch, weight.device, weight.dtype)
         lengths = torch.linspace(T, (T + 1) // 2, batch).round().to(torch.int64) if padded else None
 
@@ -157,7 +161,7 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False) -> str:
                     else:
                         out = layer._forward_steps(x, state, lengths, "bptt")[0]
                     if grad:
-                        torch.autograd.grad(out.sum(), params)
+                        torch.autograd.grad(out.sum(), wrt)
 
             return once
 

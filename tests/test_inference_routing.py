@@ -26,7 +26,7 @@ def routes(monkeypatch):
     seen = Routes()
     monkeypatch.setattr(native, "ready", lambda: True)
 
-    def decide(layer, steps, batch, padded=False):
+    def decide(layer, steps, batch, padded=False, input_grad=False):
         seen.append((steps, batch, padded, torch.is_grad_enabled()))
         return seen.choice
 

@@ -246,3 +246,20 @@ def test_row_blocks_without_packed_weights_and_under_inference_mode(cell, monkey
     with torch.inference_mode():
         out, _ = layer(torch.randn(6, 8, 3))
     assert out.shape == (6, 8, 4) and torch.isfinite(out).all()
+
+
+def test_auto_times_backward_for_frozen_weights_when_the_input_wants_a_gradient():
+    """Frozen weights and an input that wants its gradient: the call runs backward through the
+    recurrence, and is timed so, apart from the calls without gradients."""
+    _needs_compiled_loops()
+    path_choice.forget()
+    layer = Recurrent("gru", 8, 64).requires_grad_(False)
+    x = torch.randn(64, 16, 8, requires_grad=True)
+    out, _ = layer(x)
+    assert out.requires_grad
+    (key,) = path_choice.decisions()
+    assert key[-2] is True  # timed with a gradient
+    with torch.no_grad():
+        layer(x)
+    assert {k[-2] for k in path_choice.decisions()} == {True, False}
+    path_choice.forget()
