@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The compiled BPTT loops: built once per machine and source version (a few minutes), here rather
+# The compiled BPTT loops: built once per machine and source version (about a minute), here rather
 # than inside a training's time budget; a no-op when they are built. A failed build is not fatal:
 # everything runs on PyTorch loops, slower (the reason is printed).
 native: $(VENV)/.installed

@@ -2,7 +2,7 @@
 
 They do what the Python loops of :mod:`rnnlab.bptt` do, with one fused pass per step for all the
 element-wise work, for float32 on CPUs with AVX2. They are compiled with the machine's C++ compiler
-(``torch.utils.cpp_extension``, a few minutes, once per source version) into ``~/.cache/rnnlab``
+(``torch.utils.cpp_extension``, about a minute, once per source version) into ``~/.cache/rnnlab``
 (or ``$RNNLAB_BUILD_DIR``): by ``make`` right after installing (``rnnlab build``),
 by the trainers before their time budget starts, or else on first use. Where that cannot be done,
 or with ``RNNLAB_NATIVE=0``, the pure-PyTorch loops run instead: same results, slower.
@@ -126,7 +126,7 @@ def _build(wait_s: float = WAIT_S) -> ModuleType | None:
         for old in build.glob("attempt-*"):  # a killed build's folder; its compilers may still write there
             shutil.rmtree(old, ignore_errors=True)
         attempt = Path(tempfile.mkdtemp(prefix="attempt-", dir=build))
-        print("rnnlab: compiling the BPTT loops (once, a few minutes)", file=sys.stderr, flush=True)
+        print("rnnlab: compiling the BPTT loops (once, about a minute)", file=sys.stderr, flush=True)
         from torch.utils.cpp_extension import load
 
         module = load(

@@ -4,7 +4,7 @@
 // 0/1 mask keeps): h[:n] = tanh(u[:n] + W[:n] h) blended by the mask, h[n:] unchanged. Its product
 // uses the rows W[:n] only. float32 on the CPU only.
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

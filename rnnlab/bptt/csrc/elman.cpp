@@ -2,7 +2,7 @@
 // h_t = f(u_t + W h_{t-1}) with f = tanh (ACT 0), sigmoid (1), relu (2) or the identity (3).
 // float32 on the CPU only. `blocks`: row blocks of the batch run side by side (common.h).
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

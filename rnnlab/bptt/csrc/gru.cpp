@@ -4,7 +4,7 @@
 // Per step one GEMM and ONE fused pass over the batch; float32 on the CPU only. `blocks`: row
 // blocks of the batch run side by side (common.h).
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

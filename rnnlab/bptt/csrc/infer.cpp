@@ -9,7 +9,7 @@
 // per-sequence lengths and the reversed direction), stack_step one step of a whole stack plus a
 // readout, for generation at batch 1. float32 on the CPU only.
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

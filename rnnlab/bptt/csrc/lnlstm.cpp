@@ -7,7 +7,7 @@
 //     dx = rstd * (dy*gain - mean(dy*gain) - xhat * mean(dy*gain*xhat))
 // gives each normalisation's input gradient. float32 on the CPU only.
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

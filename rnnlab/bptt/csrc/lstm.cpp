@@ -10,7 +10,7 @@
 // mode 1: i, g, o, no forget gate (1997): c' = c + i g
 // mode 2: i, g, o, coupled gates (CIFG): c' = c + i (g - c)
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 

@@ -4,7 +4,7 @@
 // pass per phase. ZMODE 0: z from the input only (MUT1); 1: z from h, its weights stacked with
 // W_hr into one GEMM (MUT2); 2: z from tanh(h) (MUT3). float32 on the CPU only.
 
-#include <torch/extension.h>
+#include <ATen/ATen.h>
 
 #include <cmath>
 
