@@ -202,7 +202,7 @@ class Recurrent(nn.Module):
         T, B = x.shape[0], x.shape[1]
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
-        path = self.resolved_path(T, B, lengths is not None, _wants_grad(x, state))
+        path = self.resolved_path(T, B, lengths is not None, infer.wants_grad(x, state))
         if path == "fused" and lengths is None and self._drops_per_column():
             out, state = self._forward_fused_layers(input, state)
         elif path == "fused" and lengths is None:
@@ -223,7 +223,7 @@ class Recurrent(nn.Module):
         self._check_input(data, data.shape[-1] if data.dim() == 2 else None)
         B = int(batch_sizes[0])
         state = self._check_state(hx, B, data)
-        path = self.resolved_path(len(batch_sizes), B, True, _wants_grad(data, state))  # sequences of their own lengths
+        path = self.resolved_path(len(batch_sizes), B, padded=True, input_grad=infer.wants_grad(data, state))
         if path != "fused":
             padded, lengths = pad_packed_sequence(packed)  # (T, B, D) in the caller's order
             out, state = self._forward_steps(padded, state, lengths, path)
@@ -341,10 +341,6 @@ class Recurrent(nn.Module):
         if self.batch_first:
             extra += ", batch_first=True"
         return extra
-
-
-def _wants_grad(x: Tensor, state: State) -> bool:
-    return torch.is_grad_enabled() and (x.requires_grad or any(s.requires_grad for s in state))
 
 
 def _as_tuple(hx: State | Tensor) -> State:

@@ -50,11 +50,16 @@ def applies(layer, x: Tensor, state: State) -> bool:
     wanted, every cell is a standard one, and no dropout acts between its layers."""
     if layer.training and layer.dropout > 0 and layer.num_layers > 1:
         return False
-    if torch.is_grad_enabled() and (x.requires_grad or any(s.requires_grad for s in state)):
+    if wants_grad(x, state):
         return False
     if torch.is_grad_enabled() and any(p.requires_grad for p in layer.parameters()):
         return False
     return all(kind_of(c) is not None for c in layer.layers) and not torch.is_autocast_enabled(x.device.type)
+
+
+def wants_grad(x: Tensor, state: State) -> bool:
+    """Whether a gradient is wanted of the input ``x`` or the initial ``state`` (whatever the weights)."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(s.requires_grad for s in state))
 
 
 def biases(cell: Cell) -> tuple[Tensor, Tensor | None]:
@@ -133,13 +138,18 @@ def _python_loop(kind, u, out, h, c, w_hh, b_hn, lengths, reverse) -> tuple[Tens
     return h, c
 
 
+def _own_state(cell: Cell, state: State) -> tuple[Tensor, Tensor | None]:
+    """Contiguous copies of ``h`` (and ``c`` for the LSTMs) that a loop updates in place."""
+    h = state[0].clone(memory_format=torch.contiguous_format)
+    c = state[1].clone(memory_format=torch.contiguous_format) if kind_of(cell) in (LSTM, NOFG) else None
+    return h, c
+
+
 def _compiled_args(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Tensor | None) -> list:
     """``infer_sequence``'s arguments from ``u`` to ``lengths`` (``csrc/infer.cpp``): the input
     side without the biases (added inside the loop: a GEMM with a bias makes one more pass over
     ``u``), fresh copies of the state that the loop updates in place, the recurrent product."""
-    kind = kind_of(cell)
-    h = state[0].clone(memory_format=torch.contiguous_format)
-    c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
+    h, c = _own_state(cell, state)
     bias, b_hn = biases(cell)
     u = project(x, cell.weight_ih).contiguous()  # (T, B, G*H)
     rec = Matmul(cell.weight_hh, x.shape[1])
@@ -158,8 +168,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Ten
     kind = kind_of(cell)
     compiled = native.loops(x)
     if compiled is None or x.shape[1] == 0:
-        h = state[0].clone(memory_format=torch.contiguous_format)
-        c = state[1].clone(memory_format=torch.contiguous_format) if kind in (LSTM, NOFG) else None
+        h, c = _own_state(cell, state)
         u, b_hn = input_side(cell, x)
         h, c = _python_loop(kind, u, out, h, c, cell.weight_hh, b_hn, lengths, reverse)
         return (h,) if c is None else (h, c)

@@ -188,10 +188,7 @@ void infer_directions(int64_t kind, const std::vector<at::Tensor>& u, const std:
   TORCH_CHECK(u.size() == 2 && bias.size() == 2 && out.size() == 2 && h.size() == 2 && c.size() == 2 &&
                   w_hh.size() == 2 && packed.size() == 2 && b_hn.size() == 2,
               "infer_directions: expected two of each argument, one per direction");
-  at::parallel_for(0, 2, 1, [&](int64_t d0, int64_t d1) {
-    at::NoGradGuard no_grad;  // worker threads do not inherit the caller's grad mode
-    for (int64_t d = d0; d < d1; ++d) {
-      infer_sequence(kind, u[d], bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d], lengths, d == 1);
-    }
+  in_row_blocks(2, 2, [&](int64_t d, int64_t) {  // two blocks of one "row": the directions
+    infer_sequence(kind, u[d], bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d], lengths, d == 1);
   });
 }
