@@ -8,9 +8,11 @@ the faster one for the rest of the process.
 
 - The key holds what decides the speed: the cell and its options, input and hidden sizes, layers
   and directions, the batch rounded up to a power of two, the measured steps, dtype, device,
-  PyTorch's thread count, whether the batch is padded with lengths (the fused kernel then
-  runs through packing), and whether gradients are taken (forward+backward in training, forward
-  alone under ``no_grad``).
+  PyTorch's thread count, the layout (``batch_first``: explicit BPTT then reads a transposed
+  view) and the dropout between layers, whether the batch is padded with lengths (the fused
+  kernel then runs through packing), whether gradients are taken (forward+backward in training,
+  forward alone under ``no_grad``) and the training mode. The timed calls take the same branches
+  the layer's forward does.
 - The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input, with the layer's own
   weights, and takes gradients with ``torch.autograd.grad`` (no ``.grad`` is touched) under a
   forked RNG (no random stream moves): two to ``ROUNDS`` calls of each path, stopping once
@@ -140,14 +142,17 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_gra
     T = min(steps, MEASURE_STEPS)
     cell = layer.layers[0]
     key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
-           weight.dtype, str(weight.device), torch.get_num_threads(), padded, grad, layer.training)  # fmt: skip
+           weight.dtype, str(weight.device), torch.get_num_threads(), layer.batch_first, layer.dropout, padded, grad,
+           layer.training)  # fmt: skip
 
     def runs() -> dict[str, Callable[[], None]]:
         from rnnlab.layers import through_packing  # the layers import this module
 
         made_up = torch.Generator().manual_seed(0)
-        x = torch.rand(T, batch, layer.input_size, generator=made_up).to(weight)  # (T, B, D)
-        wrt = params + [x.requires_grad_()] if input_grad else params
+        first = layer.batch_first  # the input in the layer's own layout, as forward gets it
+        given = torch.rand(*((batch, T) if first else (T, batch)), layer.input_size, generator=made_up).to(weight)
+        wrt = params + [given.requires_grad_()] if input_grad else params
+        x = given.transpose(0, 1) if first else given  # (T, B, D)
         state = layer.init_state(batch, weight.device, weight.dtype)
         lengths = torch.linspace(T, (T + 1) // 2, batch).round().to(torch.int64) if padded else None
 
@@ -156,8 +161,10 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_gra
                 with torch.set_grad_enabled(grad):
                     if path == "fused" and padded:
                         out = through_packing(lambda p: layer._fused_packed(p, state), x, lengths, False)[0]
+                    elif path == "fused" and layer._drops_per_column():
+                        out = layer._forward_fused_layers(given, state)[0]
                     elif path == "fused":
-                        out = run_fused(layer.fused_mode, x, state, *layer._fused_args(), False)[0]
+                        out = run_fused(layer.fused_mode, given, state, *layer._fused_args(), first)[0]
                     else:
                         out = layer._forward_steps(x, state, lengths, "bptt")[0]
                     if grad:

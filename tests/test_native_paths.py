@@ -263,3 +263,21 @@ def test_auto_times_backward_for_frozen_weights_when_the_input_wants_a_gradient(
         layer(x)
     assert {k[-2] for k in path_choice.decisions()} == {True, False}
     path_choice.forget()
+
+
+def test_auto_times_each_layout_and_dropout_apart():
+    """A batch-first layer, and one with dropout between its layers, are timed in their own
+    layout and with their own dropout, not handed the choice made for a layer without them."""
+    _needs_compiled_loops()
+    path_choice.forget()
+    torch.manual_seed(0)
+    plain = Recurrent("gru", 8, 64, num_layers=2)
+    first = Recurrent("gru", 8, 64, num_layers=2, batch_first=True)
+    dropped = Recurrent("gru", 8, 64, num_layers=2, dropout=0.3)
+    out, _ = first(torch.randn(16, 64, 8))  # (B, T, D)
+    assert out.shape == (16, 64, 64) and first.resolved_path() in ("fused", "bptt")
+    plain(torch.randn(64, 16, 8))
+    dropped(torch.randn(64, 16, 8))
+    keys = list(path_choice.decisions())
+    assert len(keys) == 3 and len({k[9:11] for k in keys}) == 3  # (batch_first, dropout) of each
+    path_choice.forget()
