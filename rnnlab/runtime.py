@@ -8,13 +8,6 @@
   and returns them when freed, so every step's activation buffers (megabytes each) are faulted
   in page by page again (seen here: about a tenth of an LSTM layer's time in page faults).
   Serving them from the heap and keeping freed memory (up to 512 MiB) for reuse avoids that.
-  Blocks above 32 MiB, glibc's largest threshold, would still be mapped afresh at every call
-  unless mapping is turned off altogether (``M_MMAP_MAX`` 0): at batch 128 a forward+backward of
-  ``torch.nn.LSTM`` (hidden 256, 100 steps) took 45,000 page faults and 170 ms with it, 124 ms
-  without; at 1,000 steps 114,000 faults and 468 ms against 319 ms. The price is memory: the
-  heap keeps what it has held. A 2 x 512 character model at batch 128 and 128 steps trained 1.25
-  times faster, and its resident set rose from 1.3 to 1.9 GB; the default model's stayed at 0.5
-  GB. ``RNNLAB_KEEP_FREED=0`` leaves glibc's own policy in place.
 
 Library users who want the same can call :func:`tune_process` first thing in their program.
 """
@@ -22,26 +15,22 @@ Library users who want the same can call :func:`tune_process` first thing in the
 from __future__ import annotations
 
 import ctypes
-import os
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
 
 
 def keep_large_allocations() -> bool:
-    """Ask glibc to serve every block from the heap and keep freed memory; ``False`` elsewhere."""
+    """Ask glibc to serve blocks up to 32 MiB from the heap and keep freed memory; ``False`` elsewhere."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    if os.environ.get("RNNLAB_KEEP_FREED", "1") == "0":
         return False
     try:
         libc = ctypes.CDLL(None)
         ok = libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024) == 1
-        ok = ok and libc.mallopt(M_MMAP_MAX, 0) == 1
         return ok and libc.mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024) == 1
     except (OSError, AttributeError):
         return False
