@@ -1,5 +1,6 @@
 """Process settings the command line applies at start-up."""
 
+import os
 import platform
 
 import pytest
@@ -11,6 +12,24 @@ from rnnlab.runtime import keep_large_allocations, tune_process
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
 def test_keep_large_allocations_is_accepted_by_glibc():
     assert keep_large_allocations() is True
+
+
+def _resident_mib() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's mallopt only")
+def test_a_block_above_32_mib_still_goes_back_to_the_kernel():
+    """Freed blocks up to 32 MiB stay on the heap; larger ones must still be unmapped when freed:
+    with mapping turned off the heap grows without bound under shapes that vary (runtime.py)."""
+    assert keep_large_allocations() is True
+    before = _resident_mib()
+    block = torch.ones(96 * 2**20 // 4)  # 96 MiB, touched
+    held = _resident_mib()
+    del block
+    after = _resident_mib()
+    assert held - before > 80 and held - after > 80
 
 
 def test_tune_process_flushes_denormals():
