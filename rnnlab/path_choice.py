@@ -13,7 +13,8 @@ the faster one for the rest of the process.
   kernel then runs through packing), whether gradients are taken (forward+backward in training,
   forward alone under ``no_grad``) and the training mode. The timed calls take the same branches
   the layer's forward does.
-- The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input, with the layer's own
+- The timing runs on ``min(T, MEASURE_STEPS)`` steps of made-up input (more where only a
+  longer timing reaches the real call's large buffers, :func:`measured_steps`), with the layer's own
   weights, and takes gradients with ``torch.autograd.grad`` (no ``.grad`` is touched) under a
   forked RNG (no random stream moves): two to ``ROUNDS`` calls of each path, stopping once
   ``BUDGET_S`` seconds have passed (never before two rounds: large layers take longer).
@@ -28,7 +29,7 @@ the faster one for the rest of the process.
 - Explicit BPTT is kept only if it is at least ``MARGIN`` faster: where the two are level, the
   fused kernel's exact equality with ``torch.nn`` is worth more.
 
-Known limit: costs that only lengths past ``MEASURE_STEPS`` have are not seen (it was 32 steps,
+Known limit: costs that only lengths past those timed have are not seen (it was 32 steps,
 which missed oneDNN's LSTM kernel taking 2.1 times its 64-step time at 100 steps). glibc maps blocks above 32 MiB
 (its largest threshold) fresh from the kernel at every call, so once buffers pass that size each
 call pays page faults: at batch 128, hidden 256, a GRU's forward+backward took none on 64 steps
@@ -50,6 +51,7 @@ BUDGET_S = 0.3  # rough cap on one measurement, reached after the second round a
 MEASURE_STEPS = (
     128  # steps timed at most: per-step costs settle before, and buffers reach the sizes that fault pages in
 )
+LARGE_BUFFER = 32 << 20  # bytes from which glibc maps a block fresh, and the compiled loops pool it
 MIN_WORK = 1 << 14  # steps * batch * gate units below which the choice is not worth timing
 MARGIN = 0.95  # explicit BPTT must take at most this share of the fused kernel's time
 ROUNDS = 5  # timed calls of each path at most (at least 2)
@@ -120,6 +122,19 @@ def spent(clock: str = "wall") -> float:
     return _spent[clock]
 
 
+def measured_steps(steps: int, batch: int, gate_units: int) -> int:
+    """How many of ``steps`` to time: ``min(steps, MEASURE_STEPS)``, or enough for a layer's gate
+    buffer (``steps x batch x gate_units`` floats) to pass ``LARGE_BUFFER`` where the real call's
+    does. Past that size glibc maps the fused kernel's buffers fresh at every call (page faults)
+    and the compiled loops take theirs from their pool: at batch 32, hidden 256, 1,000 steps an
+    LSTM on explicit BPTT took 0.72 of the fused kernel's time; timed on 128 steps it took 0.88-0.91
+    (near the margin, and a run in the bench kept the kernel), on 256 steps 0.70-0.74."""
+    per_step = batch * gate_units * 4
+    if steps * per_step < LARGE_BUFFER or MEASURE_STEPS * per_step >= LARGE_BUFFER:
+        return min(steps, MEASURE_STEPS)
+    return min(steps, -(-LARGE_BUFFER // per_step))
+
+
 def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_grad: bool = False) -> str:
     """``"fused"`` or ``"bptt"`` for a :class:`rnnlab.layers.Recurrent` on ``steps x batch``:
     measured (once per key) where that is worth it, else the fused kernel.
@@ -139,7 +154,7 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_gra
         return "fused"  # not traceable; the step loop under autocast; ranks could choose apart
     params = [p for p in layer.parameters() if p.requires_grad]
     grad = torch.is_grad_enabled() and (bool(params) or input_grad)
-    T = min(steps, MEASURE_STEPS)
+    T = measured_steps(steps, batch, weight.shape[0])
     cell = layer.layers[0]
     key = (type(cell).__name__, cell.extra_repr(), layer.num_layers, layer.bidirectional, bucket(batch), bucket(T),
            weight.dtype, str(weight.device), torch.get_num_threads(), layer.batch_first, layer.dropout, padded, grad,

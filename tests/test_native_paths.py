@@ -281,3 +281,15 @@ def test_auto_times_each_layout_and_dropout_apart():
     keys = list(path_choice.decisions())
     assert len(keys) == 3 and len({k[9:11] for k in keys}) == 3  # (batch_first, dropout) of each
     path_choice.forget()
+
+
+def test_auto_times_enough_steps_to_reach_the_large_buffers_of_the_real_call():
+    """Where the real call's gate buffer passes 32 MiB and that of the usual timing would not, the
+    timing runs long enough to pass it too; elsewhere it stays at MEASURE_STEPS."""
+    big = path_choice.LARGE_BUFFER
+    assert path_choice.measured_steps(1000, 32, 1024) == 256  # 256 x 32 x 1024 floats = 32 MiB
+    assert 256 * 32 * 1024 * 4 >= big > 255 * 32 * 1024 * 4
+    assert path_choice.measured_steps(1000, 1, 1024) == path_choice.MEASURE_STEPS  # never that large
+    assert path_choice.measured_steps(100, 128, 1024) == 100  # shorter than MEASURE_STEPS: all of it
+    assert path_choice.measured_steps(300, 256, 1024) == path_choice.MEASURE_STEPS  # large at 128 already
+    assert path_choice.measured_steps(200, 32, 1024) == path_choice.MEASURE_STEPS  # 200 steps stay below

@@ -38,7 +38,9 @@ from types import ModuleType
 import torch
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ["module.cpp", "clockwork.cpp", "elman.cpp", "gru.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp", "infer.cpp"]
+SOURCES = [
+    "module.cpp", "clockwork.cpp", "elman.cpp", "gru.cpp", "lstm.cpp", "mut.cpp", "lnlstm.cpp", "infer.cpp", "pool.cpp",
+]  # fmt: skip
 HEADERS = ["common.h"]
 # glibc declares its vector expf/tanhf (libmvec) only under __FAST_MATH__; defining it with the
 # unsafe-math flags but without -ffinite-math-only keeps NaN and infinity as they are.

@@ -12,6 +12,10 @@
 #include <algorithm>
 #include <cmath>
 
+// at::empty(shape, options), from a pool shared by all the loops where the buffer passes 32 MiB
+// (pool.cpp).
+at::Tensor pooled_empty(at::IntArrayRef shape, const at::TensorOptions& options);
+
 namespace {
 
 inline float sigm(float x) {

@@ -70,7 +70,7 @@ std::vector<at::Tensor> backward_loop(const at::Tensor& d_hs, bool own_d_hs, con
                                       const Product& rec_t, bool keep_dh, int64_t blocks) {
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sh = B * H;
   const int64_t sdh = keep_dh ? sh : 0;  // else each step's dh goes to one (B, H) scratch
-  auto d_pre = own_d_hs ? d_hs : at::empty_like(hs), dh0 = at::empty({B, H}, hs.options());
+  auto d_pre = own_d_hs ? d_hs : pooled_empty(hs.sizes(), hs.options()), dh0 = at::empty({B, H}, hs.options());
   auto dh = keep_dh ? at::empty_like(hs) : at::empty_like(dh0);
   const float *DO = d_hs.data_ptr<float>(), *HS = hs.data_ptr<float>();
   float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>();

@@ -69,7 +69,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, c
   check_float(b_hn, "b_hn");
   at::NoGradGuard no_grad;
   const int64_t T = u.size(0), B = u.size(1), H = h0.size(1), sg = B * 3 * H, sh = B * H;
-  auto acts = at::empty_like(u);
+  auto acts = pooled_empty(u.sizes(), u.options());
   auto yns = at::empty({T, B, H}, u.options()), hs = at::empty({T, B, H}, u.options());
   const float *U = u.data_ptr<float>(), *BN = b_hn.data_ptr<float>();
   float *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>(), *HS = hs.data_ptr<float>();
@@ -102,7 +102,7 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, bool own_d_hs, cons
   at::NoGradGuard no_grad;
   const int64_t T = hs.size(0), B = hs.size(1), H = hs.size(2), sg = B * 3 * H, sh = B * H;
   const int64_t sdh = keep_dh ? sh : 0;  // else each step's dh goes to one (B, H) scratch
-  auto d_rec = at::empty_like(acts), dn = own_d_hs ? d_hs : at::empty_like(hs);
+  auto d_rec = pooled_empty(acts.sizes(), acts.options()), dn = own_d_hs ? d_hs : at::empty_like(hs);
   auto dh = keep_dh ? at::empty_like(hs) : at::empty_like(h0);
   auto carry = at::zeros_like(h0), dh0 = at::empty_like(h0);
   const float *DO = d_hs.data_ptr<float>(), *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>();

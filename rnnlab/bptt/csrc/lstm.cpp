@@ -109,7 +109,7 @@ std::vector<at::Tensor> forward_loop(const at::Tensor& u, const at::Tensor& h0, 
                                      const at::Tensor& w_hh, const c10::optional<at::Tensor>& packed,
                                      const float* p, int64_t blocks) {
   const int64_t T = u.size(0), B = u.size(1), H = h0.size(1), GH = u.size(2);
-  auto acts = at::empty_like(u);
+  auto acts = pooled_empty(u.sizes(), u.options());
   auto hs = at::empty({T, B, H}, u.options()), cs = at::empty({T, B, H}, u.options());
   const int64_t sg = B * GH, sh = B * H;  // per-step strides: gates, states
   float *A = acts.data_ptr<float>(), *HS = hs.data_ptr<float>(), *CS = cs.data_ptr<float>();
@@ -139,7 +139,7 @@ std::vector<at::Tensor> backward_loop(const c10::optional<at::Tensor>& d_hs, con
                                       const at::Tensor& w_hh_t, const c10::optional<at::Tensor>& packed_t,
                                       const float* p, bool keep_dh, int64_t blocks) {
   const int64_t T = cs.size(0), B = cs.size(1), H = cs.size(2), GH = acts.size(2);
-  auto d_pre = at::empty_like(acts);
+  auto d_pre = pooled_empty(acts.sizes(), acts.options());
   // dh (T, B, H) only for the gradient-flow record; else each step's dh goes to one (B, H) scratch
   auto dh = keep_dh ? at::empty_like(cs) : at::empty_like(c0), dh0 = at::empty_like(c0);
   const int64_t sdh = keep_dh ? B * H : 0;
