@@ -52,6 +52,7 @@ MEASURE_STEPS = (
     128  # steps timed at most: per-step costs settle before, and buffers reach the sizes that fault pages in
 )
 LARGE_BUFFER = 32 << 20  # bytes from which glibc maps a block fresh, and the compiled loops pool it
+LONGEST_TIMING = 1024  # steps measured_steps times at most (a small batch needs thousands to get there)
 MIN_WORK = 1 << 14  # steps * batch * gate units below which the choice is not worth timing
 MARGIN = 0.95  # explicit BPTT must take at most this share of the fused kernel's time
 ROUNDS = 5  # timed calls of each path at most (at least 2)
@@ -128,11 +129,13 @@ def measured_steps(steps: int, batch: int, gate_units: int) -> int:
     does. Past that size glibc maps the fused kernel's buffers fresh at every call (page faults)
     and the compiled loops take theirs from their pool: at batch 32, hidden 256, 1,000 steps an
     LSTM on explicit BPTT took 0.72 of the fused kernel's time; timed on 128 steps it took 0.88-0.91
-    (near the margin, and a run in the bench kept the kernel), on 256 steps 0.70-0.74."""
+    (near the margin, and a run in the bench kept the kernel), on 256 steps 0.70-0.74. Where that
+    would take more than ``LONGEST_TIMING`` steps (small batches), the usual timing stays."""
     per_step = batch * gate_units * 4
-    if steps * per_step < LARGE_BUFFER or MEASURE_STEPS * per_step >= LARGE_BUFFER:
+    needed = -(-LARGE_BUFFER // per_step)
+    if steps < needed or needed <= MEASURE_STEPS or needed > LONGEST_TIMING:
         return min(steps, MEASURE_STEPS)
-    return min(steps, -(-LARGE_BUFFER // per_step))
+    return needed
 
 
 def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_grad: bool = False) -> str:

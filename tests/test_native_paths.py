@@ -293,3 +293,4 @@ def test_auto_times_enough_steps_to_reach_the_large_buffers_of_the_real_call():
     assert path_choice.measured_steps(100, 128, 1024) == 100  # shorter than MEASURE_STEPS: all of it
     assert path_choice.measured_steps(300, 256, 1024) == path_choice.MEASURE_STEPS  # large at 128 already
     assert path_choice.measured_steps(200, 32, 1024) == path_choice.MEASURE_STEPS  # 200 steps stay below
+    assert path_choice.measured_steps(20000, 1, 1024) == path_choice.MEASURE_STEPS  # 8,192 would be too long

@@ -3,14 +3,16 @@
 // and unmaps it when freed, so each call would fault such a buffer in page by page again: at
 // batch 128, 100 steps, hidden 256 an LSTM's forward+backward took 39,000 page faults. A pooled
 // buffer is handed out again once nothing but the pool holds its storage, to a request of at
-// most its size and at least half of it. The pool holds at most POOL_BYTES, and lets go of an
-// idle buffer that the last STALE requests have not used: shapes that repeat (a training run)
+// most its size and at least half of it. The pool holds at most POOL_BYTES (dropping the idle
+// buffer used longest ago when over it), and lets go of an idle buffer that the last STALE
+// requests have not used: shapes that repeat (a training run)
 // keep theirs, shapes that vary from call to call do not pile up (with every buffer kept, random
 // lengths and batches held 0.5 GB more). What it cannot keep is allocated as usual; smaller
 // buffers come from glibc's heap anyway (rnnlab.runtime). (Turning glibc's mapping off instead
 // made the heap grow without bound under varying shapes.)
 
 #include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
 
 #include <cstdint>
 #include <mutex>
@@ -35,7 +37,10 @@ bool idle(const at::Tensor& t) { return t.use_count() == 1 && t.storage().use_co
 at::Tensor pooled_empty(at::IntArrayRef shape, const at::TensorOptions& options) {
   int64_t n = 1;
   for (const int64_t s : shape) n *= s;
-  if (n * static_cast<int64_t>(options.dtype().itemsize()) < POOL_FROM || !options.device().is_cpu()) {
+  // Under inference mode a new buffer is an inference tensor, which autograd may not save: one
+  // made there and handed out later to a training call would fail it, so none is made there.
+  if (n * static_cast<int64_t>(options.dtype().itemsize()) < POOL_FROM || !options.device().is_cpu() ||
+      c10::InferenceMode::is_enabled()) {
     return at::empty(shape, options);
   }
   static std::mutex lock;
@@ -65,13 +70,14 @@ at::Tensor pooled_empty(at::IntArrayRef shape, const at::TensorOptions& options)
   if (out.defined()) return out.view(shape);
   at::Tensor fresh = at::empty({n}, options);
   held += bytes(fresh);
-  for (auto it = pool.begin(); held > POOL_BYTES && it != pool.end();) {
-    if (idle(it->flat)) {
-      held -= bytes(it->flat);
-      it = pool.erase(it);
-    } else {
-      ++it;
+  while (held > POOL_BYTES) {  // over the cap: drop the idle buffer used longest ago, if any
+    auto oldest = pool.end();
+    for (auto it = pool.begin(); it != pool.end(); ++it) {
+      if (idle(it->flat) && (oldest == pool.end() || it->used < oldest->used)) oldest = it;
     }
+    if (oldest == pool.end()) break;
+    held -= bytes(oldest->flat);
+    pool.erase(oldest);
   }
   if (held <= POOL_BYTES) pool.push_back({fresh, now});
   return fresh.view(shape);
