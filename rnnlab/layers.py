@@ -203,20 +203,25 @@ class Recurrent(nn.Module):
         lengths = padded_lengths(lengths, mask, T, B, self.batch_first)
         state = self._check_state(hx, B, x)
         path = self.resolved_path(T, B, lengths is not None, infer.wants_grad(x, state))
-        if path == "fused" and lengths is None and self._drops_per_column():
-            out, state = self._forward_fused_layers(input, state)
-        elif path == "fused" and lengths is None:
-            out, state = run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
-        elif path == "fused":
-            out, state = through_packing(lambda packed: self._fused_packed(packed, state), x, lengths, False)
-            out = out.transpose(0, 1) if self.batch_first else out
-        else:
-            out, state = self._forward_steps(x, state, lengths, path)
-            out = out.transpose(0, 1) if self.batch_first else out
+        out, state = self._forward_on(path, input, state, lengths)
         if unbatched:
             out = out.squeeze(0 if self.batch_first else 1)
             state = tuple(s.squeeze(1) for s in state)
         return out, state
+
+    def _forward_on(self, path: str, input: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
+        """A padded or full batch in the layer's layout on ``path``; what forward runs, and what
+        ``path="auto"`` times (:mod:`rnnlab.path_choice`)."""
+        x = input.transpose(0, 1) if self.batch_first else input  # (T, B, D)
+        if path == "fused" and lengths is None and self._drops_per_column():
+            return self._forward_fused_layers(input, state)
+        if path == "fused" and lengths is None:
+            return run_fused(self.fused_mode, input, state, *self._fused_args(), self.batch_first)
+        if path == "fused":
+            out, state = through_packing(lambda packed: self._fused_packed(packed, state), x, lengths, False)
+        else:
+            out, state = self._forward_steps(x, state, lengths, path)
+        return (out.transpose(0, 1) if self.batch_first else out), state
 
     def _forward_packed(self, packed: PackedSequence, hx: State | Tensor | None) -> tuple[PackedSequence, State]:
         data, batch_sizes, sorted_idx, unsorted_idx = packed

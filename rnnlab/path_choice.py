@@ -45,7 +45,6 @@ from collections.abc import Callable, Hashable
 import torch
 
 from rnnlab.bptt import native
-from rnnlab.fused import run_fused
 
 BUDGET_S = 0.3  # rough cap on one measurement, reached after the second round at most
 MEASURE_STEPS = (
@@ -164,27 +163,17 @@ def fused_or_bptt(layer, steps: int, batch: int, padded: bool = False, input_gra
            layer.training)  # fmt: skip
 
     def runs() -> dict[str, Callable[[], None]]:
-        from rnnlab.layers import through_packing  # the layers import this module
-
         made_up = torch.Generator().manual_seed(0)
-        first = layer.batch_first  # the input in the layer's own layout, as forward gets it
-        given = torch.rand(*((batch, T) if first else (T, batch)), layer.input_size, generator=made_up).to(weight)
+        shape = (batch, T) if layer.batch_first else (T, batch)  # the layer's own layout, as forward gets it
+        given = torch.rand(*shape, layer.input_size, generator=made_up).to(weight)
         wrt = params + [given.requires_grad_()] if input_grad else params
-        x = given.transpose(0, 1) if first else given  # (T, B, D)
         state = layer.init_state(batch, weight.device, weight.dtype)
         lengths = torch.linspace(T, (T + 1) // 2, batch).round().to(torch.int64) if padded else None
 
         def call(path: str) -> Callable[[], None]:
             def once() -> None:
-                with torch.set_grad_enabled(grad):
-                    if path == "fused" and padded:
-                        out = through_packing(lambda p: layer._fused_packed(p, state), x, lengths, False)[0]
-                    elif path == "fused" and layer._drops_per_column():
-                        out = layer._forward_fused_layers(given, state)[0]
-                    elif path == "fused":
-                        out = run_fused(layer.fused_mode, given, state, *layer._fused_args(), first)[0]
-                    else:
-                        out = layer._forward_steps(x, state, lengths, "bptt")[0]
+                with torch.set_grad_enabled(grad):  # the branches forward takes, in its own method
+                    out = layer._forward_on(path, given, state, lengths)[0]
                     if grad:
                         torch.autograd.grad(out.sum(), wrt)
 

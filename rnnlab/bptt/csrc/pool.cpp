@@ -5,11 +5,11 @@
 // buffer is handed out again once nothing but the pool holds its storage, to a request of at
 // most its size and at least half of it. The pool holds at most POOL_BYTES (dropping the idle
 // buffer used longest ago when over it), and lets go of an idle buffer that the last STALE
-// requests have not used: shapes that repeat (a training run)
-// keep theirs, shapes that vary from call to call do not pile up (with every buffer kept, random
-// lengths and batches held 0.5 GB more). What it cannot keep is allocated as usual; smaller
-// buffers come from glibc's heap anyway (rnnlab.runtime). (Turning glibc's mapping off instead
-// made the heap grow without bound under varying shapes.)
+// requests have not used: shapes that repeat (a training run) keep theirs, shapes that vary from
+// call to call do not pile up (with every buffer kept, random lengths and batches held 0.5 GB
+// more). What it cannot keep is allocated as usual; smaller buffers come from glibc's heap anyway
+// (rnnlab.runtime). (Turning glibc's mapping off instead made the heap grow without bound under
+// varying shapes.)
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
