@@ -24,7 +24,10 @@ def test_prints_torch_nn_beside_the_floor_for_the_standard_cells():
         # the ratio of the unrounded times: within what the one-decimal milliseconds allow
         low, high = (nn_ms - 0.05) / (gemm_ms + 0.05), (nn_ms + 0.05) / max(gemm_ms - 0.05, 1e-9)
         assert bound > 0 and low - 0.005 <= bound <= high + 0.005
-    assert rows["lstm-1997"][2] == "-" and rows["lstm-1997"][6] == "-"  # no torch.nn twin
+        peak_ms, peak_bound = float(rows[cell][7]), float(rows[cell][8])
+        assert 0 <= peak_ms <= gemm_ms  # the arithmetic at the peak rate is never slower than the GEMMs
+        assert peak_bound >= bound - 0.01
+    assert rows["lstm-1997"][2] == "-" and rows["lstm-1997"][6] == "-" and rows["lstm-1997"][8] == "-"
 
 
 def test_an_unknown_cell_is_one_line_not_a_traceback():
@@ -38,4 +41,30 @@ def test_the_floor_runs_the_gemms_of_the_standard_cells(cell, gates):
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     assert bench.GATES[cell] == gates
-    bench.gemms(3, 2, 4, 5, cell)()  # runs the products of one forward+backward without error
+    T, B, D, H = 3, 4, 6, 5
+    per_block, shared, flops = bench.gemms(T, B, D, H, cell, blocks=2)
+    per_block(), shared()  # the products of one forward+backward run without error
+    # input side: projection, input gradient, input weight gradient; recurrent side: T products
+    # forward, T backward and the weight gradient; each a multiply-add (2 flops) per element
+    assert flops == 2 * T * B * gates * H * (3 * D + 3 * H)
+
+
+def test_the_floor_times_one_row_block_as_the_compiled_loops_split_a_batch():
+    spec = importlib.util.spec_from_file_location("gemm_floor", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen = []
+    real = bench.Matmul
+
+    class Spy(real):
+        def __call__(self, a):
+            seen.append(a.shape[0])
+            return super().__call__(a)
+
+    bench.Matmul = Spy
+    try:
+        per_block, _, _ = bench.gemms(2, 32, 4, 5, "lstm", blocks=2)
+        per_block()
+    finally:
+        bench.Matmul = real
+    assert seen == [16] * 4  # 2 steps forward, 2 backward, each on 16 of the 32 rows
