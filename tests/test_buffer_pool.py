@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from rnnlab import Recurrent
-from rnnlab.bptt import native
 from rnnlab.runtime import keep_large_allocations
 
 # cell -> (torch.nn twin, hidden size, batch): shapes whose per-call buffer passes 32 MiB over 128
@@ -17,19 +16,12 @@ SHAPES = {"lstm": (nn.LSTM, 256, 64), "gru": (nn.GRU, 352, 64), "rnn-tanh": (nn.
 T, D = 128, 8
 
 
-def _compiled():
-    compiled = native.loops(torch.zeros(1)) if native.ready() else None
-    if compiled is None:
-        pytest.skip("the compiled loops are not built here")
-    return compiled
-
-
 def _faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def test_a_large_buffer_is_reused_once_released_and_never_while_held():
-    compiled = _compiled()
+def test_a_large_buffer_is_reused_once_released_and_never_while_held(compiled_loops):
+    compiled = compiled_loops
     keep_large_allocations()  # as the command line does: the smaller buffers come from the heap
     torch.manual_seed(0)
     B, H = 64, 256  # gates: 128 x 64 x 1024 floats, 33.5 MB
@@ -53,10 +45,9 @@ def test_a_large_buffer_is_reused_once_released_and_never_while_held():
     assert torch.equal(third, second)
 
 
-def test_a_buffer_made_under_inference_mode_never_reaches_autograd():
+def test_a_buffer_made_under_inference_mode_never_reaches_autograd(compiled_loops):
     """An inference-mode call (a train-mode stack with dropout skips the forward-only path) must
     not leave an inference tensor in the pool for a later training call to save for backward."""
-    _compiled()
     torch.manual_seed(2)
     layer = Recurrent("lstm", D, 256, num_layers=2, dropout=0.1, path="bptt").train()
     x = torch.randn(T, 64, D)
@@ -68,8 +59,7 @@ def test_a_buffer_made_under_inference_mode_never_reaches_autograd():
 
 
 @pytest.mark.parametrize("cell", list(SHAPES))
-def test_two_graphs_alive_at_once_and_a_second_round_equal_torch_nn(cell):
-    _compiled()
+def test_two_graphs_alive_at_once_and_a_second_round_equal_torch_nn(compiled_loops, cell):
     twin_cls, H, B = SHAPES[cell]
     torch.manual_seed(1)
     twin = twin_cls(D, H)

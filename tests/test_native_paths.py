@@ -94,17 +94,11 @@ def test_batch_of_one_and_of_none(cell, blocks, monkeypatch):
     assert empty.grad.shape == empty.shape
 
 
-def _needs_compiled_loops():
-    if not native.ready():
-        pytest.skip("the compiled loops are not built here")
-
-
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh", "rnn-relu"])
 @pytest.mark.parametrize("layers, bidirectional, padded", [(1, False, False), (2, True, True)])
-def test_row_blocks_equal_torch_nn(cell, layers, bidirectional, padded, monkeypatch):
+def test_row_blocks_equal_torch_nn(compiled_loops, cell, layers, bidirectional, padded, monkeypatch):
     """The compiled loops with the batch split into row blocks, each running the whole time loop
     (side by side on several threads, one after another on one): outputs, states, every gradient."""
-    _needs_compiled_loops()
     monkeypatch.setattr(common, "ROW_BLOCKS", 3)  # 5 rows: blocks of 1, 2 and 2
     torch.manual_seed(6)
     T, B, D, H = 6, 5, 4, 8
@@ -117,8 +111,7 @@ def test_row_blocks_equal_torch_nn(cell, layers, bidirectional, padded, monkeypa
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_row_blocks_on_a_packed_sequence(cell, monkeypatch):
-    _needs_compiled_loops()
+def test_row_blocks_on_a_packed_sequence(compiled_loops, cell, monkeypatch):
     monkeypatch.setattr(common, "ROW_BLOCKS", 2)
     torch.manual_seed(7)
     twin, ours = _pair(cell, 3, 5, 2, True, torch.float32)
@@ -135,8 +128,7 @@ def test_row_blocks_on_a_packed_sequence(cell, monkeypatch):
 
 
 @pytest.mark.parametrize("cell", ["lstm-1997", "lstm-cifg", "lstm-peephole"])
-def test_row_blocks_equal_one_block_for_the_lstm_family(cell, monkeypatch):
-    _needs_compiled_loops()
+def test_row_blocks_equal_one_block_for_the_lstm_family(compiled_loops, cell, monkeypatch):
     torch.manual_seed(8)
     layer = Recurrent(cell, 3, 6, path="bptt")
     x = torch.randn(7, 5, 3, requires_grad=True)
@@ -174,8 +166,7 @@ def test_gru_sequence_passes_gradcheck():
     assert torch.autograd.gradcheck(lambda x: layer(x, lengths=torch.tensor([4, 2]))[0], [x])
 
 
-def test_compiled_gru_loops_equal_the_pytorch_loops(monkeypatch):
-    _needs_compiled_loops()
+def test_compiled_gru_loops_equal_the_pytorch_loops(compiled_loops, monkeypatch):
     torch.manual_seed(4)
     layer = Recurrent("gru", 5, 16, path="bptt")
     x = torch.randn(9, 4, 5, requires_grad=True)
@@ -197,9 +188,7 @@ def test_auto_reports_its_choice_and_keeps_tiny_shapes_fused():
     assert layer.resolved_path() == "fused"  # far below MIN_WORK: not worth a measurement
 
 
-def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
-    if not native.ready():
-        pytest.skip("the compiled loops are not built here")
+def test_auto_times_both_paths_once_without_side_effects(compiled_loops, monkeypatch):
     path_choice.forget()
     torch.manual_seed(5)
     layer = Recurrent("lstm", 8, 64, dropout=0.5, num_layers=2)  # dropout: the timing must not draw
@@ -232,11 +221,10 @@ def test_auto_times_both_paths_once_without_side_effects(monkeypatch):
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
-def test_row_blocks_without_packed_weights_and_under_inference_mode(cell, monkeypatch):
+def test_row_blocks_without_packed_weights_and_under_inference_mode(compiled_loops, cell, monkeypatch):
     """The worker threads of the row blocks take no part in autograd, whatever the caller's mode:
     an unpacked weight (PyTorch without MKL) is a view that requires grad, and a model in training
     mode with dropout between layers runs explicit BPTT even under ``inference_mode``."""
-    _needs_compiled_loops()
     monkeypatch.setattr(common, "ROW_BLOCKS", 2)
     monkeypatch.setattr(common, "PACKED_GEMM", False)
     twin, ours = _pair(cell, 3, 4, 2, False, torch.float32)
@@ -248,10 +236,9 @@ def test_row_blocks_without_packed_weights_and_under_inference_mode(cell, monkey
     assert out.shape == (6, 8, 4) and torch.isfinite(out).all()
 
 
-def test_auto_times_backward_for_frozen_weights_when_the_input_wants_a_gradient():
+def test_auto_times_backward_for_frozen_weights_when_the_input_wants_a_gradient(compiled_loops):
     """Frozen weights and an input that wants its gradient: the call runs backward through the
     recurrence, and is timed so, apart from the calls without gradients."""
-    _needs_compiled_loops()
     path_choice.forget()
     layer = Recurrent("gru", 8, 64).requires_grad_(False)
     x = torch.randn(64, 16, 8, requires_grad=True)
@@ -265,10 +252,9 @@ def test_auto_times_backward_for_frozen_weights_when_the_input_wants_a_gradient(
     path_choice.forget()
 
 
-def test_auto_times_each_layout_and_dropout_apart():
+def test_auto_times_each_layout_and_dropout_apart(compiled_loops):
     """A batch-first layer, and one with dropout between its layers, are timed in their own
     layout and with their own dropout, not handed the choice made for a layer without them."""
-    _needs_compiled_loops()
     path_choice.forget()
     torch.manual_seed(0)
     plain = Recurrent("gru", 8, 64, num_layers=2)
