@@ -9,7 +9,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnnlab import Recurrent, stepping
-from rnnlab.bptt import infer, native
+from rnnlab.bptt import common, infer, native
 from rnnlab.data.vocab import CharVocab
 from rnnlab.generate import generate, pick
 from rnnlab.models.language_model import LanguageModel, ModelConfig
@@ -77,6 +77,25 @@ def test_forward_only_equals_torch_nn_and_training_forward(cell, dtype, layers, 
     rows = layers * (2 if bidirectional else 1)
     hx = tuple(torch.randn(rows, B, H, dtype=dtype) for _ in range(2 if cell == "lstm" else 1))
     _check(twin, ours, x, hx, torch.tensor([7, 3, 5]) if padded else None, dtype)
+
+
+@pytest.mark.parametrize("cell", list(TWINS))
+@pytest.mark.parametrize("blocks", [2, 3])
+def test_forward_only_in_row_blocks_equals_torch_nn(cell, blocks, compiled_loops, monkeypatch):
+    """Row blocks of the batch each run the whole sequence (one per thread, as training's loops
+    do): uneven blocks (9 rows into 2 or 3), padded sequences, both directions one after another."""
+    monkeypatch.setattr(common, "ROW_BLOCKS", blocks)
+    monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_BATCH", 0)
+    called = []
+    real = infer.row_blocks
+    monkeypatch.setattr(infer, "row_blocks", lambda batch: called.append(real(batch)) or called[-1])
+    torch.manual_seed(2)
+    T, B, D, H = 9, 9, 5, 16
+    twin, ours = _pair(cell, D, H, 2, True, torch.float32)
+    x = torch.randn(T, B, D)
+    hx = tuple(torch.randn(4, B, H) for _ in range(2 if cell == "lstm" else 1))
+    _check(twin, ours, x, hx, torch.tensor([9, 3, 5, 1, 9, 8, 2, 7, 4]), torch.float32)
+    assert called and set(called) == {blocks}  # the forward-only loop ran in that many blocks
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])

@@ -108,6 +108,13 @@ def row_blocks(batch: int) -> int:
     return max(1, min(torch.get_num_threads(), batch // MIN_BLOCK_ROWS))
 
 
+def loop_product(weight: Tensor, batch: int, compiled: bool) -> Matmul:
+    """The per-step product for a batch of ``batch`` rows: for the compiled loops packed for one
+    row block's rows (each block's thread then uses it as it is, instead of packing it again for
+    its rows), else for the whole batch."""
+    return Matmul(weight, batch // row_blocks(batch) if compiled else batch)
+
+
 def both_biases(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:
     """The sum of the two biases that always appear together, or ``None``."""
     return None if b_ih is None else b_ih + b_hh

@@ -15,10 +15,10 @@ from torch import Tensor
 
 from rnnlab.bptt import native
 from rnnlab.bptt.common import (
-    Matmul,
     both_biases,
     first_order,
     gradient_buffer,
+    loop_product,
     own_contiguous,
     project,
     record_norms,
@@ -51,8 +51,8 @@ class ElmanSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, activation, u, h0, w_hh):
         T, B = u.shape[0], u.shape[1]
-        rec = Matmul(w_hh, B)
         compiled = native.loops(u)
+        rec = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             hs = compiled.elman_forward(
                 u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], row_blocks(B)
@@ -72,8 +72,8 @@ class ElmanSequence(torch.autograd.Function):
     def backward(ctx, d_hs):
         h0, w_hh, hs = ctx.saved_tensors
         T, B = hs.shape[0], hs.shape[1]
-        rec = Matmul(w_hh.t(), B)
         compiled = native.loops(hs)
+        rec = loop_product(w_hh.t(), B, compiled is not None)
         if compiled is not None:
             d_pre, dh, dh0 = compiled.elman_backward(
                 *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx), row_blocks(B)

@@ -76,8 +76,8 @@ class GRUSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, h0, w_hh, b_hn):
         B = u.shape[1]
-        rec = Matmul(w_hh, B)
         compiled = native.loops(u)
+        rec = common.loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             acts, yns, hs = compiled.gru_forward(
                 u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), common.row_blocks(B)
@@ -92,8 +92,8 @@ class GRUSequence(torch.autograd.Function):
     def backward(ctx, d_hs):
         h0, w_hh, acts, yns, hs = ctx.saved_tensors
         H = hs.shape[2]
-        rec_t = Matmul(w_hh.t(), hs.shape[1])
         compiled = native.loops(hs)
+        rec_t = common.loop_product(w_hh.t(), hs.shape[1], compiled is not None)
         if compiled is not None:
             blocks = common.row_blocks(hs.shape[1])
             d_rec, dn, dh, dh0 = compiled.gru_backward(

@@ -32,6 +32,7 @@ from rnnlab.bptt.common import (
     both_biases,
     first_order,
     gradient_buffer,
+    loop_product,
     project,
     record_norms,
     recording,
@@ -148,8 +149,8 @@ class LSTMSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, mode, u, h0, c0, w_hh, peep):
         B = u.shape[1]
-        rec = Matmul(w_hh, B)
         compiled = native.loops(u)
+        rec = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             blocks = row_blocks(B)
             acts, hs, cs = compiled.lstm_forward(
@@ -169,8 +170,8 @@ class LSTMSequence(torch.autograd.Function):
         h0, c0, w_hh, peep, acts, hs, cs = ctx.saved_tensors
         mode, G = ctx.mode, ctx.G
         T, B, H = hs.shape
-        rec = Matmul(w_hh.t(), B)
         compiled = native.loops(hs)
+        rec = loop_product(w_hh.t(), B, compiled is not None)
         if compiled is not None:
             d_pre, dh, dh0, dc = compiled.lstm_backward(
                 _contiguous(d_hs), _contiguous(d_cs), acts, cs, c0.contiguous(), rec.weight, rec.packed, peep,

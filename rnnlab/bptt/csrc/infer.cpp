@@ -62,18 +62,20 @@ struct Rows {
   float* at(int64_t t, int64_t b) const { return base + t * step + b * row; }
 };
 
+// Rows r0..r1 of the batch over the whole sequence; rec multiplies r1 - r0 rows.
 template <int KIND>
 void sequence_loop(const at::Tensor& u, const float* bias, const Rows& out, const at::Tensor& h, const float* bn,
-                   float* C, const Product& rec, const int64_t* lens, bool reverse) {
+                   float* C, const Product& rec, const int64_t* lens, bool reverse, int64_t r0, int64_t r1) {
   constexpr int G = gates(KIND);
   const int64_t T = u.size(0), B = u.size(1), H = h.size(1);
   const float* U = u.data_ptr<float>();
   float* HP = h.data_ptr<float>();
+  const at::Tensor mine = h.narrow(0, r0, r1 - r0);
   for (int64_t k = 0; k < T; ++k) {
-    const at::Tensor y = rec(h);  // (B, G*H)
-    const float* Y = y.data_ptr<float>();
-    over_rows(B, H, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
+    const at::Tensor y = rec(mine);  // (r1 - r0, G*H)
+    const float* Y = y.data_ptr<float>() - r0 * G * H;
+    over_rows(r1 - r0, H, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = r0 + b0; b < r0 + b1; ++b) {
         const int64_t L = lens ? lens[b] : T;
         if (k >= L) {  // past this sequence's end: the state stays, the output is zero
           std::fill_n(out.at(k, b), H, 0.f);
@@ -111,11 +113,12 @@ const float* optional_ptr(const c10::optional<at::Tensor>& t) { return t.has_val
 // written to out (T, B, H), whose rows may be strided (one direction's half of a bidirectional
 // output). With lengths (B,), steps past a
 // sequence's end leave its state alone and write zeros; reversed, a sequence is read from its
-// last valid step back.
+// last valid step back. `blocks`: row blocks of the batch run side by side, each for the whole
+// sequence (common.h), as in training.
 void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, at::Tensor& out, at::Tensor& h,
                     const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
                     const c10::optional<at::Tensor>& packed, const c10::optional<at::Tensor>& b_hn,
-                    const c10::optional<at::Tensor>& lengths, bool reverse) {
+                    const c10::optional<at::Tensor>& lengths, bool reverse, int64_t blocks) {
   check_float(u, "u");
   check_float(bias, "bias");
   check_float(h, "h");
@@ -129,7 +132,11 @@ void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, a
   float* C = c.has_value() ? c->data_ptr<float>() : nullptr;
   const int64_t* lens = lengths.has_value() ? lengths->data_ptr<int64_t>() : nullptr;
   const float *b = bias.data_ptr<float>(), *bn = optional_ptr(b_hn);
-  by_kind(kind, [&](auto k) { sequence_loop<decltype(k)::value>(u, b, rows, h, bn, C, rec, lens, reverse); });
+  by_kind(kind, [&](auto k) {
+    in_row_blocks(h.size(0), blocks, [&](int64_t r0, int64_t r1) {
+      sequence_loop<decltype(k)::value>(u, b, rows, h, bn, C, rec.rows(r1 - r0), lens, reverse, r0, r1);
+    });
+  });
 }
 
 // One step of a stack of L layers for ids (B,): layer 0's input side is table[ids] (the embedding
@@ -189,6 +196,6 @@ void infer_directions(int64_t kind, const std::vector<at::Tensor>& u, const std:
                   w_hh.size() == 2 && packed.size() == 2 && b_hn.size() == 2,
               "infer_directions: expected two of each argument, one per direction");
   in_row_blocks(2, 2, [&](int64_t d, int64_t) {  // two blocks of one "row": the directions
-    infer_sequence(kind, u[d], bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d], lengths, d == 1);
+    infer_sequence(kind, u[d], bias[d], out[d], h[d], c[d], w_hh[d], packed[d], b_hn[d], lengths, d == 1, 1);
   });
 }

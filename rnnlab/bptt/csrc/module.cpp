@@ -58,7 +58,7 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, bool own_d_hs, cons
 void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, at::Tensor& out, at::Tensor& h,
                     const c10::optional<at::Tensor>& c, const at::Tensor& w_hh,
                     const c10::optional<at::Tensor>& packed, const c10::optional<at::Tensor>& b_hn,
-                    const c10::optional<at::Tensor>& lengths, bool reverse);
+                    const c10::optional<at::Tensor>& lengths, bool reverse, int64_t blocks);
 void infer_directions(int64_t kind, const std::vector<at::Tensor>& u, const std::vector<at::Tensor>& bias,
                       std::vector<at::Tensor> out, std::vector<at::Tensor> h,
                       const std::vector<c10::optional<at::Tensor>>& c, const std::vector<at::Tensor>& w_hh,
