@@ -88,7 +88,7 @@ def test_forward_only_in_row_blocks_equals_torch_nn(cell, blocks, compiled_loops
     monkeypatch.setattr(infer, "BOTH_DIRECTIONS_MAX_BATCH", 0)
     called = []
     real = infer.row_blocks
-    monkeypatch.setattr(infer, "row_blocks", lambda batch: called.append(real(batch)) or called[-1])
+    monkeypatch.setattr(infer, "row_blocks", lambda batch, w: called.append(real(batch, w)) or called[-1])
     torch.manual_seed(2)
     T, B, D, H = 9, 9, 5, 16
     twin, ours = _pair(cell, D, H, 2, True, torch.float32)

@@ -143,12 +143,15 @@ def test_row_blocks_equal_one_block_for_the_lstm_family(compiled_loops, cell, mo
         torch.testing.assert_close(b, a, **TOL[torch.float32])
 
 
-def test_row_blocks_follow_the_threads(monkeypatch):
+def test_row_blocks_follow_the_threads_and_the_weight(monkeypatch):
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
-    assert common.row_blocks(32) == 2 and common.row_blocks(common.MIN_BLOCK_ROWS) == 1
-    assert common.row_blocks(1) == 1 and common.row_blocks(0) == 1
+    w = torch.empty(4 * 256, 256)  # 1 MiB: an LSTM of 256 units
+    assert common.row_blocks(32, w) == 2 and common.row_blocks(common.MIN_BLOCK_ROWS, w) == 1
+    assert common.row_blocks(1, w) == 1 and common.row_blocks(0, w) == 1
+    assert common.row_blocks(32, torch.empty(4 * 512, 512)) == 1  # 4 MiB: past a core's L2
+    assert common.row_blocks(32, torch.empty(4 * 256, 256, dtype=torch.float64)) == 1
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    assert common.row_blocks(128) == 1
+    assert common.row_blocks(128, w) == 1
 
 
 def test_gru_sequence_passes_gradcheck():

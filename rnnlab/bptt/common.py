@@ -96,15 +96,26 @@ class Matmul:
 
 MIN_BLOCK_ROWS = 4  # fewest batch rows a thread's block of the compiled loops gets
 ROW_BLOCKS: int | None = None  # a fixed number of row blocks (tests); None: row_blocks decides
+# The largest recurrent weight (one direction's W_hh, bytes) the loops split a batch for: each
+# thread then reads all of it at every step, which pays while it stays in the thread's core's L2
+# (2 MiB a core on the 2-core machine, half of it left for the rest). Forward+backward at batch
+# 32, T 100, 2 threads, quiet machine, ms in row blocks / one block with two-thread GEMMs: LSTM
+# H 256 (1 MiB) 22.3 / 23.2, GRU H 256 (0.75 MiB) 17.0 / 18.0, GRU H 320 (1.2 MiB) 27.1 / 26.9,
+# LSTM H 320 (1.6 MiB) 37.3 / 35.4, GRU H 512 (3 MiB) 68.5 / 58.4, LSTM H 512 (4 MiB) 90.2 / 79.3;
+# forward alone, LSTM H 256 6.5 / 7.4, H 512 31.4 / 25.4.
+ROW_BLOCK_MAX_WEIGHT = 1 << 20
 
 
-def row_blocks(batch: int) -> int:
-    """Into how many row blocks the compiled loops split a batch: one per intra-op thread, each
-    running the whole time loop on its rows with single-threaded GEMMs (see ``csrc/common.h``),
-    as long as a block keeps ``MIN_BLOCK_ROWS`` rows; else 1 (MKL and the element-wise passes then
-    spread each step over the threads)."""
+def row_blocks(batch: int, weight: Tensor) -> int:
+    """Into how many row blocks the compiled loops split a batch for the recurrent weight
+    ``weight``: one per intra-op thread, each running the whole time loop on its rows with
+    single-threaded GEMMs (see ``csrc/common.h``), as long as a block keeps ``MIN_BLOCK_ROWS``
+    rows and the weight takes at most ``ROW_BLOCK_MAX_WEIGHT`` bytes; else 1 (MKL and the
+    element-wise passes then spread each step over the threads)."""
     if ROW_BLOCKS is not None:
         return max(1, min(ROW_BLOCKS, batch))
+    if weight.numel() * weight.element_size() > ROW_BLOCK_MAX_WEIGHT:
+        return 1
     return max(1, min(torch.get_num_threads(), batch // MIN_BLOCK_ROWS))
 
 
@@ -112,7 +123,7 @@ def loop_product(weight: Tensor, batch: int, compiled: bool) -> Matmul:
     """The per-step product for a batch of ``batch`` rows: for the compiled loops packed for one
     row block's rows (each block's thread then uses it as it is, instead of packing it again for
     its rows), else for the whole batch."""
-    return Matmul(weight, batch // row_blocks(batch) if compiled else batch)
+    return Matmul(weight, batch // row_blocks(batch, weight) if compiled else batch)
 
 
 def both_biases(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:

@@ -55,7 +55,7 @@ class ElmanSequence(torch.autograd.Function):
         rec = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             hs = compiled.elman_forward(
-                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], row_blocks(B)
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], row_blocks(B, w_hh)
             )
         else:
             hs, act, h = torch.empty_like(u), ACTIVATE[activation], h0
@@ -76,8 +76,9 @@ class ElmanSequence(torch.autograd.Function):
         rec = loop_product(w_hh.t(), B, compiled is not None)
         if compiled is not None:
             d_pre, dh, dh0 = compiled.elman_backward(
-                *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx), row_blocks(B)
-            )
+                *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx),
+                row_blocks(B, w_hh),
+            )  # fmt: skip
         else:
             dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place
             d_pre = torch.empty_like(hs)

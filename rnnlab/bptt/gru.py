@@ -80,7 +80,7 @@ class GRUSequence(torch.autograd.Function):
         rec = common.loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             acts, yns, hs = compiled.gru_forward(
-                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), common.row_blocks(B)
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), common.row_blocks(B, w_hh)
             )
         else:
             acts, yns, hs = _forward_loop(u, h0, b_hn, rec)
@@ -95,7 +95,7 @@ class GRUSequence(torch.autograd.Function):
         compiled = native.loops(hs)
         rec_t = common.loop_product(w_hh.t(), hs.shape[1], compiled is not None)
         if compiled is not None:
-            blocks = common.row_blocks(hs.shape[1])
+            blocks = common.row_blocks(hs.shape[1], w_hh)
             d_rec, dn, dh, dh0 = compiled.gru_backward(
                 *common.own_contiguous(d_hs), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed,
                 common.recording(ctx), blocks,

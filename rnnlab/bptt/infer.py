@@ -173,7 +173,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Ten
         u, b_hn = input_side(cell, x)
         h, c = _python_loop(kind, u, out, h, c, cell.weight_hh, b_hn, lengths, reverse)
         return (h,) if c is None else (h, c)
-    blocks = row_blocks(x.shape[1])
+    blocks = row_blocks(x.shape[1], cell.weight_hh)
     args = _compiled_args(cell, x, state, out, lengths, blocks)
     compiled.infer_sequence(kind, *args, reverse, blocks)
     return _final(args)

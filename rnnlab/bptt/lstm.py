@@ -152,7 +152,7 @@ class LSTMSequence(torch.autograd.Function):
         compiled = native.loops(u)
         rec = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
-            blocks = row_blocks(B)
+            blocks = row_blocks(B, w_hh)
             acts, hs, cs = compiled.lstm_forward(
                 u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode], blocks
             )
@@ -175,7 +175,7 @@ class LSTMSequence(torch.autograd.Function):
         if compiled is not None:
             d_pre, dh, dh0, dc = compiled.lstm_backward(
                 _contiguous(d_hs), _contiguous(d_cs), acts, cs, c0.contiguous(), rec.weight, rec.packed, peep,
-                MODES[mode], recording(ctx), row_blocks(B),
+                MODES[mode], recording(ctx), row_blocks(B, w_hh),
             )  # fmt: skip
         else:
             d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, c0, rec, peep)
