@@ -39,3 +39,21 @@ def test_bench_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unrecognized arguments" in err
     assert main([]) == 2
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["train", "--out", "", "--time-budget", "5s"],
+        ["train", "--task", "classify", "--data", "x.csv", "--out", "  "],
+        ["sample", ""],
+        ["agree", "runs/x", "--out", ""],
+        ["tree", "runs/x", "(1 2)", "--plot", ""],
+    ],
+)
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and "expected a path, got an empty one" in err
+    assert list(tmp_path.iterdir()) == []  # nothing written into the current folder

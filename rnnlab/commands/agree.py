@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.data.words import WordVocab
 from rnnlab.fileio import atomic_write_json
 from rnnlab.interpret.agreement import accuracy_by_distance, make_pairs
@@ -19,11 +20,11 @@ from rnnlab.tasks.lm import load_model
 
 def register(sub) -> None:
     p = sub.add_parser("agree", help="subject-verb agreement of word models over distance", description=__doc__)
-    p.add_argument("runs", type=Path, nargs="+", metavar="RUN", help="run directories of word-level models")
+    p.add_argument("runs", type=path_arg, nargs="+", metavar="RUN", help="run directories of word-level models")
     p.add_argument("--max-distance", type=int, default=15, help="most words between subject and verb")
     p.add_argument("--pairs", type=int, default=200, help="minimal pairs per distance")
     p.add_argument("--seed", type=int, default=0, help="seed of the pair generator")
-    p.add_argument("--out", type=Path, default=Path("runs/agreement"), help="folder for agreement.json and .png")
+    p.add_argument("--out", type=path_arg, default=Path("runs/agreement"), help="folder for agreement.json and .png")
     p.set_defaults(func=run)
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rnnlab import bench
 from rnnlab.cells import check_cells
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.fileio import atomic_write_json
 
 
@@ -18,7 +17,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=100, help="sequence length T")
     p.add_argument("--input", type=int, default=64, help="input features")
     p.add_argument("--repeats", type=int, default=15, help="timed runs per module (median is kept)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results to this JSON file")
+    p.add_argument("--json", type=path_arg, default=None, help="also write the results to this JSON file")
     p.set_defaults(func=run)
 
 

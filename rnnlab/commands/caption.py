@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.commands.common import UsageError, add_search_flags, check_search, texts_of
+from rnnlab.commands.common import path as path_arg
 
 #: most images drawn in one attention figure
 MAX_ROWS = 6
@@ -28,11 +29,11 @@ def register(sub) -> None:
     p = sub.add_parser(
         "caption", help="caption images with a caption run (rnnlab train --task caption)", description=__doc__
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a captioning model")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a captioning model")
     p.add_argument("texts", nargs="*", metavar="IMAGE", help="image files to caption")
-    p.add_argument("--file", type=Path, default=None, help="also caption every image this file lists (a path a line)")
+    p.add_argument("--file", type=path_arg, default=None, help="also caption the images this file lists, a path a line")
     add_search_flags(p, "word", 3)
-    p.add_argument("--attention", type=Path, default=None, metavar="PNG", help="draw where each word looked, here")
+    p.add_argument("--attention", type=path_arg, default=None, metavar="PNG", help="draw where each word looked, here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 

@@ -17,6 +17,14 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def path(text: str) -> Path:
+    """An argparse type for a file or folder: ``Path(text)``, refusing an empty or blank one (which
+    would be the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return Path(text)
+
+
 def csv_of(kind):
     """An argparse type for comma-separated lists of ``kind``."""
 

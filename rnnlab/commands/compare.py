@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.reports import draw
 from rnnlab.commands.task import add_run_flags, defaults_epilog, task_fields
 from rnnlab.fileio import atomic_write_json
@@ -34,7 +35,7 @@ def register(sub) -> None:
         "--cells", type=csv_of(str), default=DEFAULT_CELLS, help="comma-separated cells (default: %(default)s)"
     )
     group = add_run_flags(p)
-    group.add_argument("--out", type=Path, default=None, help="folder of the runs (default: runs/compare-NAME)")
+    group.add_argument("--out", type=path_arg, default=None, help="folder of the runs (default: runs/compare-NAME)")
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from rnnlab.cells import check_cells
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.diagnose import subjects as sources
 from rnnlab.diagnose.report import run_all
 from rnnlab.fileio import atomic_write_json
@@ -25,7 +26,7 @@ FILES = ("gradient-flow.png", "jacobians.png", "spectra.png", "diagnose.json")
 
 def register(sub) -> None:
     p = sub.add_parser("diagnose", help="gradient flow through time, step Jacobians and spectra", description=__doc__)
-    p.add_argument("runs", nargs="*", type=Path, metavar="RUN", help="trained run directories")
+    p.add_argument("runs", nargs="*", type=path_arg, metavar="RUN", help="trained run directories")
     p.add_argument("--cells", type=csv_of(str), default=[], help="fresh cells, e.g. rnn-tanh,irnn,lstm,gru")
     p.add_argument(
         "--data", default="shakespeare", help="corpus for fresh cells (shakespeare, python-stdlib, linux, latex, file)"
@@ -37,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--layers", type=int, default=1, help="layers of the fresh cells")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-jacobians", action="store_true", help="skip the step Jacobians (the slowest part)")
-    p.add_argument("--out", type=Path, default=Path("runs/diagnose"), help="folder for the figures and JSON")
+    p.add_argument("--out", type=path_arg, default=Path("runs/diagnose"), help="folder for the figures and JSON")
     p.set_defaults(func=run)
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.data.corpora import load_corpus
 from rnnlab.fileio import strict_json
 from rnnlab.tasks import read_run
@@ -21,7 +21,7 @@ from rnnlab.train.options import RunConfig
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="validation loss of a trained model")
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory")
     p.add_argument("--data", default=None, help="text to evaluate on in full (default: the run's validation split)")
     p.add_argument(
         "--split",

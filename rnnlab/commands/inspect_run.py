@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from rnnlab.checkpoint import read_tensors
+from rnnlab.commands.common import path as path_arg
 from rnnlab.models.language_model import count_parameters
 from rnnlab.runs import BEST, LAST, read_results
 from rnnlab.tasks import read_run
@@ -22,7 +23,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "inspect", help="show a run's configuration, size and best validation score (a search's leaderboard)"
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory")
     p.set_defaults(func=run)
 
 

@@ -9,9 +9,9 @@ a long-range task's ``curve.png``, a classifier's ``confusion.png``.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.reports import draw
 from rnnlab.runs import read_results, read_steps
 from rnnlab.tasks import read_run
@@ -20,7 +20,7 @@ from rnnlab.train.options import OptimConfig
 
 def register(sub) -> None:
     p = sub.add_parser("plot", help="draw a run's loss, clipping and gradient-flow figures", description=__doc__)
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory")
     p.set_defaults(func=run)
 
 

@@ -7,8 +7,8 @@ label, every class's probability (highest first) and the text; ``--json`` prints
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.common import texts_of
 
 
@@ -16,9 +16,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "predict", help="label texts with a classifier (rnnlab train --task classify)", description=__doc__
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a classifier")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a classifier")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify")
-    p.add_argument("--file", type=Path, default=None, help="also classify every non-empty line of this file")
+    p.add_argument("--file", type=path_arg, default=None, help="also classify every non-empty line of this file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 

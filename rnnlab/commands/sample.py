@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import torch
 
+from rnnlab.commands.common import path as path_arg
 from rnnlab.generate import check_sampling, generate
 from rnnlab.tasks.lm import load_model
 
 
 def register(sub) -> None:
     p = sub.add_parser("sample", help="write text with a trained model")
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory")
     p.add_argument("--prime", default="", help="text to start from (printed first)")
     p.add_argument("--length", type=int, default=1000, help="tokens to generate (characters, or words of a word model)")
     p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy; lower = safer")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.runs import SAMPLES, read_samples
 from rnnlab.tasks import read_run
 from rnnlab.train.progress import format_seconds
@@ -29,7 +29,7 @@ def register(sub) -> None:
     p = sub.add_parser(
         "samples", help="print the samples a run's model made at each evaluation, as a timeline", description=__doc__
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory")
     p.add_argument("--last", type=int, default=0, help="only the last N samples; 0 = all")
     p.add_argument("--every", type=int, default=1, help="every Nth sample (the last one always)")
     p.add_argument("--chars", type=int, default=0, help="cut each sample to N characters; 0 = whole")

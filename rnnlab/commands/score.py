@@ -9,9 +9,9 @@ vocabulary, read as ``<unk>``); ``--json`` prints the same as JSON.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from rnnlab.commands.common import UsageError, texts_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.data.words import WordVocab
 from rnnlab.score import score_sentences
 from rnnlab.tasks.lm import load_model
@@ -19,9 +19,9 @@ from rnnlab.tasks.lm import load_model
 
 def register(sub) -> None:
     p = sub.add_parser("score", help="probability of sentences under a word language model", description=__doc__)
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a word-level model")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a word-level model")
     p.add_argument("texts", nargs="*", metavar="SENTENCE", help="sentences to score")
-    p.add_argument("--file", type=Path, default=None, help="also score every non-empty line of this file")
+    p.add_argument("--file", type=path_arg, default=None, help="also score every non-empty line of this file")
     p.add_argument("--words", action="store_true", help="show every word's log-probability")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--checkpoint", choices=("best", "last"), default="best", help="which weights to use")

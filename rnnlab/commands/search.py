@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.rundir import LOCK, lock_run_dir, release_run_dir
 from rnnlab.train.options import parse_duration
 from rnnlab.train.progress import Progress, format_seconds
@@ -39,8 +40,8 @@ def register(sub) -> None:
     )
     p.add_argument("--workers", type=int, default=2, metavar="N", help="local Dask workers (default: %(default)s)")
     p.add_argument("--address", default=None, help="a running Dask scheduler to join, e.g. tcp://HOST:8786")
-    p.add_argument("--out", type=Path, default=None, help=f"folder of the search (default: {DEFAULT_OUT})")
-    p.add_argument("--resume", type=Path, default=None, metavar="OUT", help="go on with the search in OUT")
+    p.add_argument("--out", type=path_arg, default=None, help=f"folder of the search (default: {DEFAULT_OUT})")
+    p.add_argument("--resume", type=path_arg, default=None, metavar="OUT", help="go on with the search in OUT")
     p.add_argument("--force", action="store_true", help="replace a search already in --out")
     group = p.add_argument_group("search settings (kept on --resume)")
     group.add_argument("--seed", type=int, default=None, help="seed of the mutations and trainings (default: 0)")

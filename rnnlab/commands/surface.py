@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.commands.common import UsageError, csv_of
+from rnnlab.commands.common import path as path_arg
 from rnnlab.diagnose import surface
 from rnnlab.fileio import atomic_write_json
 from rnnlab.runtime import one_thread
@@ -33,7 +34,7 @@ def register(sub) -> None:
         description=__doc__,
         formatter_class=_HelpFormatter,
     )
-    p.add_argument("--out", type=Path, default=Path("runs/surface"), help="output folder")
+    p.add_argument("--out", type=path_arg, default=Path("runs/surface"), help="output folder")
     p.add_argument("-T", type=int, default=1000, dest="T", help="sequence length of the linear unit")
     p.add_argument("--target", type=float, default=1.0, help="wanted y_T of the linear unit (1: remember the input)")
     p.add_argument("--clip", type=float, default=surface.CLIP, help="clipping threshold, by norm and by value")

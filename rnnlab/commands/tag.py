@@ -11,8 +11,8 @@ entities and the intent.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.common import texts_of
 from rnnlab.data.words import TOKENIZERS
 from rnnlab.metrics import entities
@@ -20,9 +20,9 @@ from rnnlab.metrics import entities
 
 def register(sub) -> None:
     p = sub.add_parser("tag", help="tag every token with a tagger (rnnlab train --task tag)", description=__doc__)
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a tagger")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a tagger")
     p.add_argument("texts", nargs="*", metavar="SENTENCE", help="sentences to tag")
-    p.add_argument("--file", type=Path, default=None, help="also tag every non-empty line of this file")
+    p.add_argument("--file", type=path_arg, default=None, help="also tag every non-empty line of this file")
     form = p.add_mutually_exclusive_group()
     form.add_argument("--conll", action="store_true", help="a token and its tag a line")
     form.add_argument("--json", action="store_true", help="print JSON")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from rnnlab.cells.named import label
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.commands.train import add_options
@@ -68,8 +69,8 @@ def register(sub) -> None:
     )
     p.add_argument("--cell", default="lstm", help="recurrent cell, or graph:PATH.json / graph:NAME (default: lstm)")
     group = add_run_flags(p, name_optional=True)
-    group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/task-NAME-CELL)")
-    group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
+    group.add_argument("--out", type=path_arg, default=None, help="run directory (default: runs/task-NAME-CELL)")
+    group.add_argument("--resume", type=path_arg, default=None, metavar="OUT", help="continue the run in OUT exactly")
     add_nproc(group)
     p.set_defaults(func=run)
 

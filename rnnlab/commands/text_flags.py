@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 
 FEATURE_SETS_HELP = """
 ``--features`` picks the set; ``auto`` (the default) chooses by the run's corpus. ``c`` (for
@@ -32,7 +31,7 @@ def add_text_flags(p) -> None:
     """The flags ``units``, ``visualize`` and ``serve`` share."""
     from rnnlab.interpret.feature_sets import CHOICES
 
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a character model")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a character model")
     p.add_argument(
         "--text", required=True, help="text to read (a file, or shakespeare / python-stdlib / linux / latex)"
     )

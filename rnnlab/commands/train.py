@@ -53,6 +53,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from rnnlab.commands.common import Parser, UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data
@@ -125,8 +126,8 @@ def build(p: argparse.ArgumentParser, kind: str) -> argparse.ArgumentParser:
     add_flags(p.add_argument_group("model"), model_cls, skip=sizes)
     add_flags(p.add_argument_group("data"), data_cls)
     group = add_options(p, kind)
-    group.add_argument("--out", type=Path, default=None, help="run directory (default: runs/<data name>)")
-    group.add_argument("--resume", type=Path, default=None, metavar="OUT", help="continue the run in OUT exactly")
+    group.add_argument("--out", type=path_arg, default=None, help="run directory (default: runs/<data name>)")
+    group.add_argument("--resume", type=path_arg, default=None, metavar="OUT", help="continue the run in OUT exactly")
     group.add_argument("--force", action="store_true", help="replace a run already in --out")
     add_nproc(group)
     p.set_defaults(func=run)

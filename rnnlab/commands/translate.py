@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from rnnlab.commands.common import UsageError, add_search_flags, check_search, texts_of
+from rnnlab.commands.common import path as path_arg
 
 #: most texts drawn in one attention figure
 MAX_PANELS = 8
@@ -26,11 +27,11 @@ def register(sub) -> None:
     p = sub.add_parser(
         "translate", help="translate texts with a seq2seq run (rnnlab train --task seq2seq)", description=__doc__
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a seq2seq model")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a seq2seq model")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="texts to translate")
-    p.add_argument("--file", type=Path, default=None, help="also translate every non-empty line of this file")
+    p.add_argument("--file", type=path_arg, default=None, help="also translate every non-empty line of this file")
     add_search_flags(p, "token", 5)
-    p.add_argument("--attention", type=Path, default=None, metavar="PNG", help="draw the attention weights here")
+    p.add_argument("--attention", type=path_arg, default=None, metavar="PNG", help="draw the attention weights here")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 

@@ -13,22 +13,22 @@ hidden unit ``--unit K`` if given. ``--json`` prints the same as JSON.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import torch
 
 from rnnlab.commands.common import UsageError, texts_of
+from rnnlab.commands.common import path as path_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser(
         "tree", help="classify trees with a tree classifier (rnnlab train --task tree)", description=__doc__
     )
-    p.add_argument("run_dir", type=Path, metavar="OUT", help="run directory of a tree classifier")
+    p.add_argument("run_dir", type=path_arg, metavar="OUT", help="run directory of a tree classifier")
     p.add_argument("texts", nargs="*", metavar="TREE", help="trees written with brackets (or sentences: see above)")
-    p.add_argument("--file", type=Path, default=None, help="also read every non-empty line of this file")
+    p.add_argument("--file", type=path_arg, default=None, help="also read every non-empty line of this file")
     p.add_argument("--nodes", action="store_true", help="print the class at every node")
-    p.add_argument("--plot", type=Path, default=None, metavar="PNG", help="draw the first tree with its nodes' classes")
+    p.add_argument("--plot", type=path_arg, default=None, metavar="PNG", help="draw the first tree's node classes")
     p.add_argument("--unit", type=int, default=None, metavar="K", help="colour the drawing by hidden unit K")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)

@@ -11,9 +11,9 @@ each text feature (click one to show it) and, for gated cells, the gates' satura
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.text_flags import add_text_flags, check_text_flags, described
 from rnnlab.fileio import atomic_write_json
 
@@ -21,8 +21,8 @@ from rnnlab.fileio import atomic_write_json
 def register(sub) -> None:
     p = sub.add_parser("visualize", help="an HTML page of the hidden units over a text", description=described(__doc__))
     add_text_flags(p)
-    p.add_argument("--page", type=Path, default=None, help="where to write the page (default OUT/units.html)")
-    p.add_argument("--lstmvis", type=Path, default=None, metavar="DIR", help="also export the states for LSTMVis")
+    p.add_argument("--page", type=path_arg, default=None, help="where to write the page (default OUT/units.html)")
+    p.add_argument("--lstmvis", type=path_arg, default=None, metavar="DIR", help="also export the states for LSTMVis")
     p.set_defaults(func=run)
 
 
