@@ -229,3 +229,15 @@ def test_names_of_no_image_in_a_token_file_are_left_out_with_a_note(tmp_path: Pa
     (tmp_path / "Flickr8k.token.txt").write_text("a.jpg#0\tA dog\nmissing.jpg#0\tA cat\n")
     with pytest.raises(DataError, match="missing.jpg"):  # an image name that is not there is still an error
         captions.read_captioned(tmp_path, 16)
+
+
+def test_images_the_memory_cannot_hold_are_refused_before_any_is_read(tmp_path: Path, monkeypatch) -> None:
+    folder = _folder(tmp_path, ["a.png", "b.png", "c.png"])
+    read = []
+    monkeypatch.setattr(captions, "_read_images", lambda paths, size: read.append(paths) or [])
+    monkeypatch.setattr(captions.checks, "total_memory", lambda: 5_000_000)  # 5 MB
+    with pytest.raises(ValueError, match=r"3 images of 512x512 pixels need 7\.1 MB .* use a smaller --image-size"):
+        captions.read_captioned(str(folder), 512)  # 3 copies of 3 x 512 x 512 x 3 bytes
+    with pytest.raises(ValueError, match=r"23,000 images of 1024x1024 pixels need 217\.1 GB"):
+        load_captions("digit-scenes", 1024, 0)
+    assert read == []

@@ -91,15 +91,29 @@ def _grey_to_rgb(grey: np.ndarray, size: int) -> np.ndarray:
     return rgb if grey.shape[:2] == (size, size) else np.asarray(fit(Image.fromarray(rgb), size))
 
 
+# A run holds its images as uint8 arrays, and once more as one stacked tensor, which is made by way
+# of a stacked copy: three times the pixels at the peak.
+HELD_COPIES = 3
+
+
+def images_fit(count: int, size: int) -> None:
+    """Refuse in one line (``ValueError``) ``count`` images of ``size`` pixels a side that this
+    machine's memory cannot hold, before any is made."""
+    need = HELD_COPIES * count * size * size * 3
+    checks.fits_memory(need, f"{count:,} images of {size}x{size} pixels", "use a smaller --image-size")
+
+
 def _digit_scenes(size: int) -> Splits:
     from rnnlab.data import scenes
 
+    made = scenes.make_scenes(DATA_SEED)
+    images_fit(sum(map(len, made.values())), size)
     return {
         _split_name(split): [
             Captioned(f"{_split_name(split)}/{k}", _grey_to_rgb(s.image, size), [s.caption], s.layout)
-            for k, s in enumerate(made)
+            for k, s in enumerate(scenes_of_split)
         ]
-        for split, made in scenes.make_scenes(DATA_SEED).items()
+        for split, scenes_of_split in made.items()
     }
 
 
@@ -202,6 +216,7 @@ def read_captioned(data: str | Path, size: int) -> list[Captioned]:
             f"data: {folder} holds {len(uncaptioned):,} image(s) with no caption in {captions_path}: "
             f"{_some(uncaptioned)}; caption them or move them out"
         )
+    images_fit(len(captions), size)
     images = _read_images([folder / name for name in captions], size)
     return [Captioned(name, image, texts) for (name, texts), image in zip(captions.items(), images, strict=True)]
 

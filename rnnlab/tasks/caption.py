@@ -41,6 +41,8 @@ from rnnlab.tasks.common import EpochBatches, PassTask
 from rnnlab.tasks.describer import Describer, caption_loss, image_tensor, targets
 from rnnlab.train.distributed import ALONE, World, current, gather_texts
 
+IMAGES_SMALLER = "use a smaller --image-size or fewer images"
+
 SELECT = ("auto", "bleu4", "exact", "correct", "loss")
 SCENES = "digit-scenes"
 REFRESH_IMAGES = 2048  # training images whose statistics batch normalisation takes before an evaluation
@@ -133,9 +135,12 @@ class CaptionTask(PassTask):
     ) -> None:
         data.validate()
         self.data = data
-        self.splits = load_captions(
-            data.data, data.image_size, seed, data.val_data, data.test_data, data.val_fraction, data.test_fraction
-        )
+        try:
+            self.splits = load_captions(
+                data.data, data.image_size, seed, data.val_data, data.test_data, data.val_fraction, data.test_fraction
+            )
+        except MemoryError as e:  # the check before loading counts the machine's memory, not what is free
+            raise ValueError(f"images: out of memory while loading them; {IMAGES_SMALLER}") from e
         if tables is None:
             captions = [c for ex in self.splits["train"] for c in ex.captions]
             self.vocab = Tokenizer.train(captions, "word", data.max_vocab, data.min_freq, data.lowercase)
@@ -145,7 +150,12 @@ class CaptionTask(PassTask):
         torch.manual_seed(seed)
         self.model = Captioner(model_cfg)  # checks the architecture before anything is written
         self.describer = Describer(self.model, self.vocab, data.max_length)
-        self.images = {name: image_tensor([ex.image for ex in split]) for name, split in self.splits.items()}
+        try:
+            self.images = {name: image_tensor([ex.image for ex in split]) for name, split in self.splits.items()}
+        except (MemoryError, RuntimeError) as e:
+            if checks.allocation_failure(e) is None:
+                raise
+            raise ValueError(f"images: out of memory while stacking them; {IMAGES_SMALLER}") from e
         self.pairs = self._pairs("train", note=True)
         self.val_pairs = self._pairs("val")
         self.metric = f"val_{data.selected}"
