@@ -250,3 +250,10 @@ def test_the_baseline_is_bounded_or_skipped_with_the_reason(monkeypatch):
     splits = {"train": train, "val": train[:2] + train[-2:], "test": train[:2] + train[-2:]}
     result = tfidf_baseline(splits, ["neg", "pos"])
     assert result["features"] == result["max_features"] == 5
+
+
+def test_one_column_named_for_both_label_and_text_is_refused(tmp_path):
+    table = tmp_path / "t.csv"
+    table.write_text("label,text\npos,good\n")
+    with pytest.raises(DataError, match=r"--label-column and --text-column name the same column 'text'"):
+        read_table(table, "text", "text")

@@ -133,3 +133,10 @@ def test_cutting_to_a_length_counts_what_was_cut():
     assert cut_to_length([[4, 5, 6, 7]], 0) == ([[4, 5, 6, 7]], 0)
     with pytest.raises(ValueError, match="max_length"):
         cut_to_length([[4]], -1)
+
+
+def test_one_column_named_for_both_source_and_target_is_refused(tmp_path):
+    tsv = tmp_path / "p.tsv"
+    tsv.write_text("en\tfr\nHello .\tBonjour .\n")
+    with pytest.raises(DataError, match=r"--source-column and --target-column name the same column 'en'"):
+        read_pairs_table(tsv, "en", "en")

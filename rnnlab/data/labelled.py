@@ -26,7 +26,7 @@ from pathlib import Path
 
 from rnnlab.data.corpora import DataError
 from rnnlab.data.packages import package_file
-from rnnlab.data.tables import read_columns
+from rnnlab.data.tables import named_columns, read_columns
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def read_table(path: str | Path, label_column: str = "label", text_column: str =
             empty text, or a quote left open (the message names the line; for a quote, where it opened).
     """
     examples = []
-    columns = {label_column: "--label-column", text_column: "--text-column"}
+    columns = named_columns((label_column, "--label-column"), (text_column, "--text-column"))
     for line, (label, body) in read_columns(path, columns, LABELLED):
         if not label:
             raise DataError(f"data: {path} line {line}: no label")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 
 from rnnlab.data.corpora import DataError, read_data_file
-from rnnlab.data.tables import read_columns
+from rnnlab.data.tables import named_columns, read_columns
 
 Pair = tuple[str, str]
 Splits = dict[str, list[Pair]]
@@ -83,7 +83,7 @@ def read_pairs_table(path: str | Path, source_column: str = "source", target_col
             a header without pairs.
     """
     pairs = []
-    columns = {source_column: "--source-column", target_column: "--target-column"}
+    columns = named_columns((source_column, "--source-column"), (target_column, "--target-column"))
     for line, (source, target) in read_columns(path, columns, PARALLEL, _TWO_FILES):
         for text, column in ((source, source_column), (target, target_column)):
             if not text:

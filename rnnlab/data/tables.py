@@ -60,6 +60,20 @@ def _rows_of(reader, path: Path, text: str) -> Iterator[list[str]]:
         ) from e
 
 
+def named_columns(*pairs: tuple[str, str]) -> dict[str, str]:
+    """``{column: flag}`` for :func:`read_columns` from ``(column, flag)`` pairs.
+
+    Raises:
+        DataError: two flags name the same column.
+    """
+    columns: dict[str, str] = {}
+    for column, flag in pairs:
+        if column in columns:
+            raise DataError(f"{columns[column]} and {flag} name the same column {column!r}: give two columns")
+        columns[column] = flag
+    return columns
+
+
 def read_columns(
     path: str | Path, columns: dict[str, str], names: Iterable[str] = (), hint: str = ""
 ) -> Iterator[tuple[int, list[str]]]:
