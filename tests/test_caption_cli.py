@@ -326,3 +326,17 @@ def test_a_damaged_image_size_is_one_line(runs, tmp_path, capsys):
     image = str(data / "Images" / "im00.png")
     for argv in (["caption", str(damaged), image], ["eval", str(damaged)], ["inspect", str(damaged)]):
         _refused(capsys, argv, "config.json is damaged", "image_size")
+
+
+@pytest.mark.parametrize("kind", ["caption", "seq2seq"])
+def test_the_closing_hint_offers_the_attention_figure_only_where_the_model_attends(kind):
+    from types import SimpleNamespace
+
+    from rnnlab.commands.reports import next_step
+
+    def model(attention):
+        return SimpleNamespace(config=SimpleNamespace(attention=attention))
+
+    assert "--attention att.png" in next_step(kind, Path("runs/x"), model("additive"))
+    plain = next_step(kind, Path("runs/x"), model("none"))
+    assert "--attention" not in plain and plain.endswith("runs/x image.png" if kind == "caption" else '"a sentence"')

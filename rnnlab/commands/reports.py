@@ -39,8 +39,18 @@ def finish(trainer: Trainer, progress: Progress) -> int:
         progress.log(f"resume with: rnnlab {command} --resume {out}")
         return 130
     if NEXT[kind]:
-        progress.log(NEXT[kind].format(out=out))
+        progress.log(next_step(kind, out, getattr(trainer.task, "model", None)))
     return 0
+
+
+def next_step(kind: str, out: Path, model=None) -> str:
+    """What a finished run of ``kind`` is used with; the attention figure only where ``model``
+    attends."""
+    line = NEXT[kind].format(out=out)
+    config = getattr(model, "config", None)
+    if getattr(config, "attention", None) == "none":
+        line = line.split(" (--attention")[0]
+    return line
 
 
 def draw(out: Path, kind: str, clip_norm: float, results: dict | None, longrange=None) -> list[Path]:
