@@ -119,10 +119,15 @@ def test_visualize_writes_the_page_and_refuses_bad_input(tmp_path, capsys):
         (["visualize", str(tmp_path / "nope"), "--text", str(tmp_path / "code.py")], "is not a run directory"),
         (["visualize", str(run), "--text", str(tmp_path / "empty.txt")], "--text: "),
         (["visualize", str(run), "--text", str(tmp_path / "code.py"), "--page", "/no/dir/p.html"], "--page"),
+        (["visualize", str(run), "--text", str(tmp_path / "code.py"), "--page", str(tmp_path)], "is a folder"),
     ]:
         assert main(bad) == 2
         err = capsys.readouterr().err
-        assert err.count("\n") == 1 and message in err, err
+        assert err.count("\n") == 1 and message in err and ".tmp" not in err, err
+    (tmp_path / "d.json").mkdir()  # the rankings' file beside the page: refused before any is written
+    assert main(["visualize", str(run), "--text", str(tmp_path / "code.py"), "--page", str(tmp_path / "d.html")]) == 2
+    assert "d.json is a folder" in capsys.readouterr().err
+    assert not (tmp_path / "d.html").exists() and not (tmp_path / "d-saturation.png").exists()
 
 
 def test_serve_answers_on_loopback_and_refuses_a_port_in_use(tmp_path, capsys):

@@ -160,6 +160,9 @@ def test_the_tree_command_refuses_bad_input(runs, tmp_path, capsys):
     assert "--plot" in _error(capsys, ["tree", str(tree), "(MAX 1 2)", "--unit", "1"])
     assert "unit" in _error(capsys, ["tree", str(tree), "(MAX 1 2)", "--plot", str(tmp_path / "a.png"), "--unit", "99"])
     assert "reads the tokens" in _error(capsys, ["tree", str(seq), "(MAX 1 2)", "--nodes"])
+    assert "is not an existing folder" in _error(capsys, ["tree", str(tree), "(MAX 1 2)", "--plot", "/no/dir/t.png"])
+    (tmp_path / "d.png").mkdir()
+    assert "is a folder" in _error(capsys, ["tree", str(tree), "(MAX 1 2)", "--plot", str(tmp_path / "d.png")])
     assert not png.exists() and not (tmp_path / "a.png").exists()
 
 

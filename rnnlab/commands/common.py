@@ -99,9 +99,21 @@ def check_search(args: argparse.Namespace) -> None:
             if getattr(args, name) != off:
                 raise UsageError(f"--{name.replace('_', '-')}: shapes sampling only; give --temperature above 0")
     if args.attention is not None:
-        if args.attention.suffix.lower() != ".png":
-            raise UsageError(f"--attention: {args.attention} must end in .png")
-        if not args.attention.parent.is_dir():
-            raise UsageError(f"--attention: {args.attention.parent} is not an existing folder")
-        if args.attention.is_dir():
-            raise UsageError(f"--attention: {args.attention} is a folder")
+        writable_file("--attention", args.attention, ".png")
+
+
+def writable_file(flag: str, path: Path, suffix: str = "", *more: Path) -> Path:
+    """Check before any work that ``path`` (and the files ``more`` written beside it) can be
+    written: the suffix ``suffix`` if given, an existing parent folder, not a folder itself.
+
+    Raises:
+        UsageError: naming ``flag`` and what is wrong.
+    """
+    if suffix and path.suffix.lower() != suffix:
+        raise UsageError(f"{flag}: {path} must end in {suffix}")
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag}: {path.parent} is not an existing folder")
+    for each in (path, *more):
+        if each.is_dir():
+            raise UsageError(f"{flag}: {each} is a folder")
+    return path

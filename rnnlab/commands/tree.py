@@ -16,7 +16,7 @@ import json
 
 import torch
 
-from rnnlab.commands.common import UsageError, texts_of
+from rnnlab.commands.common import UsageError, texts_of, writable_file
 from rnnlab.commands.common import path as path_arg
 
 
@@ -65,9 +65,7 @@ def _check(args, model) -> None:
         if not 0 <= args.unit < model.config.hidden_size:
             raise UsageError(f"--unit: expected a unit from 0 to {model.config.hidden_size - 1}, got {args.unit}")
     if args.plot is not None:
-        from rnnlab.viz.figure import png_path
-
-        png_path(args.plot)  # a ValueError of one line
+        writable_file("--plot", args.plot, ".png")
 
 
 @torch.no_grad()

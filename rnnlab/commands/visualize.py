@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from rnnlab.commands.common import UsageError
+from rnnlab.commands.common import UsageError, writable_file
 from rnnlab.commands.common import path as path_arg
 from rnnlab.commands.text_flags import add_text_flags, check_text_flags, described
 from rnnlab.fileio import atomic_write_json
@@ -32,13 +32,14 @@ def run(args) -> int:
 
     check_text_flags(args)
     page = args.page or args.run_dir / "units.html"
-    if args.run_dir.is_dir() and not page.parent.is_dir():
-        raise UsageError(f"--page: folder {page.parent} does not exist")
+    saturation = page.with_name(page.stem + "-saturation.png")
+    if args.run_dir.is_dir():  # else the run's own check names it
+        writable_file("--page", page, "", saturation, page.with_suffix(".json"))
     if args.lstmvis is not None and args.lstmvis.exists() and not args.lstmvis.is_dir():
         raise UsageError(f"--lstmvis: {args.lstmvis} exists and is not a folder")
     started = time.monotonic()
     found = study_run(args.run_dir, args.text, args.chars, args.top, args.features)
-    write_page(page, study_page(found, page.with_name(page.stem + "-saturation.png")))
+    write_page(page, study_page(found, saturation))
     summary = found.summary()
     atomic_write_json(page.with_suffix(".json"), summary)
     if args.lstmvis is not None:
