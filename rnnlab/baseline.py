@@ -15,6 +15,7 @@ training texts.
 
 from __future__ import annotations
 
+import sys
 import time
 
 from rnnlab.data.labelled import Example
@@ -81,6 +82,12 @@ def baseline_results(splits: dict[str, list[Example]], names: list[str]) -> dict
     ``{"baseline_skipped": why}`` where it cannot be fitted (no TF-IDF features, or too many
     classes to fit in bounded memory): a run's results keep either."""
     tick = time.monotonic()
+    print(
+        f"note: fitting the TF-IDF baseline on {len(splits['train']):,} texts ({len(C_GRID)} regressions, up to a "
+        "minute or two on large sets; --baseline false leaves it out)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         scores = tfidf_baseline(splits, names)
     except ValueError as e:

@@ -257,3 +257,14 @@ def test_one_column_named_for_both_label_and_text_is_refused(tmp_path):
     table.write_text("label,text\npos,good\n")
     with pytest.raises(DataError, match=r"--label-column and --text-column name the same column 'text'"):
         read_table(table, "text", "text")
+
+
+def test_the_baseline_says_before_it_fits_that_it_may_take_a_while(capsys):
+    from rnnlab.baseline import baseline_results
+
+    train = [Example("pos", f"good film w{i}") for i in range(10)]
+    train += [Example("neg", f"bad film v{i}") for i in range(10)]
+    splits = {"train": train, "val": train[:2] + train[-2:], "test": train[:2] + train[-2:]}
+    assert "baseline" in baseline_results(splits, ["neg", "pos"])
+    err = capsys.readouterr().err
+    assert err.startswith("note: fitting the TF-IDF baseline on 20 texts") and "--baseline false" in err
