@@ -106,3 +106,25 @@ def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
     assert read_metrics(out)[-1]["step"] == stopped + 5
     results = json.loads((out / "results.json").read_text())
     assert not results["interrupted"] and results["steps"] == stopped + 5 and results["test"]["accuracy"] >= 0
+
+
+def test_epochs_go_on_across_a_resume_with_another_sequence_length(tmp_path, capsys):
+    """A resumed language model whose passes hold another number of batches (a new --seq-len)
+    counts its epochs on from where it stopped: the epoch limit, the schedule and the best epoch
+    read that count."""
+    text = tmp_path / "text.txt"
+    text.write_text(" ".join(f"w{i % 37} w{i % 11}" for i in range(3000)) + "\n")
+    out = tmp_path / "lm"
+    tiny = ["--hidden-size", "8", "--embedding-size", "4", "--batch-size", "4", "--sample-chars", "0"]
+    argv = ["train", "--level", "word", "--data", str(text), "--out", str(out), "--seq-len", "40", *tiny]
+    assert main([*argv, "--max-steps", "40", "--eval-every", "20", "--time-budget", ""]) == 0
+    assert main(["train", "--resume", str(out), "--seq-len", "20", "--max-steps", "80"]) == 0
+    epochs = [r["epoch"] for r in read_metrics(out)]
+    assert len(epochs) == 4 and all(b > a for a, b in zip(epochs, epochs[1:])), epochs
+    step_before, step_after = epochs[1] - epochs[0], epochs[3] - epochs[2]  # 20 steps of 40 tokens, then of 20
+    assert step_after == pytest.approx(step_before / 2, rel=0.02)
+    results = json.loads((out / "results.json").read_text())
+    assert results["epochs"] == pytest.approx(epochs[-1])
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--max-steps", "400", "--max-epochs", f"{epochs[-1] - 0.01}"]) == 0
+    assert "epoch limit" in capsys.readouterr().out and len(read_metrics(out)) == 4  # nothing more trained

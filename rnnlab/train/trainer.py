@@ -40,6 +40,7 @@ from rnnlab.train.telemetry import Telemetry
 from rnnlab.train.threads import Threads
 
 HINT = "use --resume {out} to continue it or --force to replace it"
+EPOCH_SLACK = 1e-9  # a resumed run's epochs are whole within this
 WEIGHTS = "the weights are not finite"  # after a step with a finite gradient (a huge learning rate)
 
 
@@ -104,6 +105,9 @@ class Trainer:
                 task.load_state_dict(tensors, info or {"position": counters.get("data_position", 0)})
                 counters.setdefault("best", counters.pop("best_val", None))  # as earlier versions saved it
                 self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
+                if self.state.epochs is None:  # a checkpoint of before the count was kept
+                    bpe = task.batches_per_epoch
+                    self.state.epochs = self.state.step / bpe if bpe else 0.0
                 if self.world.writer:
                     self.records = truncate_records(self.out, self.state.step)
                     (self.out / RESULTS).unlink(missing_ok=True)  # the results of the segment before, now stale
@@ -112,6 +116,7 @@ class Trainer:
             if self.world.writer:
                 sections = {**task.sections(), "optim": optim, "run": run}
                 write_config(self.out, task.kind, sections, task.tables())  # the resolved config, as run
+        self._epoch_base = (self.state.step, self.state.epochs or 0.0)  # (step, epochs) this segment starts at
         self.telemetry = Telemetry(self.out if self.world.writer else None)
         self.replica = distributed.replicate(task.model)
         distributed.seed_processes(run.seed, tensors, self.state.step)  # each process its own dropout masks
@@ -228,10 +233,16 @@ class Trainer:
             "metric": task.metric,
             "higher_is_better": task.higher_is_better,
             "steps": st.step,
-            "epochs": st.step / bpe if bpe else None,
+            "epochs": self._epochs() if bpe else None,
             "seconds": round(st.elapsed_s, 3),
             "best_step": st.best_step,
-            "best_epoch": math.ceil(st.best_step / bpe) if bpe else None,
+            "best_epoch": (
+                None
+                if not bpe
+                else self._epoch_number(best["epoch"])
+                if best and best.get("epoch") is not None
+                else math.ceil(st.best_step / bpe)
+            ),
             "best": best,
             "final": last,
             "target": target,
@@ -264,24 +275,33 @@ class Trainer:
             return figures, norm, clipped
         self.optimizer.step()
         self.state.step += 1
+        bpe = self.task.batches_per_epoch
+        if bpe:  # from where this segment started: a resumed run's passes may hold other batches
+            self.state.epochs = self._epoch_base[1] + (self.state.step - self._epoch_base[0]) / bpe
         if flow is not None:
             self.telemetry.add_profile(self.state.step, flow.norms)
         return figures, norm, clipped
 
     # ------------------------------------------------------------------ limits and cadence
+    # Epochs count on from where a segment starts, so that a resumed run whose passes hold another
+    # number of batches (a new --seq-len) goes on from the count it had.
     def _epochs(self) -> float:
-        bpe = self.task.batches_per_epoch
-        return self.state.step / bpe if bpe else 0.0
+        return self.state.epochs or 0.0
 
     def _epoch_index(self) -> int:
-        bpe = self.task.batches_per_epoch
-        return self.state.step // bpe if bpe else 0
+        """The epochs completed."""
+        return math.floor(self._epochs() + EPOCH_SLACK)
+
+    @staticmethod
+    def _epoch_number(epochs: float) -> int:
+        """Which epoch (from 1) the step that ended at ``epochs`` belongs to."""
+        return math.ceil(epochs - EPOCH_SLACK)
 
     def _limit(self, budget: float | None) -> str | None:
         cfg, st = self.cfg, self.state
         if cfg.max_steps and st.step >= cfg.max_steps:
             return "step limit"
-        if cfg.max_epochs and self._epochs() >= cfg.max_epochs - 1e-9:
+        if cfg.max_epochs and self._epochs() >= cfg.max_epochs - EPOCH_SLACK:
             return "epoch limit"
         if budget and st.elapsed_s >= budget:
             return "time budget"
@@ -315,7 +335,7 @@ class Trainer:
         if cfg.max_steps and per_step:
             lefts.append((cfg.max_steps - st.step) * per_step)
         if cfg.max_epochs and bpe and per_step:
-            lefts.append((cfg.max_epochs * bpe - st.step) * per_step)
+            lefts.append((cfg.max_epochs - self._epochs()) * bpe * per_step)
         return min(lefts) if lefts else None
 
     def _on_signal(self, signum, frame) -> None:
@@ -378,7 +398,9 @@ class Trainer:
         if writer:
             save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
         mean = window.mean("loss")
-        where = f"epoch {self._epoch_index()}, step {st.step}" if not cfg.eval_every else f"step {st.step}"
+        where = (
+            f"epoch {self._epoch_number(self._epochs())}, step {st.step}" if not cfg.eval_every else f"step {st.step}"
+        )
         self.progress.log(
             f"{where}: train {'-' if mean is None else f'{mean:.4f}'}  {task.format_scores(scores)}  "
             f"lr {record['lr']:.2e}  {format_seconds(st.elapsed_s)}{'  (best)' if improved else ''}"
