@@ -128,3 +128,14 @@ def test_epochs_go_on_across_a_resume_with_another_sequence_length(tmp_path, cap
     capsys.readouterr()
     assert main(["train", "--resume", str(out), "--max-steps", "400", "--max-epochs", f"{epochs[-1] - 0.01}"]) == 0
     assert "epoch limit" in capsys.readouterr().out and len(read_metrics(out)) == 4  # nothing more trained
+
+
+def test_a_task_flag_on_a_resume_without_task_is_read_as_that_runs_flag(classifier, capsys):
+    """``--resume OUT`` alone parses the flags of OUT's task: an architecture flag is refused as
+    fixed, as it is with ``--task classify``, not as an unrecognised argument."""
+    before = (classifier / "config.json").read_text()
+    for argv in (["--pooling", "max"], ["--label-column", "other"]):
+        assert main(["train", "--resume", str(classifier), "--epochs", "9", *argv]) == 2
+        err = one_line_error(capsys)
+        assert "unrecognized" not in err and "fixed" in err, err
+    assert (classifier / "config.json").read_text() == before

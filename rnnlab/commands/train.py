@@ -158,6 +158,21 @@ def task_of(argv: list[str]) -> str | None:
         )
         if value in KINDS and value != "lm":
             return value
+    return _resumed_kind(argv)
+
+
+def _resumed_kind(argv: list[str]) -> str | None:
+    """The task of the run ``--resume OUT`` names, when it is not a language model, so that its own
+    flags parse; ``None`` where there is none to read (the resume then says what is wrong)."""
+    for i, arg in enumerate(argv):
+        given = arg == "--resume" and i + 1 < len(argv)
+        spec = arg.split("=", 1)[1] if arg.startswith("--resume=") else argv[i + 1] if given else None
+        if spec:
+            try:
+                kind = read_run(Path(spec)).kind
+            except (OSError, ValueError):  # no run, a damaged one (CheckpointError): said when it is resumed
+                return None
+            return kind if kind in KINDS and kind != "lm" else None
     return None
 
 
@@ -169,7 +184,10 @@ def parse(argv: list[str]) -> argparse.Namespace | None:
     p = Parser(
         prog=f"rnnlab train --task {kind}", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    return build(p, kind).parse_args(argv[1:])
+    args = build(p, kind).parse_args(argv[1:])
+    if args.task == "lm":  # not given: the task of the run resumed
+        args.task = kind
+    return args
 
 
 def run_name(spec: str) -> str:
