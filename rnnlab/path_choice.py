@@ -58,6 +58,7 @@ ROUNDS = 5  # timed calls of each path at most (at least 2)
 DECISIVE = 1.25  # after 2 rounds, a gap this wide ends the timing early
 
 _choices: dict[Hashable, str] = {}
+_preset: dict[str, str] = {}  # decisions handed over by a run resumed (the key's text -> path)
 _timings: dict[Hashable, dict[str, float]] = {}
 _spent = {"wall": 0.0, "cpu": 0.0}  # seconds spent timing paths in this process, by clock
 
@@ -86,6 +87,9 @@ def choose(key: Hashable, make_runs: Callable[[], dict[str, Callable[[], None]]]
     machine slows both rather than one.
     """
     if key in _choices:
+        return _choices[key]
+    if repr(key) in _preset:  # taken by the process that started the run: the same arithmetic
+        _choices[key], _timings[key] = _preset[repr(key)], {}
         return _choices[key]
     wall0, cpu0 = time.monotonic(), time.process_time()
     try:
@@ -193,7 +197,20 @@ def decisions() -> dict[Hashable, tuple[str, dict[str, float]]]:
     return {k: (v, dict(_timings[k])) for k, v in _choices.items()}
 
 
+def record() -> dict[str, str]:
+    """Every decision of this process and those handed to it, keyed by the key's text: what a
+    run's checkpoint keeps, so that the process that resumes it takes the same paths (the paths
+    agree to float rounding, not bit for bit)."""
+    return {**_preset, **{repr(k): v for k, v in _choices.items()}}
+
+
+def preset(saved: dict[str, str]) -> None:
+    """Take ``saved`` (from :func:`record`) as decisions already made, for their keys."""
+    _preset.update({str(k): v for k, v in saved.items() if v in ("fused", "bptt")})
+
+
 def forget() -> None:
     """Drop every cached decision (the next forward call of each shape times again)."""
     _choices.clear()
     _timings.clear()
+    _preset.clear()

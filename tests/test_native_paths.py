@@ -283,3 +283,21 @@ def test_auto_times_enough_steps_to_reach_the_large_buffers_of_the_real_call():
     assert path_choice.measured_steps(300, 256, 1024) == path_choice.MEASURE_STEPS  # large at 128 already
     assert path_choice.measured_steps(200, 32, 1024) == path_choice.MEASURE_STEPS  # 200 steps stay below
     assert path_choice.measured_steps(20000, 1, 1024) == path_choice.MEASURE_STEPS  # 8,192 would be too long
+
+
+def test_decisions_handed_to_a_resumed_process_are_taken_without_timing():
+    path_choice.forget()
+    key = ("LSTMCell", "4, 8", 1, False, 32, 128, torch.float32, "cpu", 1, False, 0.0, False, True, True)
+    timed = []
+
+    def runs():
+        timed.append(1)
+        return {"fused": lambda: None, "bptt": lambda: None}
+
+    path_choice.preset({repr(key): "bptt", "other": "nonsense"})
+    assert path_choice.choose(key, runs) == "bptt" and timed == []  # the run's own decision, not a new timing
+    assert path_choice.record() == {repr(key): "bptt"}  # saved again with the next checkpoint
+    path_choice.forget()
+    assert path_choice.record() == {}
+    assert path_choice.choose(key, runs) == "fused" and timed == [1]  # level: the fused kernel stays
+    path_choice.forget()

@@ -139,3 +139,23 @@ def test_a_task_flag_on_a_resume_without_task_is_read_as_that_runs_flag(classifi
         err = one_line_error(capsys)
         assert "unrecognized" not in err and "fixed" in err, err
     assert (classifier / "config.json").read_text() == before
+
+
+def test_a_checkpoint_keeps_the_paths_auto_chose_for_the_resumed_process(tmp_path, monkeypatch):
+    from rnnlab import path_choice
+    from rnnlab.train import trainer
+
+    path_choice.forget()
+    path_choice.preset({"('a key',)": "bptt"})  # as if this process had chosen it
+    text = tmp_path / "text.txt"
+    text.write_text(" ".join(f"w{i % 37}" for i in range(3000)) + "\n")
+    out = tmp_path / "lm"
+    tiny = ["--hidden-size", "8", "--embedding-size", "4", "--batch-size", "4", "--sample-chars", "0"]
+    argv = ["train", "--level", "word", "--data", str(text), "--out", str(out), *tiny, "--eval-every", "10"]
+    assert main([*argv, "--max-steps", "10", "--time-budget", ""]) == 0
+    path_choice.forget()
+    taken = []
+    monkeypatch.setattr(trainer.path_choice, "preset", taken.append)
+    assert main(["train", "--resume", str(out), "--max-steps", "20"]) == 0
+    assert taken and taken[0].get("('a key',)") == "bptt"
+    path_choice.forget()

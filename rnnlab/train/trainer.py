@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from rnnlab import path_choice
 from rnnlab.bptt import GradientFlow, prepare_for
 from rnnlab.checkpoint import load_state, load_weights, save_state, save_weights
 from rnnlab.fileio import append_jsonl, atomic_write_json
@@ -105,6 +106,7 @@ class Trainer:
                 task.load_state_dict(tensors, info or {"position": counters.get("data_position", 0)})
                 counters.setdefault("best", counters.pop("best_val", None))  # as earlier versions saved it
                 self.state = TrainerState(**{k: v for k, v in counters.items() if k in TrainerState.__annotations__})
+                path_choice.preset(self.state.paths or {})  # the paths the run took, bit for bit
                 if self.state.epochs is None:  # a checkpoint of before the count was kept
                     bpe = task.batches_per_epoch
                     self.state.epochs = self.state.step / bpe if bpe else 0.0
@@ -396,6 +398,7 @@ class Trainer:
         if st.reached is None and reached(value, cfg.target, task.higher_is_better):
             st.reached = {"step": st.step, "seconds": round(st.elapsed_s, 3)}
         if writer:
+            st.paths = path_choice.record()
             save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
         mean = window.mean("loss")
         where = (
