@@ -42,6 +42,7 @@ GATES = {"lstm": 4, "gru": 3, "rnn-tanh": 1}  # the standard cells, then those w
 GATES |= {"lstm-1997": 3, "lstm-cifg": 3, "lstm-peephole": 4, "lstm-ln": 4, "mut1": 1, "mut2": 2, "mut3": 2}
 TWINS = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn-tanh": torch.nn.RNN}
 RECURRENT_BLOCKS = {"mut1": [1, 1], "mut2": [2, 1], "mut3": [1, 1, 1]}  # MUT: several H x H products per step
+UNSPLIT = {"lstm-ln", "mut1", "mut2", "mut3"}  # cells whose compiled loops run a batch in one block
 PEAK_SIZE = 1536  # sides of the GEMM whose rate stands for the peak
 
 
@@ -122,7 +123,6 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     T, B, D, H = 100, args.batch, 64, args.hidden
     x = torch.randn(T, B, D)
-    blocks = row_blocks(B, torch.empty(GATES.get(args.cells.split(",")[0], 1) * H, H))
     peak = peak_rate() * args.threads
     print(
         f"batch {B}, T {T}, input {D}, hidden {H}, {args.threads} thread(s); medians of "
@@ -141,7 +141,8 @@ def main() -> None:
         def fwd_bwd(layer):
             return lambda: layer(x)[0].sum().backward()
 
-        blocks = row_blocks(B, fast.layers[0].weight_hh)  # as the compiled loops split this batch
+        # as the compiled loops split this batch (those of lstm-ln and MUT do not)
+        blocks = 1 if cell in UNSPLIT else row_blocks(B, fast.layers[0].weight_hh)
         per_block, shared, flops = gemms(T, B, D, H, cell, blocks)
 
         # each thread's own loop, single-threaded as the compiled loops run it: timed apart, before the

@@ -301,3 +301,23 @@ def test_decisions_handed_to_a_resumed_process_are_taken_without_timing():
     assert path_choice.record() == {}
     assert path_choice.choose(key, runs) == "fused" and timed == [1]  # level: the fused kernel stays
     path_choice.forget()
+
+
+@pytest.mark.skipif(not common.PACKED_GEMM, reason="no MKL packed GEMM in this PyTorch")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn-tanh"])
+def test_the_recurrent_weight_is_packed_once_for_a_blocks_rows(cell, compiled_loops, monkeypatch):
+    """With the batch in row blocks of equal size, the weight packed for a block's rows is the one
+    every block uses: one packing per forward and one per backward, none again in the blocks."""
+    monkeypatch.setattr(common, "ROW_BLOCKS", 2)
+    layer = Recurrent(cell, 4, 8, path="bptt")
+    x = torch.randn(5, 8, 4, requires_grad=True)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as forward_only:
+        with torch.inference_mode():
+            layer(x.detach())
+    with profile(activities=[ProfilerActivity.CPU]) as trained:
+        layer(x)[0].sum().backward()
+    for prof, want in ((forward_only, 1), (trained, 2)):
+        packs = sum(e.count for e in prof.key_averages() if e.key == "mkl::_mkl_reorder_linear_weight")
+        assert packs == want, packs

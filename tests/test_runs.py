@@ -108,15 +108,20 @@ def test_sigterm_saves_like_ctrl_c_and_the_run_resumes(tmp_path):
     assert not results["interrupted"] and results["steps"] == stopped + 5 and results["test"]["accuracy"] >= 0
 
 
-def test_epochs_go_on_across_a_resume_with_another_sequence_length(tmp_path, capsys):
-    """A resumed language model whose passes hold another number of batches (a new --seq-len)
-    counts its epochs on from where it stopped: the epoch limit, the schedule and the best epoch
-    read that count."""
+def _word_lm(tmp_path):
+    """A tiny word language model's run folder and the ``train`` arguments that start it (40 tokens a row)."""
     text = tmp_path / "text.txt"
     text.write_text(" ".join(f"w{i % 37} w{i % 11}" for i in range(3000)) + "\n")
     out = tmp_path / "lm"
     tiny = ["--hidden-size", "8", "--embedding-size", "4", "--batch-size", "4", "--sample-chars", "0"]
-    argv = ["train", "--level", "word", "--data", str(text), "--out", str(out), "--seq-len", "40", *tiny]
+    return out, ["train", "--level", "word", "--data", str(text), "--out", str(out), "--seq-len", "40", *tiny]
+
+
+def test_epochs_go_on_across_a_resume_with_another_sequence_length(tmp_path, capsys):
+    """A resumed language model whose passes hold another number of batches (a new --seq-len)
+    counts its epochs on from where it stopped: the epoch limit, the schedule and the best epoch
+    read that count."""
+    out, argv = _word_lm(tmp_path)
     assert main([*argv, "--max-steps", "40", "--eval-every", "20", "--time-budget", ""]) == 0
     assert main(["train", "--resume", str(out), "--seq-len", "20", "--max-steps", "80"]) == 0
     epochs = [r["epoch"] for r in read_metrics(out)]
@@ -159,3 +164,14 @@ def test_a_checkpoint_keeps_the_paths_auto_chose_for_the_resumed_process(tmp_pat
     assert main(["train", "--resume", str(out), "--max-steps", "20"]) == 0
     assert taken and taken[0].get("('a key',)") == "bptt"
     path_choice.forget()
+
+
+def test_evaluations_per_epoch_follow_the_epoch_count_across_a_new_sequence_length(tmp_path):
+    import math
+
+    out, argv = _word_lm(tmp_path)
+    assert main([*argv, "--max-epochs", "2", "--eval-every", "0", "--time-budget", ""]) == 0
+    assert main(["train", "--resume", str(out), "--seq-len", "30", "--max-epochs", "4"]) == 0
+    epochs = [r["epoch"] for r in read_metrics(out)]
+    assert [math.floor(e + 1e-9) for e in epochs] == [1, 2, 3, 4], epochs  # one evaluation as each epoch ends
+    assert all(e - math.floor(e + 1e-9) < 0.05 for e in epochs), epochs

@@ -164,16 +164,17 @@ def task_of(argv: list[str]) -> str | None:
 def _resumed_kind(argv: list[str]) -> str | None:
     """The task of the run ``--resume OUT`` names, when it is not a language model, so that its own
     flags parse; ``None`` where there is none to read (the resume then says what is wrong)."""
-    for i, arg in enumerate(argv):
+    spec = None
+    for i, arg in enumerate(argv):  # the last one given, as argparse takes it
         given = arg == "--resume" and i + 1 < len(argv)
-        spec = arg.split("=", 1)[1] if arg.startswith("--resume=") else argv[i + 1] if given else None
-        if spec:
-            try:
-                kind = read_run(Path(spec)).kind
-            except (OSError, ValueError):  # no run, a damaged one (CheckpointError): said when it is resumed
-                return None
-            return kind if kind in KINDS and kind != "lm" else None
-    return None
+        spec = arg.split("=", 1)[1] if arg.startswith("--resume=") else argv[i + 1] if given else spec
+    if not spec:
+        return None
+    try:
+        kind = read_run(Path(spec)).kind
+    except (OSError, ValueError):  # no run, a damaged one (CheckpointError): said when it is resumed
+        return None
+    return kind if kind in KINDS and kind != "lm" else None
 
 
 def parse(argv: list[str]) -> argparse.Namespace | None:

@@ -318,8 +318,13 @@ class Trainer:
         )
 
     def _due(self) -> bool:
-        every = self.cfg.eval_every or self.task.batches_per_epoch
-        return self.state.step % every == 0
+        """Whether this step ends an evaluation period: ``eval_every`` steps, else an epoch (as
+        counted across resumes, so after a new --seq-len where the count passes a whole number)."""
+        if self.cfg.eval_every:
+            return self.state.step % self.cfg.eval_every == 0
+        base_step, base_epochs = self._epoch_base
+        before = base_epochs + (self.state.step - 1 - base_step) / self.task.batches_per_epoch
+        return self._epoch_index() > math.floor(before + EPOCH_SLACK)
 
     def _early_stop(self) -> str | None:
         cfg, st = self.cfg, self.state

@@ -50,6 +50,10 @@ struct Product {
   }
 };
 
+// The rows the caller packed W for when a batch of B runs in `blocks` row blocks: one block's
+// (rnnlab.bptt.common.loop_product), which Product::rows then keeps for the blocks of that size.
+inline int64_t block_rows(int64_t B, int64_t blocks) { return blocks > 1 ? B / blocks : B; }
+
 // Runs body(r0, r1) over `blocks` row blocks of a batch of B, each for the whole time loop. The
 // rows of a batch never meet inside a recurrence, so with one block per intra-op thread each
 // thread runs its own loop, GEMMs single-threaded (MKL inside a parallel region), with no

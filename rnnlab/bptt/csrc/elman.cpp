@@ -97,7 +97,7 @@ at::Tensor elman_forward(const at::Tensor& u, const at::Tensor& h0, const at::Te
   check_float(u, "u");
   check_float(h0, "h0");
   at::NoGradGuard no_grad;
-  const Product rec{w_hh, packed, h0.size(0)};
+  const Product rec{w_hh, packed, block_rows(h0.size(0), blocks)};
   switch (act) {
     case 0: return forward_loop<0>(u, h0, rec, blocks);
     case 1: return forward_loop<1>(u, h0, rec, blocks);
@@ -113,7 +113,7 @@ std::vector<at::Tensor> elman_backward(const at::Tensor& d_hs, bool own_d_hs, co
                                        bool keep_dh, int64_t blocks) {
   check_float(d_hs, "d_hs");
   at::NoGradGuard no_grad;
-  const Product rec_t{w_hh_t, packed_t, hs.size(1)};
+  const Product rec_t{w_hh_t, packed_t, block_rows(hs.size(1), blocks)};
   switch (act) {
     case 0: return backward_loop<0>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);
     case 1: return backward_loop<1>(d_hs, own_d_hs, hs, rec_t, keep_dh, blocks);

@@ -73,7 +73,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& u, const at::Tensor& h0, c
   auto yns = at::empty({T, B, H}, u.options()), hs = at::empty({T, B, H}, u.options());
   const float *U = u.data_ptr<float>(), *BN = b_hn.data_ptr<float>();
   float *A = acts.data_ptr<float>(), *YN = yns.data_ptr<float>(), *HS = hs.data_ptr<float>();
-  const Product rec{w_hh, packed, B};
+  const Product rec{w_hh, packed, block_rows(B, blocks)};
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
     const int64_t n = r1 - r0, o = r0 * H, og = 3 * o;
     const Product mine = rec.rows(n);
@@ -109,7 +109,7 @@ std::vector<at::Tensor> gru_backward(const at::Tensor& d_hs, bool own_d_hs, cons
   const float *HS = hs.data_ptr<float>(), *H0 = h0.data_ptr<float>();
   float *DR = d_rec.data_ptr<float>(), *DN = dn.data_ptr<float>(), *DH = dh.data_ptr<float>();
   float* C = carry.data_ptr<float>();
-  const Product rec_t{w_hh_t, packed_t, B};
+  const Product rec_t{w_hh_t, packed_t, block_rows(B, blocks)};
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
     const int64_t n = r1 - r0, o = r0 * H, og = 3 * o;
     const Product mine = rec_t.rows(n);

@@ -73,7 +73,7 @@ void sequence_loop(const at::Tensor& u, const float* bias, const Rows& out, cons
   const at::Tensor mine = h.narrow(0, r0, r1 - r0);
   for (int64_t k = 0; k < T; ++k) {
     const at::Tensor y = rec(mine);  // (r1 - r0, G*H)
-    const float* Y = y.data_ptr<float>() - r0 * G * H;
+    const float* Y = y.data_ptr<float>();  // row b of the batch is row b - r0 here
     over_rows(r1 - r0, H, [&](int64_t b0, int64_t b1) {
       for (int64_t b = r0 + b0; b < r0 + b1; ++b) {
         const int64_t L = lens ? lens[b] : T;
@@ -83,7 +83,7 @@ void sequence_loop(const at::Tensor& u, const float* bias, const Rows& out, cons
         }
         const int64_t t = reverse ? L - 1 - k : k;
         float* cb = C ? C + b * H : nullptr;
-        row_step<KIND>(U + (t * B + b) * G * H, bias, Y + b * G * H, bn, HP + b * H, cb, out.at(t, b), H);
+        row_step<KIND>(U + (t * B + b) * G * H, bias, Y + (b - r0) * G * H, bn, HP + b * H, cb, out.at(t, b), H);
       }
     });
   }
@@ -127,7 +127,7 @@ void infer_sequence(int64_t kind, const at::Tensor& u, const at::Tensor& bias, a
   TORCH_CHECK(!lengths.has_value() || (lengths->scalar_type() == at::kLong && lengths->is_contiguous()),
               "lengths: expected contiguous int64");
   at::NoGradGuard no_grad;
-  const Product rec{w_hh, packed, h.size(0)};
+  const Product rec{w_hh, packed, block_rows(h.size(0), blocks)};
   const Rows rows{out.data_ptr<float>(), out.stride(0), out.stride(1)};
   float* C = c.has_value() ? c->data_ptr<float>() : nullptr;
   const int64_t* lens = lengths.has_value() ? lengths->data_ptr<int64_t>() : nullptr;

@@ -114,7 +114,7 @@ std::vector<at::Tensor> forward_loop(const at::Tensor& u, const at::Tensor& h0, 
   const int64_t sg = B * GH, sh = B * H;  // per-step strides: gates, states
   float *A = acts.data_ptr<float>(), *HS = hs.data_ptr<float>(), *CS = cs.data_ptr<float>();
   const float* U = u.data_ptr<float>();
-  const Product rec{w_hh, packed, B};
+  const Product rec{w_hh, packed, block_rows(B, blocks)};
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
     const int64_t n = r1 - r0, o = r0 * H, og = r0 * GH;
     const Product mine = rec.rows(n);
@@ -151,7 +151,7 @@ std::vector<at::Tensor> backward_loop(const c10::optional<at::Tensor>& d_hs, con
   const float* DO = d_hs.has_value() ? d_hs->data_ptr<float>() : nullptr;
   const float* DC = d_cs.has_value() ? d_cs->data_ptr<float>() : nullptr;
   float *DP = d_pre.data_ptr<float>(), *DH = dh.data_ptr<float>(), *DCC = dc.data_ptr<float>();
-  const Product rec_t{w_hh_t, packed_t, B};
+  const Product rec_t{w_hh_t, packed_t, block_rows(B, blocks)};
   in_row_blocks(B, blocks, [&](int64_t r0, int64_t r1) {
     const int64_t n = r1 - r0, o = r0 * H, og = r0 * GH;
     const Product mine = rec_t.rows(n);
