@@ -119,11 +119,13 @@ def row_blocks(batch: int, weight: Tensor) -> int:
     return max(1, min(torch.get_num_threads(), batch // MIN_BLOCK_ROWS))
 
 
-def loop_product(weight: Tensor, batch: int, compiled: bool) -> Matmul:
-    """The per-step product for a batch of ``batch`` rows: for the compiled loops packed for one
-    row block's rows (each block's thread then uses it as it is, instead of packing it again for
-    its rows), else for the whole batch."""
-    return Matmul(weight, batch // row_blocks(batch, weight) if compiled else batch)
+def loop_product(weight: Tensor, batch: int, compiled: bool) -> tuple[Matmul, int]:
+    """The per-step product for a batch of ``batch`` rows and the row blocks to run it in: for the
+    compiled loops ``row_blocks`` blocks and the weight packed for one block's rows (each block's
+    thread then uses it as it is, instead of packing it again for its rows), else one block and
+    the weight packed for the whole batch."""
+    blocks = row_blocks(batch, weight) if compiled else 1
+    return Matmul(weight, batch // blocks), blocks
 
 
 def both_biases(b_ih: Tensor | None, b_hh: Tensor | None) -> Tensor | None:

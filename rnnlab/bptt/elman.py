@@ -24,7 +24,6 @@ from rnnlab.bptt.common import (
     record_norms,
     recording,
     recurrent_weight_grad,
-    row_blocks,
     save,
     sigmoid_backward,
     tanh_backward,
@@ -52,10 +51,10 @@ class ElmanSequence(torch.autograd.Function):
     def forward(ctx, activation, u, h0, w_hh):
         T, B = u.shape[0], u.shape[1]
         compiled = native.loops(u)
-        rec = loop_product(w_hh, B, compiled is not None)
+        rec, blocks = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             hs = compiled.elman_forward(
-                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], row_blocks(B, w_hh)
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, CODES[activation], blocks
             )
         else:
             hs, act, h = torch.empty_like(u), ACTIVATE[activation], h0
@@ -73,12 +72,11 @@ class ElmanSequence(torch.autograd.Function):
         h0, w_hh, hs = ctx.saved_tensors
         T, B = hs.shape[0], hs.shape[1]
         compiled = native.loops(hs)
-        rec = loop_product(w_hh.t(), B, compiled is not None)
+        rec, blocks = loop_product(w_hh.t(), B, compiled is not None)
         if compiled is not None:
             d_pre, dh, dh0 = compiled.elman_backward(
-                *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx),
-                row_blocks(B, w_hh),
-            )  # fmt: skip
+                *own_contiguous(d_hs), hs, rec.weight, rec.packed, CODES[ctx.activation], recording(ctx), blocks
+            )
         else:
             dh = gradient_buffer(d_hs, hs)  # receives the recurrent part in place
             d_pre = torch.empty_like(hs)

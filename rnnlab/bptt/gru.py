@@ -77,10 +77,10 @@ class GRUSequence(torch.autograd.Function):
     def forward(ctx, u, h0, w_hh, b_hn):
         B = u.shape[1]
         compiled = native.loops(u)
-        rec = common.loop_product(w_hh, B, compiled is not None)
+        rec, blocks = common.loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
             acts, yns, hs = compiled.gru_forward(
-                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), common.row_blocks(B, w_hh)
+                u.contiguous(), h0.contiguous(), rec.weight, rec.packed, b_hn.contiguous(), blocks
             )
         else:
             acts, yns, hs = _forward_loop(u, h0, b_hn, rec)
@@ -93,9 +93,8 @@ class GRUSequence(torch.autograd.Function):
         h0, w_hh, acts, yns, hs = ctx.saved_tensors
         H = hs.shape[2]
         compiled = native.loops(hs)
-        rec_t = common.loop_product(w_hh.t(), hs.shape[1], compiled is not None)
+        rec_t, blocks = common.loop_product(w_hh.t(), hs.shape[1], compiled is not None)
         if compiled is not None:
-            blocks = common.row_blocks(hs.shape[1], w_hh)
             d_rec, dn, dh, dh0 = compiled.gru_backward(
                 *common.own_contiguous(d_hs), h0.contiguous(), acts, yns, hs, rec_t.weight, rec_t.packed,
                 common.recording(ctx), blocks,

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from rnnlab.bptt import native
-from rnnlab.bptt.common import Matmul, both_biases, project, row_blocks
+from rnnlab.bptt.common import Matmul, both_biases, loop_product, project
 from rnnlab.bptt.elman import elman_sequence
 from rnnlab.bptt.gru import gru_sequence
 from rnnlab.bptt.lstm import lstm_sequence
@@ -145,17 +145,19 @@ def _own_state(cell: Cell, state: State) -> tuple[Tensor, Tensor | None]:
     return h, c
 
 
-def _compiled_args(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Tensor | None, blocks: int) -> list:
+def _compiled_args(
+    cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Tensor | None, split: bool
+) -> tuple[list, int]:
     """``infer_sequence``'s arguments from ``u`` to ``lengths`` (``csrc/infer.cpp``): the input
     side without the biases (added inside the loop: a GEMM with a bias makes one more pass over
-    ``u``), fresh copies of the state that the loop updates in place, the recurrent product
-    (packed for the rows of one of ``blocks`` row blocks)."""
+    ``u``), fresh copies of the state that the loop updates in place, the recurrent product; and
+    the row blocks to run the batch in (one unless ``split``), for which the product is packed."""
     h, c = _own_state(cell, state)
     bias, b_hn = biases(cell)
     u = project(x, cell.weight_ih).contiguous()  # (T, B, G*H)
-    rec = Matmul(cell.weight_hh, x.shape[1] // blocks)
+    rec, blocks = loop_product(cell.weight_hh, x.shape[1], split)
     lens = lengths.to(torch.int64).contiguous() if lengths is not None else None
-    return [u, bias.contiguous(), out, h, c, rec.weight, rec.packed, b_hn, lens]
+    return [u, bias.contiguous(), out, h, c, rec.weight, rec.packed, b_hn, lens], blocks
 
 
 def _final(args: list) -> State:
@@ -173,8 +175,7 @@ def run_direction(cell: Cell, x: Tensor, state: State, out: Tensor, lengths: Ten
         u, b_hn = input_side(cell, x)
         h, c = _python_loop(kind, u, out, h, c, cell.weight_hh, b_hn, lengths, reverse)
         return (h,) if c is None else (h, c)
-    blocks = row_blocks(x.shape[1], cell.weight_hh)
-    args = _compiled_args(cell, x, state, out, lengths, blocks)
+    args, blocks = _compiled_args(cell, x, state, out, lengths, True)
     compiled.infer_sequence(kind, *args, reverse, blocks)
     return _final(args)
 
@@ -206,7 +207,7 @@ def both_at_once(layer, x: Tensor) -> bool:
 
 def run_directions(cells: list[Cell], x: Tensor, states: list[State], outs: list[Tensor], lengths) -> list[State]:
     """Both directions of one layer (:func:`run_direction` for each), the two on two threads."""
-    args = [_compiled_args(c, x, s, o, lengths, 1) for c, s, o in zip(cells, states, outs)]
+    args = [_compiled_args(c, x, s, o, lengths, False)[0] for c, s, o in zip(cells, states, outs)]
     per_direction = [list(pair) for pair in zip(*(a[:-1] for a in args))]
     native.loops(x).infer_directions(kind_of(cells[0]), *per_direction, args[0][-1])
     return [_final(a) for a in args]

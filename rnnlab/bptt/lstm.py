@@ -37,7 +37,6 @@ from rnnlab.bptt.common import (
     record_norms,
     recording,
     recurrent_weight_grad,
-    row_blocks,
     save,
     sigmoid_backward,
     tanh_backward,
@@ -150,9 +149,8 @@ class LSTMSequence(torch.autograd.Function):
     def forward(ctx, mode, u, h0, c0, w_hh, peep):
         B = u.shape[1]
         compiled = native.loops(u)
-        rec = loop_product(w_hh, B, compiled is not None)
+        rec, blocks = loop_product(w_hh, B, compiled is not None)
         if compiled is not None:
-            blocks = row_blocks(B, w_hh)
             acts, hs, cs = compiled.lstm_forward(
                 u.contiguous(), h0.contiguous(), c0.contiguous(), rec.weight, rec.packed, peep, MODES[mode], blocks
             )
@@ -171,11 +169,11 @@ class LSTMSequence(torch.autograd.Function):
         mode, G = ctx.mode, ctx.G
         T, B, H = hs.shape
         compiled = native.loops(hs)
-        rec = loop_product(w_hh.t(), B, compiled is not None)
+        rec, blocks = loop_product(w_hh.t(), B, compiled is not None)
         if compiled is not None:
             d_pre, dh, dh0, dc = compiled.lstm_backward(
                 _contiguous(d_hs), _contiguous(d_cs), acts, cs, c0.contiguous(), rec.weight, rec.packed, peep,
-                MODES[mode], recording(ctx), row_blocks(B, w_hh),
+                MODES[mode], recording(ctx), blocks,
             )  # fmt: skip
         else:
             d_pre, dh, dh0, dc = _backward_loop(mode, d_hs, d_cs, acts, hs, cs, c0, rec, peep)
