@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 from rnnlab.data.words import WordVocab
 from rnnlab.fileio import atomic_write_json
 from rnnlab.interpret.agreement import accuracy_by_distance, make_pairs

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from rnnlab import bench
 from rnnlab.cells import check_cells
-from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, csv_of, path_arg
 from rnnlab.fileio import atomic_write_json
 
 

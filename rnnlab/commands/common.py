@@ -17,7 +17,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def path(text: str) -> Path:
+def path_arg(text: str) -> Path:
     """An argparse type for a file or folder: ``Path(text)``, refusing an empty or blank one (which
     would be the current folder)."""
     if not text.strip():

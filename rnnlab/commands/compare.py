@@ -11,8 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, csv_of, path_arg
 from rnnlab.commands.reports import draw
 from rnnlab.commands.task import add_run_flags, defaults_epilog, task_fields
 from rnnlab.fileio import atomic_write_json

@@ -13,8 +13,7 @@ import time
 from pathlib import Path
 
 from rnnlab.cells import check_cells
-from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, csv_of, path_arg
 from rnnlab.diagnose import subjects as sources
 from rnnlab.diagnose.report import run_all
 from rnnlab.fileio import atomic_write_json

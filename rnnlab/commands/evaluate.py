@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import math
 
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 from rnnlab.data.corpora import load_corpus
 from rnnlab.fileio import strict_json
 from rnnlab.tasks import read_run

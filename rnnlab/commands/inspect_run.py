@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 
 from rnnlab.checkpoint import read_tensors
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import path_arg
 from rnnlab.models.language_model import count_parameters
 from rnnlab.runs import BEST, LAST, read_results
 from rnnlab.tasks import read_run

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 from rnnlab.commands.reports import draw
 from rnnlab.runs import read_results, read_steps
 from rnnlab.tasks import read_run

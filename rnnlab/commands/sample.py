@@ -6,7 +6,7 @@ import sys
 
 import torch
 
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import path_arg
 from rnnlab.generate import check_sampling, generate
 from rnnlab.tasks.lm import load_model
 

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import math
 
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 from rnnlab.runs import SAMPLES, read_samples
 from rnnlab.tasks import read_run
 from rnnlab.train.progress import format_seconds

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 
-from rnnlab.commands.common import UsageError, texts_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg, texts_of
 from rnnlab.data.words import WordVocab
 from rnnlab.score import score_sentences
 from rnnlab.tasks.lm import load_model

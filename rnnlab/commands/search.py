@@ -16,8 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, csv_of, path_arg
 from rnnlab.rundir import LOCK, lock_run_dir, release_run_dir
 from rnnlab.train.options import parse_duration
 from rnnlab.train.progress import Progress, format_seconds

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.commands.common import UsageError, csv_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, csv_of, path_arg
 from rnnlab.diagnose import surface
 from rnnlab.fileio import atomic_write_json
 from rnnlab.runtime import one_thread

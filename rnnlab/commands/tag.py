@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 
-from rnnlab.commands.common import path as path_arg
-from rnnlab.commands.common import texts_of
+from rnnlab.commands.common import path_arg, texts_of
 from rnnlab.data.words import TOKENIZERS
 from rnnlab.metrics import entities
 

@@ -8,8 +8,7 @@ import json
 from pathlib import Path
 
 from rnnlab.cells.named import label
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.commands.train import add_options

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from rnnlab.commands.common import UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg
 
 FEATURE_SETS_HELP = """
 ``--features`` picks the set; ``auto`` (the default) chooses by the run's corpus. ``c`` (for

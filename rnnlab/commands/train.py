@@ -52,8 +52,7 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
-from rnnlab.commands.common import Parser, UsageError
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import Parser, UsageError, path_arg
 from rnnlab.commands.parallel import add_nproc, run_parallel
 from rnnlab.commands.reports import finish
 from rnnlab.configs import add_flags, from_args, given_fields, validate_before_data

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import torch
 
-from rnnlab.commands.common import UsageError, add_search_flags, check_search, texts_of
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, add_search_flags, check_search, path_arg, texts_of
 
 #: most texts drawn in one attention figure
 MAX_PANELS = 8

@@ -16,8 +16,7 @@ import json
 
 import torch
 
-from rnnlab.commands.common import UsageError, texts_of, writable_file
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg, texts_of, writable_file
 
 
 def register(sub) -> None:

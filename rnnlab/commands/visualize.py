@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import time
 
-from rnnlab.commands.common import UsageError, writable_file
-from rnnlab.commands.common import path as path_arg
+from rnnlab.commands.common import UsageError, path_arg, writable_file
 from rnnlab.commands.text_flags import add_text_flags, check_text_flags, described
 from rnnlab.fileio import atomic_write_json
 
