@@ -15,10 +15,16 @@ NEXT = {
     "sequence": "",
     "classify": 'predict with: rnnlab predict {out} "some text"',
     "tag": 'tag with: rnnlab tag {out} "a sentence"',
-    "seq2seq": 'translate with: rnnlab translate {out} "a sentence" (--attention att.png draws the weights)',
-    "caption": "caption with: rnnlab caption {out} image.png (--attention att.png draws where it looked)",
+    "seq2seq": 'translate with: rnnlab translate {out} "a sentence"',
+    "caption": "caption with: rnnlab caption {out} image.png",
     "tree": 'predict with: rnnlab tree {out} "(TREE ...)" or "a sentence" for parsed sentences '
     "(--nodes: at every node; --plot tree.png draws it)",
+}
+
+#: the attention figure of a run whose model attends, after its NEXT line
+ATTENTION = {
+    "seq2seq": " (--attention att.png draws the weights)",
+    "caption": " (--attention att.png draws where it looked)",
 }
 
 
@@ -47,10 +53,8 @@ def next_step(kind: str, out: Path, model=None) -> str:
     """What a finished run of ``kind`` is used with; the attention figure only where ``model``
     attends."""
     line = NEXT[kind].format(out=out)
-    config = getattr(model, "config", None)
-    if getattr(config, "attention", None) == "none":
-        line = line.split(" (--attention")[0]
-    return line
+    attends = getattr(getattr(model, "config", None), "attention", None) != "none"
+    return line + ATTENTION[kind] if kind in ATTENTION and attends else line
 
 
 def draw(out: Path, kind: str, clip_norm: float, results: dict | None, longrange=None) -> list[Path]:

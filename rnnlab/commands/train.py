@@ -143,18 +143,22 @@ def register(sub) -> None:
     build(p, "lm")
 
 
+def _values_of(argv: list[str], flag: str) -> list[str]:
+    """The values given to ``flag`` in ``argv`` (``--flag VALUE`` or ``--flag=VALUE``), in order."""
+    values = []
+    for i, arg in enumerate(argv):
+        if arg.startswith(flag + "="):
+            values.append(arg.split("=", 1)[1])
+        elif arg == flag and i + 1 < len(argv):
+            values.append(argv[i + 1])
+    return values
+
+
 def task_of(argv: list[str]) -> str | None:
     """The task of ``rnnlab train --task classify|tag|seq2seq ...`` (else ``None``: the language model)."""
     if argv[:1] != ["train"]:
         return None
-    for i, arg in enumerate(argv):
-        value = (
-            arg.split("=", 1)[1]
-            if arg.startswith("--task=")
-            else argv[i + 1]
-            if arg == "--task" and i + 1 < len(argv)
-            else None
-        )
+    for value in _values_of(argv, "--task"):
         if value in KINDS and value != "lm":
             return value
     return _resumed_kind(argv)
@@ -163,14 +167,11 @@ def task_of(argv: list[str]) -> str | None:
 def _resumed_kind(argv: list[str]) -> str | None:
     """The task of the run ``--resume OUT`` names, when it is not a language model, so that its own
     flags parse; ``None`` where there is none to read (the resume then says what is wrong)."""
-    spec = None
-    for i, arg in enumerate(argv):  # the last one given, as argparse takes it
-        given = arg == "--resume" and i + 1 < len(argv)
-        spec = arg.split("=", 1)[1] if arg.startswith("--resume=") else argv[i + 1] if given else spec
-    if not spec:
+    given = _values_of(argv, "--resume")
+    if not given or not given[-1]:  # the last one counts, as argparse takes it
         return None
     try:
-        kind = read_run(Path(spec)).kind
+        kind = read_run(Path(given[-1])).kind
     except (OSError, ValueError):  # no run, a damaged one (CheckpointError): said when it is resumed
         return None
     return kind if kind in KINDS and kind != "lm" else None
