@@ -19,7 +19,7 @@ class TrainerState:
     reached: dict | None = None  # {"step", "seconds"} when the target was first reached
     loss_start: float | None = None  # the training loss of the first step (the divergence guard's)
     loss_level: float | None = None  # the training loss's running level (the divergence guard's)
-    epochs: float | None = None  # passes over the training data so far (None: saved before it was kept)
+    epochs: float | None = None  # passes over the training data at the checkpoint (None: saved before it was kept)
     paths: dict | None = None  # path="auto"'s decisions (rnnlab.path_choice.record), for a resume to take
 
 

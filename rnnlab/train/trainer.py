@@ -238,13 +238,7 @@ class Trainer:
             "epochs": self._epochs() if bpe else None,
             "seconds": round(st.elapsed_s, 3),
             "best_step": st.best_step,
-            "best_epoch": (
-                None
-                if not bpe
-                else self._epoch_number(best["epoch"])
-                if best and best.get("epoch") is not None
-                else math.ceil(st.best_step / bpe)
-            ),
+            "best_epoch": self._best_epoch(best),
             "best": best,
             "final": last,
             "target": target,
@@ -277,9 +271,6 @@ class Trainer:
             return figures, norm, clipped
         self.optimizer.step()
         self.state.step += 1
-        bpe = self.task.batches_per_epoch
-        if bpe:  # from where this segment started: a resumed run's passes may hold other batches
-            self.state.epochs = self._epoch_base[1] + (self.state.step - self._epoch_base[0]) / bpe
         if flow is not None:
             self.telemetry.add_profile(self.state.step, flow.norms)
         return figures, norm, clipped
@@ -287,12 +278,24 @@ class Trainer:
     # ------------------------------------------------------------------ limits and cadence
     # Epochs count on from where a segment starts, so that a resumed run whose passes hold another
     # number of batches (a new --seq-len) goes on from the count it had.
-    def _epochs(self) -> float:
-        return self.state.epochs or 0.0
+    def _epochs(self, step: int | None = None) -> float:
+        """The epochs run by ``step`` (default: now) of this segment."""
+        bpe, (base_step, base_epochs) = self.task.batches_per_epoch, self._epoch_base
+        step = self.state.step if step is None else step
+        return base_epochs + (step - base_step) / bpe if bpe else 0.0
 
     def _epoch_index(self) -> int:
         """The epochs completed."""
         return math.floor(self._epochs() + EPOCH_SLACK)
+
+    def _best_epoch(self, best: dict | None) -> int | None:
+        """The epoch of the best evaluation: from its record, which counted across resumes."""
+        bpe = self.task.batches_per_epoch
+        if not bpe:
+            return None
+        if best and best.get("epoch") is not None:
+            return self._epoch_number(best["epoch"])
+        return math.ceil(self.state.best_step / bpe)  # no evaluation yet
 
     @staticmethod
     def _epoch_number(epochs: float) -> int:
@@ -322,9 +325,7 @@ class Trainer:
         counted across resumes, so after a new --seq-len where the count passes a whole number)."""
         if self.cfg.eval_every:
             return self.state.step % self.cfg.eval_every == 0
-        base_step, base_epochs = self._epoch_base
-        before = base_epochs + (self.state.step - 1 - base_step) / self.task.batches_per_epoch
-        return self._epoch_index() > math.floor(before + EPOCH_SLACK)
+        return self._epoch_index() > math.floor(self._epochs(self.state.step - 1) + EPOCH_SLACK)
 
     def _early_stop(self) -> str | None:
         cfg, st = self.cfg, self.state
@@ -403,7 +404,7 @@ class Trainer:
         if st.reached is None and reached(value, cfg.target, task.higher_is_better):
             st.reached = {"step": st.step, "seconds": round(st.elapsed_s, 3)}
         if writer:
-            st.paths = path_choice.record()
+            st.epochs, st.paths = self._epochs(), path_choice.record()
             save_state(self.out / LAST, model, self.optimizer, tensors, asdict(st), info)
         mean = window.mean("loss")
         where = (
