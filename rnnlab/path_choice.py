@@ -199,8 +199,8 @@ def decisions() -> dict[Hashable, tuple[str, dict[str, float]]]:
 
 def record() -> dict[str, str]:
     """Every decision of this process and those handed to it, keyed by the key's text: what a
-    run's checkpoint keeps, so that the process that resumes it takes the same paths (the paths
-    agree to float rounding, not bit for bit)."""
+    run's checkpoint keeps, so that the process that resumes it takes the same paths and goes on
+    bit for bit (on another path it would agree to float rounding only)."""
     return {**_preset, **{repr(k): v for k, v in _choices.items()}}
 
 

@@ -94,13 +94,14 @@ def _grey_to_rgb(grey: np.ndarray, size: int) -> np.ndarray:
 # A run holds its images as uint8 arrays, and once more as one stacked tensor, which is made by way
 # of a stacked copy: three times the pixels at the peak.
 HELD_COPIES = 3
+IMAGES_SMALLER = "use a smaller --image-size or fewer images"  # what a run that cannot hold them can do
 
 
 def images_fit(count: int, size: int) -> None:
     """Refuse in one line (``ValueError``) ``count`` images of ``size`` pixels a side that this
     machine's memory cannot hold, before any is made."""
     need = HELD_COPIES * count * size * size * 3
-    checks.fits_memory(need, f"{count:,} images of {size}x{size} pixels", "use a smaller --image-size")
+    checks.fits_memory(need, f"{count:,} images of {size}x{size} pixels", IMAGES_SMALLER)
 
 
 def _digit_scenes(size: int) -> Splits:

@@ -31,7 +31,7 @@ import torch
 from rnnlab import checks
 from rnnlab.checkpoint import CheckpointError
 from rnnlab.configs import check_fields
-from rnnlab.data.captions import CAPTION_SETS, Captioned, load_captions
+from rnnlab.data.captions import CAPTION_SETS, IMAGES_SMALLER, Captioned, load_captions
 from rnnlab.data.tokenizer import Tokenizer, join_words
 from rnnlab.metrics.captions import caption_scores, scene_scores
 from rnnlab.models.captioner import POOLED, CaptionConfig, Captioner
@@ -40,8 +40,6 @@ from rnnlab.tasks.classify import load_best
 from rnnlab.tasks.common import EpochBatches, PassTask
 from rnnlab.tasks.describer import Describer, caption_loss, image_tensor, targets
 from rnnlab.train.distributed import ALONE, World, current, gather_texts
-
-IMAGES_SMALLER = "use a smaller --image-size or fewer images"
 
 SELECT = ("auto", "bleu4", "exact", "correct", "loss")
 SCENES = "digit-scenes"
